@@ -1,0 +1,82 @@
+"""Pandera contracts for the raw file assets, on canonical columns (never on export headers).
+
+The contract is derived from the format profile, so a column's type and whether it is required are
+stated once. It states what parsing promises downstream: keys present and unique, required values
+present, money as exact two-decimal numbers, dates in a sane range, statuses from the vocabulary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandera.polars as pa
+import polars as pl
+
+from ltv_pipeline.formats.profiles import ColumnSpec, FormatCatalog, FormatProfile
+from ltv_pipeline.lib.sql_parsing import MAX_YEAR, MIN_YEAR
+
+EMAIL_REGEX = r"^[^@\s]+@[^@\s]+$"
+MONEY_DTYPE = pl.Decimal(18, 2)
+POLARS_TYPES: dict[str, pl.DataType] = {
+    "text": pl.Utf8,
+    "email": pl.Utf8,
+    "money": MONEY_DTYPE,
+    "date": pl.Date,
+    "time": pl.Time,
+    "integer": pl.Int32,
+}
+
+
+def _column(spec: ColumnSpec, catalog: FormatCatalog, required: bool) -> pa.Column:
+    checks: list[pa.Check] = []
+    if spec.type == "email":
+        checks.append(pa.Check.str_matches(EMAIL_REGEX))
+    elif spec.type == "date":
+        checks.append(pa.Check.in_range(dt.date(MIN_YEAR, 1, 1), dt.date(MAX_YEAR, 12, 31)))
+    elif spec.type == "integer":
+        checks.append(pa.Check.ge(0))
+    elif spec.type == "text" and required:
+        checks.append(pa.Check.str_length(min_value=1))
+    if spec.vocabulary:
+        allowed = sorted(set(catalog.spellings(spec.vocabulary).values()))
+        checks.append(pa.Check.isin(allowed))
+        dtype = pl.Utf8
+    else:
+        dtype = POLARS_TYPES[spec.type]
+    return pa.Column(dtype, checks=checks, nullable=not required)
+
+
+def raw_file_schema(profile: FormatProfile, catalog: FormatCatalog) -> pa.DataFrameSchema:
+    columns: dict[str, pa.Column] = {
+        "account": pa.Column(pl.Utf8, pa.Check.str_length(min_value=1)),
+        "file_hash": pa.Column(pl.Utf8, pa.Check.str_length(64, 64)),
+        "line_number": pa.Column(pl.Int64, pa.Check.ge(1)),
+    }
+    required_one_of = {name for group in profile.required_one_of for name in group}
+    for spec in profile.columns:
+        # A fallback column is filled from its fallback, so it is required once parsed.
+        required = spec.required or spec.fallback is not None
+        if spec.name in required_one_of and spec.fallback is None:
+            required = False
+        columns[spec.name] = _column(spec, catalog, required)
+    if profile.timestamp is not None:
+        columns[profile.timestamp.name] = pa.Column(pl.Datetime("us"), nullable=False)
+    return pa.DataFrameSchema(
+        columns,
+        unique=["account", "file_hash", "line_number"],
+        strict=False,
+        name=f"{profile.asset}_contract",
+    )
+
+
+def contract_failures(
+    frame: pl.DataFrame, profile: FormatProfile, catalog: FormatCatalog
+) -> pl.DataFrame:
+    """Failure cases (column, check, failure_case, index); empty when the frame is valid."""
+    try:
+        raw_file_schema(profile, catalog).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        return errors.failure_cases
+    return pl.DataFrame(
+        schema={"failure_case": pl.Utf8, "column": pl.Utf8, "check": pl.Utf8, "index": pl.Int32}
+    )

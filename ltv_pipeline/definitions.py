@@ -1,0 +1,28 @@
+"""The single entry point Dagster loads (see workspace.yaml)."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from ltv_pipeline.defs.raw_files.assets import build_raw_file_assets
+from ltv_pipeline.defs.raw_files.inbox_sensor import inbox_sensor
+from ltv_pipeline.lib.warehouse import Warehouse
+from ltv_pipeline.settings import get_settings
+
+
+def build_definitions() -> Definitions:
+    settings = get_settings()
+    settings.ensure_layout()
+    return Definitions(
+        assets=build_raw_file_assets(),
+        sensors=[inbox_sensor],
+        resources={
+            "warehouse": Warehouse(
+                database=str(settings.warehouse_path),
+                busy_timeout_seconds=settings.busy_timeout_seconds,
+            )
+        },
+    )
+
+
+defs = build_definitions()

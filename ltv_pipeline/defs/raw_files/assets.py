@@ -1,0 +1,157 @@
+"""The three raw file assets, one per SamCart export, built from their format profiles."""
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetsDefinition,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from ltv_pipeline.contracts.raw_files import contract_failures
+from ltv_pipeline.defs.raw_files.partitions import file_partitions
+from ltv_pipeline.formats.csv_file import CsvFileError
+from ltv_pipeline.formats.detect import FormatMismatch
+from ltv_pipeline.formats.profiles import FormatConfigError, FormatProfile, load_catalog
+from ltv_pipeline.ingest.archive import archived_path, original_name
+from ltv_pipeline.ingest.load_file import FileLoad, load_file
+from ltv_pipeline.ingest.results import FileResult, write_result
+from ltv_pipeline.lib.markdown import markdown_table
+from ltv_pipeline.lib.partition_keys import parse_file_partition_key
+from ltv_pipeline.lib.warehouse import Warehouse
+from ltv_pipeline.settings import get_settings
+
+PREVIEW_ROWS = 5
+CONTRACT_CHECK = "contract"
+
+
+def _contract_check(conn, profile: FormatProfile, catalog, load: FileLoad) -> AssetCheckResult:
+    """Re-read what was stored and hold it to the contract and to the row arithmetic."""
+    frame = conn.execute(
+        f"SELECT * FROM {profile.asset} WHERE account = ? AND file_hash = ?",
+        [load.account, load.file_hash],
+    ).pl()
+    failures = contract_failures(frame, profile, catalog)
+    balanced = load.rows_accepted + load.rows_rejected == load.rows_read
+    metadata = {
+        "rows_read": load.rows_read,
+        "rows_accepted": load.rows_accepted,
+        "rows_rejected": load.rows_rejected,
+        "accepted_plus_rejected_equals_read": balanced,
+        "failure_count": failures.height,
+    }
+    if failures.height:
+        shown = failures.head(20).select("column", "check", "failure_case", "index")
+        metadata["failure_cases"] = MetadataValue.md(markdown_table(shown.columns, shown.rows()))
+    return AssetCheckResult(
+        check_name=CONTRACT_CHECK,
+        passed=balanced and failures.height == 0,
+        severity=AssetCheckSeverity.ERROR,
+        metadata=metadata,
+    )
+
+
+def build_raw_file_asset(profile: FormatProfile) -> AssetsDefinition:
+    @asset(
+        name=profile.asset,
+        partitions_def=file_partitions(profile),
+        group_name="raw_samcart",
+        kinds={"duckdb", "csv"},
+        description=(
+            f"Rows of {profile.label} exports, one partition per ingested file. Every cell is "
+            f"kept as text in landed_{profile.asset.removeprefix('raw_')}; rows that do not parse "
+            "or break the contract are in `rejects` with the reason."
+        ),
+        check_specs=[
+            AssetCheckSpec(
+                CONTRACT_CHECK,
+                asset=profile.asset,
+                blocking=True,
+                description="Stored rows satisfy the pandera contract, and accepted + rejected "
+                "rows equal the rows read from the file.",
+            )
+        ],
+    )
+    def raw_file_asset(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+        settings = get_settings()
+        account, sha256 = parse_file_partition_key(context.partition_key)
+        file_name = original_name(settings.archive_dir, sha256, account)
+        catalog = load_catalog(settings.formats_config_path)
+        with warehouse.get_connection() as conn:
+            try:
+                load = load_file(
+                    conn,
+                    catalog=catalog,
+                    profile=profile,
+                    account=account,
+                    file_hash=sha256,
+                    path=archived_path(settings.archive_dir, sha256),
+                    file_name=file_name,
+                    date_order=settings.date_order,
+                )
+            except (CsvFileError, FormatMismatch, FormatConfigError, FileNotFoundError) as exc:
+                write_result(
+                    settings.results_dir,
+                    FileResult(
+                        file=file_name,
+                        format=profile.name,
+                        status="failed",
+                        rows=0,
+                        rejected=0,
+                        error=str(exc),
+                        account=account,
+                        sha256=sha256,
+                    ),
+                )
+                raise Failure(description=f"{file_name}: {exc}") from None
+            check = _contract_check(conn, profile, catalog, load)
+            preview = conn.execute(
+                f"SELECT * EXCLUDE (account, file_hash) FROM {profile.asset} "
+                "WHERE account = ? AND file_hash = ? ORDER BY line_number LIMIT ?",
+                [account, sha256, PREVIEW_ROWS],
+            )
+            preview_columns = [d[0] for d in preview.description]
+            preview_rows = preview.fetchall()
+        write_result(
+            settings.results_dir,
+            FileResult(
+                file=file_name,
+                format=profile.name,
+                status="loaded",
+                rows=load.rows_accepted,
+                rejected=load.rows_rejected,
+                error=None,
+                account=account,
+                sha256=sha256,
+                first_rejects=load.first_reasons,
+            ),
+        )
+        context.log.info(
+            f"{profile.name} file {sha256[:12]}: {load.rows_read} rows read, "
+            f"{load.rows_accepted} accepted, {load.rows_rejected} rejected"
+        )
+        return MaterializeResult(
+            metadata={
+                "dagster/row_count": load.rows_accepted,
+                "rows_read": load.rows_read,
+                "rows_rejected": load.rows_rejected,
+                "file_name": file_name,
+                "account": account,
+                "encoding": load.encoding,
+                "first_rejects": MetadataValue.md(
+                    "\n".join(f"- {r}" for r in load.first_reasons) or "none"
+                ),
+                "preview": MetadataValue.md(markdown_table(preview_columns, preview_rows)),
+            },
+            check_results=[check],
+        )
+
+    return raw_file_asset
+
+
+def build_raw_file_assets() -> list[AssetsDefinition]:
+    return [build_raw_file_asset(profile) for profile in load_catalog().profiles.values()]

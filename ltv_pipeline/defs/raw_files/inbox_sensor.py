@@ -1,0 +1,169 @@
+"""The file-drop sensor: files dropped in LTV_HOME/inbox/ become file partitions and runs.
+
+A file is taken only once it is stable: unchanged in size and modification time since the
+previous tick, and older than the settle time, so a copy still in progress is left alone. Files
+in `inbox/<account>/` belong to that account. Each file ends in exactly one place: `archive/`
+(ingested, or a duplicate of archived content) or `quarantine/` with a plain-words reason.
+"""
+
+import json
+import shutil
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from dagster import (
+    AddDynamicPartitionsRequest,
+    AssetKey,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+
+from ltv_pipeline.defs.raw_files.partitions import already_loaded, file_partitions
+from ltv_pipeline.formats.profiles import FormatConfigError, FormatProfile, load_catalog
+from ltv_pipeline.ingest.archive import all_arrivals
+from ltv_pipeline.ingest.receive import receive_file
+from ltv_pipeline.lib.partition_keys import file_partition_key
+from ltv_pipeline.settings import DEFAULT_ACCOUNT, SettingsError, get_settings, validate_account
+
+PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".error.txt")
+
+
+def inbox_files(inbox: Path) -> list[Path]:
+    """Candidate files: top level (default account) and one level of account folders."""
+    found: list[Path] = []
+    if not inbox.exists():
+        return found
+    for entry in sorted(inbox.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            found += [
+                child
+                for child in sorted(entry.iterdir())
+                if child.is_file()
+                and not child.name.startswith(".")
+                and not child.name.endswith(PARTIAL_SUFFIXES)
+            ]
+        elif entry.is_file() and not entry.name.endswith(PARTIAL_SUFFIXES):
+            found.append(entry)
+    return found
+
+
+def quarantine(path: Path, quarantine_dir: Path, reason: str) -> Path:
+    """Move a file the pipeline cannot use aside, with a note saying why."""
+    quarantine_dir.mkdir(parents=True, exist_ok=True)
+    target = quarantine_dir / path.name
+    counter = 1
+    while target.exists():
+        target = quarantine_dir / f"{path.stem}-{counter}{path.suffix}"
+        counter += 1
+    shutil.move(str(path), target)
+    target.with_name(target.name + ".error.txt").write_text(
+        f"{path.name} was not imported.\n\nWhy: {reason}\n\n"
+        "Fix the file (or add a header alias in formats.toml) and drop it in the inbox again.\n"
+    )
+    return target
+
+
+def _run_request(profile: FormatProfile, key: str, file_name: str) -> RunRequest:
+    return RunRequest(
+        run_key=key,
+        partition_key=key,
+        asset_selection=[AssetKey(profile.asset)],
+        tags={"ltv/file": file_name[:200], "ltv/format": profile.name},
+    )
+
+
+@sensor(
+    name="inbox_sensor",
+    minimum_interval_seconds=5,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Ingests every stable file dropped in LTV_HOME/inbox/ (or inbox/<account>/).",
+)
+def inbox_sensor(context: SensorEvaluationContext) -> SensorResult:
+    settings = get_settings()
+    settings.ensure_layout()
+    try:
+        catalog = load_catalog(settings.formats_config_path)
+    except FormatConfigError as exc:
+        context.log.error(f"formats.toml is invalid, inbox paused: {exc}")
+        return SensorResult(skip_reason=f"formats.toml is invalid: {exc}")
+    previous = json.loads(context.cursor).get("seen", {}) if context.cursor else {}
+    seen: dict[str, list[int]] = {}
+    run_requests: list[RunRequest] = []
+    new_keys: dict[str, list[str]] = defaultdict(list)
+    loaded = already_loaded(context.instance)
+    now = time.time()
+    inbox = settings.inbox_dir
+
+    for path in inbox_files(inbox):
+        relative = path.relative_to(inbox).as_posix()
+        stat = path.stat()
+        signature = [stat.st_size, stat.st_mtime_ns]
+        if (
+            previous.get(relative) != signature
+            or now - stat.st_mtime < settings.inbox_settle_seconds
+        ):
+            seen[relative] = signature
+            continue
+        account = path.parent.name if path.parent != inbox else DEFAULT_ACCOUNT
+        try:
+            validate_account(account)
+        except SettingsError as exc:
+            quarantine(path, settings.quarantine_dir, f"the inbox folder name is not usable: {exc}")
+            continue
+        reception = receive_file(
+            path,
+            file_name=relative,
+            account=account,
+            format_name=None,
+            catalog=catalog,
+            archive_dir=settings.archive_dir,
+            results_dir=settings.results_dir,
+            already_loaded=loaded,
+        )
+        if reception.outcome == "failed":
+            quarantine(path, settings.quarantine_dir / account, reception.error or "unknown")
+            context.log.warning(f"{relative}: quarantined: {reception.error}")
+            continue
+        # Archived (or already archived with the same content): the inbox copy has done its job.
+        path.unlink()
+        if reception.outcome == "duplicate":
+            context.log.info(f"{relative}: same content already ingested, nothing to do")
+            continue
+        profile = reception.profile
+        assert profile is not None
+        key = reception.partition_key
+        if key not in new_keys[profile.asset]:
+            new_keys[profile.asset].append(key)
+            run_requests.append(_run_request(profile, key, relative))
+
+    # Anything archived whose partition never got registered (a tick that died half-way) is
+    # requested again here; run keys make this a no-op for work already requested.
+    for sha256, arrival in all_arrivals(settings.archive_dir):
+        profile = catalog.profiles.get(arrival.format)
+        if profile is None:
+            continue
+        key = file_partition_key(arrival.account, sha256)
+        partitions = file_partitions(profile)
+        if key in new_keys[profile.asset] or context.instance.has_dynamic_partition(
+            partitions.name, key
+        ):
+            continue
+        new_keys[profile.asset].append(key)
+        run_requests.append(_run_request(profile, key, arrival.file_name))
+
+    catalog_by_asset = {p.asset: p for p in catalog.profiles.values()}
+    return SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=[
+            AddDynamicPartitionsRequest(file_partitions(catalog_by_asset[asset]).name, keys)
+            for asset, keys in new_keys.items()
+            if keys
+        ],
+        cursor=json.dumps({"seen": seen}),
+    )

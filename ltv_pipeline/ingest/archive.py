@@ -1,0 +1,103 @@
+"""The content-addressed archive of every file ever ingested, whichever way it arrived.
+
+`archive/<sha256>.csv` holds the bytes; `archive/<sha256>.json` records who sent it under which
+name, for which account and format. The pair is all a backfill needs to re-parse history.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Arrival:
+    account: str
+    format: str
+    file_name: str
+    received_at: str
+
+
+def archived_path(archive_dir: Path, sha256: str) -> Path:
+    return archive_dir / f"{sha256}.csv"
+
+
+def _manifest_path(archive_dir: Path, sha256: str) -> Path:
+    return archive_dir / f"{sha256}.json"
+
+
+def _write_atomically(target: Path, write) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp_name, target)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def archive_file(
+    archive_dir: Path,
+    source: Path,
+    sha256: str,
+    *,
+    account: str,
+    format_name: str,
+    file_name: str,
+) -> Path:
+    """Copy `source` into the archive (once per content) and record this arrival."""
+    target = archived_path(archive_dir, sha256)
+    if not target.exists():
+
+        def copy(out) -> None:
+            with source.open("rb") as src:
+                shutil.copyfileobj(src, out, 4 * 1024 * 1024)
+
+        _write_atomically(target, copy)
+    arrivals = read_arrivals(archive_dir, sha256)
+    if not any(a.account == account and a.format == format_name for a in arrivals):
+        arrivals.append(
+            Arrival(
+                account, format_name, file_name, datetime.now(UTC).isoformat(timespec="seconds")
+            )
+        )
+        payload = json.dumps(
+            {"sha256": sha256, "arrivals": [asdict(a) for a in arrivals]}, indent=2
+        )
+        _write_atomically(
+            _manifest_path(archive_dir, sha256), lambda out: out.write(payload.encode())
+        )
+    return target
+
+
+def read_arrivals(archive_dir: Path, sha256: str) -> list[Arrival]:
+    path = _manifest_path(archive_dir, sha256)
+    if not path.exists():
+        return []
+    return [Arrival(**item) for item in json.loads(path.read_text())["arrivals"]]
+
+
+def all_arrivals(archive_dir: Path) -> list[tuple[str, Arrival]]:
+    """(sha256, arrival) for everything ever archived: what the pipeline must have parsed."""
+    found = []
+    for manifest in sorted(archive_dir.glob("*.json")):
+        sha256 = manifest.stem
+        for arrival in read_arrivals(archive_dir, sha256):
+            found.append((sha256, arrival))
+    return found
+
+
+def original_name(archive_dir: Path, sha256: str, account: str) -> str:
+    for arrival in read_arrivals(archive_dir, sha256):
+        if arrival.account == account:
+            return arrival.file_name
+    return f"{sha256}.csv"

@@ -1,0 +1,109 @@
+"""Receiving a file: recognise it, archive it, and decide whether it is new.
+
+The inbox sensor and `ltv import` both call `receive_file`, so a file gets the same answer
+whichever way it arrives. Receiving never parses rows; that is the raw asset's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ltv_pipeline.formats.csv_file import CsvFileError, inspect_file, sha256_of
+from ltv_pipeline.formats.detect import FormatMismatch, mapping_for
+from ltv_pipeline.formats.profiles import FormatCatalog, FormatConfigError, FormatProfile
+from ltv_pipeline.ingest.archive import archive_file
+from ltv_pipeline.ingest.results import FileResult, read_result, write_result
+from ltv_pipeline.lib.partition_keys import file_partition_key
+
+Outcome = Literal["new", "duplicate", "failed"]
+
+
+@dataclass(frozen=True)
+class Reception:
+    file_name: str
+    account: str
+    outcome: Outcome
+    sha256: str | None
+    profile: FormatProfile | None = None
+    error: str | None = None
+
+    @property
+    def partition_key(self) -> str:
+        assert self.sha256 is not None
+        return file_partition_key(self.account, self.sha256)
+
+
+def receive_file(
+    path: Path,
+    *,
+    file_name: str,
+    account: str,
+    format_name: str | None,
+    catalog: FormatCatalog,
+    archive_dir: Path,
+    results_dir: Path,
+    already_loaded: Callable[[FormatProfile, str], bool],
+) -> Reception:
+    """Archive a new file, or record why it is a duplicate or cannot be used.
+
+    `already_loaded(profile, partition_key)` says whether that content was ingested before for
+    this account; it is asked of Dagster's own partition records, never of the warehouse, so
+    receiving works while a run holds the warehouse.
+    """
+    try:
+        facts = inspect_file(path)
+        profile = mapping_for(catalog, format_name, facts.header).profile
+    except (CsvFileError, FormatMismatch, FormatConfigError, OSError) as exc:
+        sha256 = _safe_hash(path)
+        error = str(exc)
+        write_result(
+            results_dir,
+            FileResult(
+                file=file_name,
+                format=format_name,
+                status="failed",
+                rows=0,
+                rejected=0,
+                error=error,
+                account=account,
+                sha256=sha256,
+            ),
+        )
+        return Reception(file_name, account, "failed", sha256, None, error)
+    key = file_partition_key(account, facts.sha256)
+    if already_loaded(profile, key):
+        previous = read_result(results_dir, facts.sha256)
+        write_result(
+            results_dir,
+            FileResult(
+                file=file_name,
+                format=profile.name,
+                status="duplicate",
+                rows=previous.rows if previous else 0,
+                rejected=previous.rejected if previous else 0,
+                error=None,
+                account=account,
+                sha256=facts.sha256,
+                first_rejects=previous.first_rejects if previous else [],
+            ),
+        )
+        return Reception(file_name, account, "duplicate", facts.sha256, profile)
+    archive_file(
+        archive_dir,
+        path,
+        facts.sha256,
+        account=account,
+        format_name=profile.name,
+        file_name=file_name,
+    )
+    return Reception(file_name, account, "new", facts.sha256, profile)
+
+
+def _safe_hash(path: Path) -> str | None:
+    try:
+        return sha256_of(path)
+    except OSError:
+        return None

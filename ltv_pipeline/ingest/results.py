@@ -1,0 +1,48 @@
+"""The per-file outcome a user (or the upload page) reads: LTV_HOME/results/<hash>.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Status = Literal["loaded", "duplicate", "failed"]
+
+
+@dataclass
+class FileResult:
+    file: str
+    format: str | None
+    status: Status
+    rows: int
+    rejected: int
+    error: str | None
+    account: str = "default"
+    sha256: str | None = None
+    first_rejects: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """The one-line JSON the CLI prints with --json."""
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+
+def result_path(results_dir: Path, sha256: str) -> Path:
+    return results_dir / f"{sha256}.json"
+
+
+def write_result(results_dir: Path, result: FileResult) -> None:
+    if result.sha256 is None:
+        return
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = result_path(results_dir, result.sha256)
+    temp = path.with_suffix(".json.tmp")
+    temp.write_text(json.dumps(asdict(result), indent=2, ensure_ascii=False))
+    temp.replace(path)
+
+
+def read_result(results_dir: Path, sha256: str) -> FileResult | None:
+    path = result_path(results_dir, sha256)
+    if not path.exists():
+        return None
+    return FileResult(**json.loads(path.read_text()))

@@ -1,0 +1,75 @@
+"""Warehouse table layouts, derived from the format profiles so that a column is declared once."""
+
+from __future__ import annotations
+
+import duckdb
+
+from ltv_pipeline.formats.profiles import ColumnSpec, FormatProfile, load_catalog
+
+SQL_TYPES = {
+    "text": "VARCHAR",
+    "email": "VARCHAR",
+    "money": "DECIMAL(18,2)",
+    "date": "DATE",
+    "time": "TIME",
+    "integer": "INTEGER",
+}
+KEY_COLUMNS = "account VARCHAR NOT NULL, file_hash VARCHAR NOT NULL, line_number BIGINT NOT NULL"
+
+
+def sql_type(column: ColumnSpec) -> str:
+    return "VARCHAR" if column.vocabulary else SQL_TYPES[column.type]
+
+
+def landed_table(profile: FormatProfile) -> str:
+    """Every cell of every row, as text, before parsing: named after the raw asset."""
+    return "landed_" + profile.asset.removeprefix("raw_")
+
+
+def raw_columns(profile: FormatProfile) -> list[tuple[str, str]]:
+    """(name, SQL type) of the typed columns of a raw asset, after the key columns."""
+    columns = [(c.name, sql_type(c)) for c in profile.columns]
+    if profile.timestamp is not None:
+        columns.append((profile.timestamp.name, "TIMESTAMP"))
+    return [*columns, ("extra_columns", "JSON")]
+
+
+def _create_statements() -> list[str]:
+    statements = [
+        """CREATE TABLE IF NOT EXISTS rejects (
+            account VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            file_hash VARCHAR NOT NULL,
+            file_name VARCHAR,
+            line_number BIGINT,
+            column_name VARCHAR,
+            value VARCHAR,
+            reason VARCHAR NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS source_files (
+            account VARCHAR NOT NULL,
+            file_hash VARCHAR NOT NULL,
+            format VARCHAR NOT NULL,
+            file_name VARCHAR,
+            size_bytes BIGINT,
+            encoding VARCHAR,
+            rows_read BIGINT,
+            rows_accepted BIGINT,
+            rows_rejected BIGINT,
+            PRIMARY KEY (account, file_hash, format)
+        )""",
+    ]
+    for profile in load_catalog().profiles.values():
+        landed = ", ".join(f'"{c.name}" VARCHAR' for c in profile.columns)
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {landed_table(profile)} "
+            f"({KEY_COLUMNS}, {landed}, extra_columns JSON)"
+        )
+        typed = ", ".join(f'"{name}" {kind}' for name, kind in raw_columns(profile))
+        statements.append(f"CREATE TABLE IF NOT EXISTS {profile.asset} ({KEY_COLUMNS}, {typed})")
+    return statements
+
+
+def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    for statement in _create_statements():
+        conn.execute(statement)

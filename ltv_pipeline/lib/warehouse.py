@@ -1,0 +1,77 @@
+"""The warehouse: one DuckDB file, one writer process at a time.
+
+DuckDB refuses a second process outright while one holds the file ("Conflicting lock is held"),
+so every opener waits politely for the holder to finish, up to the busy timeout, and then says
+`warehouse busy` instead of failing with a lock trace. Tables are created here, on first use.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
+
+from ltv_pipeline.lib.tables import ensure_tables
+
+RETRY_SLEEP_SECONDS = 0.25
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process held the warehouse for longer than the busy timeout."""
+
+    def __init__(self, path: Path, waited: float) -> None:
+        super().__init__(
+            f"warehouse busy: {path} stayed locked by another process for {waited:.0f} s"
+        )
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+def connect_warehouse(
+    path: Path, *, read_only: bool = False, timeout_seconds: float = 60.0
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting while another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if read_only and not path.exists():
+        # A read-only open of a missing file fails; an empty warehouse is the honest answer.
+        with connect_warehouse(path, timeout_seconds=timeout_seconds):
+            pass
+    deadline = time.monotonic() + timeout_seconds
+    started = time.monotonic()
+    while True:
+        try:
+            conn = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(path, time.monotonic() - started) from None
+            time.sleep(RETRY_SLEEP_SECONDS)
+            continue
+        if not read_only:
+            ensure_tables(conn)
+        return conn
+
+
+class Warehouse(DuckDBResource):
+    """The Dagster resource the assets use; the same opener as the CLI, with its waiting."""
+
+    busy_timeout_seconds: float = Field(default=60.0, description="Wait this long for a lock.")
+
+    @contextmanager
+    def get_connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:  # type: ignore[override]
+        conn = connect_warehouse(
+            Path(self.database), read_only=read_only, timeout_seconds=self.busy_timeout_seconds
+        )
+        try:
+            yield conn
+        finally:
+            conn.close()

@@ -1,0 +1,156 @@
+"""The one settings object: every path, limit and parsing choice comes from here.
+
+All runtime state lives under one root folder, LTV_HOME, so that a user can back it up, move it,
+or throw it away as a unit. Everything has a default that works with no setup.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_HOME = PROJECT_ROOT / "ltv_home"
+DEFAULT_ACCOUNT = "default"
+ACCOUNT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+DATE_ORDERS = ("MDY", "DMY", "YMD")
+
+DAGSTER_YAML = """\
+# Written by ltv on first use; edit freely, it is not overwritten.
+telemetry:
+  enabled: false
+# One run at a time: a DuckDB file has exactly one writer process.
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+"""
+
+
+class SettingsError(ValueError):
+    """A setting has a value the software cannot work with."""
+
+
+def validate_account(name: str) -> str:
+    """Account names become folder names and partition keys, so they stay in a safe alphabet."""
+    if not ACCOUNT_PATTERN.match(name):
+        raise SettingsError(
+            f"invalid account name {name!r}: expected 1-64 characters of lower-case letters, "
+            "digits, '_' or '-', starting with a letter or digit"
+        )
+    return name
+
+
+def _env_int(env: dict[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r}: expected a whole number") from None
+
+
+def _env_float(env: dict[str, str], key: str, default: float) -> float:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r}: expected a number") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = DEFAULT_HOME
+    date_order: str = "MDY"
+    timezone: str = "UTC"
+    busy_timeout_seconds: float = 60.0
+    inbox_settle_seconds: float = 2.0
+    webhook_max_body_bytes: int = 1024 * 1024
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        home = Path(env.get("LTV_HOME") or DEFAULT_HOME).expanduser().resolve()
+        date_order = (env.get("LTV_DATE_ORDER") or "MDY").upper()
+        if date_order not in DATE_ORDERS:
+            raise SettingsError(
+                f"LTV_DATE_ORDER={date_order!r}: expected one of {', '.join(DATE_ORDERS)}"
+            )
+        timezone = env.get("LTV_TIMEZONE") or "UTC"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"LTV_TIMEZONE={timezone!r}: expected an IANA time zone such as America/New_York"
+            ) from None
+        return cls(
+            home=home,
+            date_order=date_order,
+            timezone=timezone,
+            busy_timeout_seconds=_env_float(env, "LTV_BUSY_TIMEOUT_SECONDS", 60.0),
+            inbox_settle_seconds=_env_float(env, "LTV_INBOX_SETTLE_SECONDS", 2.0),
+            webhook_max_body_bytes=_env_int(env, "LTV_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024),
+        )
+
+    # Every path below is derived from `home`; nothing else in the code builds a state path.
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.home / "results"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def formats_config_path(self) -> Path:
+        """Where a user adds header aliases and status spellings without touching code."""
+        return self.home / "formats.toml"
+
+    def ensure_layout(self) -> None:
+        """Create the state folders and a Dagster home with telemetry off; idempotent."""
+        for folder in (
+            self.home,
+            self.inbox_dir,
+            self.archive_dir,
+            self.quarantine_dir,
+            self.results_dir,
+            self.dagster_home,
+        ):
+            folder.mkdir(parents=True, exist_ok=True)
+        dagster_yaml = self.dagster_home / "dagster.yaml"
+        if not dagster_yaml.exists():
+            dagster_yaml.write_text(DAGSTER_YAML)
+
+    def export_dagster_env(self) -> None:
+        """Point Dagster at our home so run history, cursors and partitions survive restarts."""
+        self.ensure_layout()
+        os.environ["DAGSTER_HOME"] = str(self.dagster_home)
+        os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+        os.environ["LTV_HOME"] = str(self.home)
+
+
+def get_settings() -> Settings:
+    """Read the environment each time: tests and the CLI change LTV_HOME between calls."""
+    return Settings.from_env()
