@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -71,7 +71,8 @@ class Settings:
     busy_timeout_seconds: float = 60.0
     inbox_settle_seconds: float = 2.0
     webhook_max_body_bytes: int = 1024 * 1024
-    extra: dict[str, str] = field(default_factory=dict)
+    dagster_host: str = "127.0.0.1"
+    dagster_port: int = 3000
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -96,6 +97,8 @@ class Settings:
             busy_timeout_seconds=_env_float(env, "LTV_BUSY_TIMEOUT_SECONDS", 60.0),
             inbox_settle_seconds=_env_float(env, "LTV_INBOX_SETTLE_SECONDS", 2.0),
             webhook_max_body_bytes=_env_int(env, "LTV_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024),
+            dagster_host=env.get("LTV_DAGSTER_HOST") or "127.0.0.1",
+            dagster_port=_env_int(env, "LTV_DAGSTER_PORT", 3000),
         )
 
     # Every path below is derived from `home`; nothing else in the code builds a state path.

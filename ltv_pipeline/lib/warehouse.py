@@ -24,11 +24,6 @@ RETRY_SLEEP_SECONDS = 0.25
 class WarehouseBusy(RuntimeError):
     """Another process held the warehouse for longer than the busy timeout."""
 
-    def __init__(self, path: Path, waited: float) -> None:
-        super().__init__(
-            f"warehouse busy: {path} stayed locked by another process for {waited:.0f} s"
-        )
-
 
 def _is_lock_error(exc: Exception) -> bool:
     text = str(exc).lower()
@@ -53,7 +48,10 @@ def connect_warehouse(
             if not _is_lock_error(exc):
                 raise
             if time.monotonic() >= deadline:
-                raise WarehouseBusy(path, time.monotonic() - started) from None
+                waited = time.monotonic() - started
+                raise WarehouseBusy(
+                    f"warehouse busy: {path} stayed locked by another process for {waited:.0f} s"
+                ) from None
             time.sleep(RETRY_SLEEP_SECONDS)
             continue
         if not read_only:

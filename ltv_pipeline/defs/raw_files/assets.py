@@ -31,9 +31,9 @@ CONTRACT_CHECK = "contract"
 
 def _contract_check(conn, profile: FormatProfile, catalog, load: FileLoad) -> AssetCheckResult:
     """Re-read what was stored and hold it to the contract and to the row arithmetic."""
-    frame = conn.execute(
+    frame = conn.sql(
         f"SELECT * FROM {profile.asset} WHERE account = ? AND file_hash = ?",
-        [load.account, load.file_hash],
+        params=[load.account, load.file_hash],
     ).pl()
     failures = contract_failures(frame, profile, catalog)
     balanced = load.rows_accepted + load.rows_rejected == load.rows_read

@@ -1,0 +1,124 @@
+"""`ltv import`: the inbox sensor's path, run synchronously for files named on the command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from dagster import AssetKey, DagsterInstance
+
+from ltv_pipeline.cli.materializing import materialize_one
+from ltv_pipeline.defs.raw_files.partitions import already_loaded, file_partitions
+from ltv_pipeline.formats.profiles import FormatConfigError, load_catalog
+from ltv_pipeline.ingest.receive import receive_file
+from ltv_pipeline.ingest.results import FileResult, read_result, write_result
+from ltv_pipeline.settings import Settings, validate_account
+
+
+def _describe(result: FileResult) -> str:
+    if result.status == "failed":
+        return f"{result.file}: failed: {result.error}"
+    text = (
+        f"{result.file}: {result.status} as {result.format}: {result.rows} rows accepted, "
+        f"{result.rejected} rejected"
+    )
+    return "\n  ".join([text, *result.first_rejects])
+
+
+def import_one(
+    path: Path,
+    shown_name: str,
+    settings: Settings,
+    instance: DagsterInstance,
+    *,
+    format_name: str | None,
+    account: str,
+) -> FileResult:
+    if not path.is_file():
+        return FileResult(
+            file=shown_name,
+            format=format_name,
+            status="failed",
+            rows=0,
+            rejected=0,
+            error="no such file",
+            account=account,
+        )
+    catalog = load_catalog(settings.formats_config_path)
+    reception = receive_file(
+        path,
+        file_name=shown_name,
+        account=account,
+        format_name=format_name,
+        catalog=catalog,
+        archive_dir=settings.archive_dir,
+        results_dir=settings.results_dir,
+        already_loaded=already_loaded(instance),
+    )
+    if reception.outcome == "new":
+        profile = reception.profile
+        assert profile is not None
+        instance.add_dynamic_partitions(file_partitions(profile).name, [reception.partition_key])
+        outcome = materialize_one(instance, AssetKey(profile.asset), reception.partition_key)
+        stored = read_result(settings.results_dir, reception.sha256 or "")
+        if stored is not None:
+            stored.file = shown_name
+            return stored
+        return FileResult(
+            file=shown_name,
+            format=profile.name,
+            status="failed",
+            rows=0,
+            rejected=0,
+            error=outcome.error,
+            account=account,
+            sha256=reception.sha256,
+        )
+    stored = read_result(settings.results_dir, reception.sha256 or "")
+    if stored is not None and reception.sha256:
+        return stored
+    return FileResult(
+        file=shown_name,
+        format=format_name,
+        status="failed",
+        rows=0,
+        rejected=0,
+        error=reception.error,
+        account=account,
+        sha256=reception.sha256,
+    )
+
+
+def import_files(
+    paths: list[Path],
+    shown: list[str],
+    settings: Settings,
+    *,
+    format_name: str | None,
+    account: str,
+    as_json: bool,
+) -> int:
+    validate_account(account)
+    instance = DagsterInstance.get()
+    any_failed = False
+    for path, name in zip(paths, shown, strict=True):
+        try:
+            result = import_one(
+                path, name, settings, instance, format_name=format_name, account=account
+            )
+        except FormatConfigError as exc:
+            result = FileResult(
+                file=name,
+                format=format_name,
+                status="failed",
+                rows=0,
+                rejected=0,
+                error=str(exc),
+                account=account,
+            )
+            write_result(settings.results_dir, result)
+        any_failed |= result.status == "failed"
+        print(result.line() if as_json else _describe(result), flush=True)
+    if any_failed and not as_json:
+        print("some files failed; nothing already stored was changed", file=sys.stderr)
+    return 1 if any_failed else 0

@@ -1,0 +1,128 @@
+"""`ltv`: the command line for scripting what the Dagster UI does by hand."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ltv_pipeline.lib.warehouse import WarehouseBusy
+from ltv_pipeline.settings import DEFAULT_ACCOUNT, Settings, SettingsError, get_settings
+
+FORMAT_CHOICES = (
+    "samcart-orders",
+    "samcart-recurring-subscriptions",
+    "samcart-limited-subscriptions",
+)
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from ltv_pipeline.cli.import_files import import_files
+
+    return import_files(
+        [Path(f) for f in args.files],
+        args.files,
+        settings,
+        format_name=args.format,
+        account=args.account,
+        as_json=args.json,
+    )
+
+
+def _materialize(args: argparse.Namespace, settings: Settings) -> int:
+    from dagster import DagsterInstance
+
+    from ltv_pipeline.cli.materializing import materialize_one, plan
+
+    instance = DagsterInstance.get()
+    try:
+        work = plan(instance, args.selection, settings)
+    except ValueError as exc:
+        print(f"ltv materialize: {exc}", file=sys.stderr)
+        return 1
+    if not work:
+        print("everything is up to date")
+        return 0
+    failures = 0
+    for asset_key, partition in work:
+        outcome = materialize_one(instance, asset_key, partition)
+        failures += not outcome.success
+        print(outcome.describe())
+    print(f"{len(work) - failures} succeeded, {failures} failed")
+    return 1 if failures else 0
+
+
+def _sql(args: argparse.Namespace, settings: Settings) -> int:
+    import duckdb
+
+    from ltv_pipeline.lib.csv_output import write_csv
+    from ltv_pipeline.lib.warehouse import connect_warehouse
+
+    conn = connect_warehouse(
+        settings.warehouse_path, read_only=True, timeout_seconds=settings.busy_timeout_seconds
+    )
+    try:
+        cursor = conn.execute(args.query)
+        columns = [d[0] for d in cursor.description or []]
+        write_csv(sys.stdout, columns, cursor.fetchall())
+    except duckdb.Error as exc:
+        print(f"ltv sql: {str(exc).strip()}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from ltv_pipeline.cli.run_services import run_services
+
+    return run_services(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ltv", description="Self-hosted LTV pipeline for SamCart (Dagster + DuckDB)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    cmd = commands.add_parser("import", help="ingest SamCart CSV exports now")
+    cmd.add_argument("files", nargs="+", metavar="FILE")
+    cmd.add_argument("--format", choices=FORMAT_CHOICES, help="skip detection")
+    cmd.add_argument("--account", default=DEFAULT_ACCOUNT, help="SamCart account (store) name")
+    cmd.add_argument("--json", action="store_true", help="one JSON object per file per line")
+    cmd.set_defaults(handler=_import)
+
+    cmd = commands.add_parser("materialize", help="materialize assets headless")
+    cmd.add_argument(
+        "selection", nargs="?", help="Dagster asset selection, e.g. 'key:raw_samcart_orders'"
+    )
+    cmd.set_defaults(handler=_materialize)
+
+    cmd = commands.add_parser("sql", help="run a read-only query, print CSV")
+    cmd.add_argument("query")
+    cmd.set_defaults(handler=_sql)
+
+    cmd = commands.add_parser("run", help="start the Dagster UI and daemon on 127.0.0.1")
+    cmd.set_defaults(handler=_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+        settings.export_dagster_env()
+        return args.handler(args, settings)
+    except SettingsError as exc:
+        print(f"ltv: {exc}", file=sys.stderr)
+        return 2
+    except WarehouseBusy:
+        print("warehouse busy", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Headless materialization in this process, recorded in the same Dagster instance as the UI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dagster import (
+    AssetKey,
+    AssetsDefinition,
+    AssetSelection,
+    DagsterInstance,
+    DynamicPartitionsDefinition,
+    materialize,
+)
+
+from ltv_pipeline.definitions import build_definitions
+from ltv_pipeline.formats.profiles import load_catalog
+from ltv_pipeline.ingest.archive import all_arrivals
+from ltv_pipeline.lib.partition_keys import file_partition_key
+from ltv_pipeline.lib.warehouse import WarehouseBusy
+from ltv_pipeline.settings import Settings
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    asset: str
+    partition: str | None
+    success: bool
+    error: str | None = None
+
+    def describe(self) -> str:
+        where = f" [{self.partition}]" if self.partition else ""
+        status = "ok" if self.success else f"FAILED: {self.error}"
+        return f"{self.asset}{where}: {status}"
+
+
+def _assets_by_key() -> tuple[dict[AssetKey, AssetsDefinition], dict]:
+    defs = build_definitions()
+    assets = {
+        key: assets_def
+        for assets_def in defs.assets or []
+        if isinstance(assets_def, AssetsDefinition)
+        for key in assets_def.keys
+    }
+    return assets, dict(defs.resources or {})
+
+
+def _error_text(result) -> str:
+    texts = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data:
+            error = event.step_failure_data.error
+            while error is not None:
+                texts.append(error.message.strip())
+                error = error.cause
+    return " | ".join(texts) or "the run failed"
+
+
+def materialize_one(
+    instance: DagsterInstance, asset_key: AssetKey, partition_key: str | None
+) -> RunOutcome:
+    """Run one asset (one partition) to completion; a held warehouse raises WarehouseBusy."""
+    assets, resources = _assets_by_key()
+    result = materialize(
+        [assets[asset_key]],
+        instance=instance,
+        partition_key=partition_key,
+        resources=resources,
+        raise_on_error=False,
+        # The CLI reports outcomes itself; Dagster's step logs stay in the run history.
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        tags={"ltv/launched_by": "cli"},
+    )
+    if result.success:
+        return RunOutcome(asset_key.to_user_string(), partition_key, True)
+    error = _error_text(result)
+    if "warehouse busy" in error:
+        raise WarehouseBusy(error)
+    return RunOutcome(asset_key.to_user_string(), partition_key, False, error)
+
+
+def register_archived_files(instance: DagsterInstance, settings: Settings) -> None:
+    """Make sure every archived file has its partition, even if the tick that took it died."""
+    catalog = load_catalog(settings.formats_config_path)
+    for sha256, arrival in all_arrivals(settings.archive_dir):
+        profile = catalog.profiles.get(arrival.format)
+        if profile is None:
+            continue
+        name = f"{profile.asset}_files"
+        key = file_partition_key(arrival.account, sha256)
+        if not instance.has_dynamic_partition(name, key):
+            instance.add_dynamic_partitions(name, [key])
+
+
+def plan(
+    instance: DagsterInstance, selection: str | None, settings: Settings
+) -> list[tuple[AssetKey, str | None]]:
+    """What to run: a selection means every partition of it; none means whatever is missing."""
+    assets, _ = _assets_by_key()
+    register_archived_files(instance, settings)
+    if selection:
+        defs = build_definitions()
+        graph = defs.resolve_asset_graph()
+        keys = AssetSelection.from_string(selection).resolve(graph)
+        if not keys:
+            raise ValueError(f"the selection {selection!r} matches no asset")
+    else:
+        keys = set(assets)
+    work: list[tuple[AssetKey, str | None]] = []
+    for key in sorted(keys, key=lambda k: k.to_user_string()):
+        partitions_def = assets[key].partitions_def
+        if partitions_def is None:
+            work.append((key, None))
+            continue
+        if isinstance(partitions_def, DynamicPartitionsDefinition):
+            partition_keys = instance.get_dynamic_partitions(partitions_def.name)
+        else:
+            partition_keys = partitions_def.get_partition_keys(dynamic_partitions_store=instance)
+        if not selection:
+            done = instance.get_materialized_partitions(key)
+            partition_keys = [p for p in partition_keys if p not in done]
+        work += [(key, p) for p in partition_keys]
+    return work

@@ -1,0 +1,78 @@
+"""`ltv run` (and `make run`): start the long-running processes and stop them together.
+
+Each service runs in its own process group so that Ctrl-C or SIGTERM reaches every child
+(`dagster dev` starts a webserver, a daemon and a code server of its own), and nothing is left
+behind when we exit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from ltv_pipeline.settings import Settings
+
+STOP_GRACE_SECONDS = 20
+
+
+def service_commands(settings: Settings) -> dict[str, list[str]]:
+    return {
+        "dagster": [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-m",
+            "ltv_pipeline.definitions",
+            "-h",
+            settings.dagster_host,
+            "-p",
+            str(settings.dagster_port),
+        ],
+    }
+
+
+def _stop(processes: dict[str, subprocess.Popen]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def run_services(settings: Settings) -> int:
+    settings.export_dagster_env()
+    processes: dict[str, subprocess.Popen] = {}
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    for name, command in service_commands(settings).items():
+        processes[name] = subprocess.Popen(command, start_new_session=True)
+    print(f"Dagster UI:  http://{settings.dagster_host}:{settings.dagster_port}", flush=True)
+    print(f"Drop SamCart CSV exports in: {settings.inbox_dir}", flush=True)
+    print("Stop with Ctrl-C.", flush=True)
+    exit_code = 0
+    try:
+        while not stopping:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    print(f"{name} exited with code {process.returncode}; stopping", flush=True)
+                    exit_code = process.returncode or 1
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        _stop(processes)
+    return exit_code
