@@ -1,0 +1,18 @@
+"""Test data locations and small builders shared by the test modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+ORDERS_SAMPLE = DATA / "samcart_orders_example.csv"
+RECURRING_SAMPLE = DATA / "samcart_recurring_subscriptions_example.csv"
+LIMITED_SAMPLE = DATA / "samcart_limited_subscriptions_example.csv"
+
+
+def write_csv(path: Path, text: str, *, bom: bool = False, crlf: bool = False) -> Path:
+    """Write `text` as a file exactly as an export would: optional BOM and CRLF line ends."""
+    data = text.replace("\n", "\r\n") if crlf else text
+    raw = data.encode("utf-8")
+    path.write_bytes(b"\xef\xbb\xbf" + raw if bom else raw)
+    return path
