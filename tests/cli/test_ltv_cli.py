@@ -1,0 +1,142 @@
+"""`ltv` end to end, as a user runs it: real subprocesses on a temporary LTV_HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, write_csv
+
+LTV = [sys.executable, "-m", "ltv_pipeline.cli.main"]
+
+
+def ltv(*args: str, env_extra: dict[str, str] | None = None, timeout: float = 180):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(
+        [*LTV, *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
+
+
+def json_lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_import_reports_each_file_and_keeps_the_original(ltv_home, tmp_path: Path):
+    bad = write_csv(tmp_path / "contacts.csv", "Name,Phone\nAda,1\n")
+    messy = write_csv(
+        tmp_path / "orders-with-a-bad-row.csv",
+        ORDERS_SAMPLE.read_text(encoding="utf-8-sig")
+        + "100200700,02/30/2024,10:00:00,Charged,1,X,$1.00,A,B,x@y.z,,,,,,\n",
+    )
+    done = ltv("import", str(messy), str(RECURRING_SAMPLE), str(LIMITED_SAMPLE), str(bad), "--json")
+    assert done.returncode == 1, done.stderr
+    results = {Path(r["file"]).name: r for r in json_lines(done.stdout)}
+    assert results["orders-with-a-bad-row.csv"] | {"sha256": None} == {
+        "file": str(messy),
+        "format": "samcart-orders",
+        "status": "loaded",
+        "rows": 10,
+        "rejected": 1,
+        "error": None,
+        "account": "default",
+        "sha256": None,
+        "first_rejects": results["orders-with-a-bad-row.csv"]["first_rejects"],
+    }
+    assert "line 13, column Order Date" in results["orders-with-a-bad-row.csv"]["first_rejects"][0]
+    assert results[RECURRING_SAMPLE.name]["rows"] == 3
+    assert results[LIMITED_SAMPLE.name]["format"] == "samcart-limited-subscriptions"
+    assert results["contacts.csv"]["status"] == "failed"
+    assert '"Customer Email"' in results["contacts.csv"]["error"]
+    assert messy.exists(), "the user's original file stays where it was"
+    written = json.loads(
+        (ltv_home.results_dir / f"{results[LIMITED_SAMPLE.name]['sha256']}.json").read_text()
+    )
+    assert written == results[LIMITED_SAMPLE.name]
+    assert "Traceback" not in done.stderr
+
+    again = ltv("import", str(ORDERS_SAMPLE), "--json")
+    assert again.returncode == 0
+    assert json_lines(again.stdout)[0]["status"] == "loaded"
+    duplicate = ltv("import", str(ORDERS_SAMPLE), "--json")
+    assert json_lines(duplicate.stdout)[0]["status"] == "duplicate"
+
+    counted = ltv("sql", "select count(*) as n from raw_samcart_orders")
+    assert counted.stdout.splitlines() == ["n", "20"]  # two distinct files, 10 rows each
+
+
+def test_format_flag_and_account_flag(ltv_home):
+    wrong = ltv("import", str(ORDERS_SAMPLE), "--format", "samcart-limited-subscriptions", "--json")
+    assert wrong.returncode == 1
+    assert "does not fit samcart-limited-subscriptions" in json_lines(wrong.stdout)[0]["error"]
+    right = ltv("import", str(ORDERS_SAMPLE), "--account", "store-b", "--json")
+    assert json_lines(right.stdout)[0]["account"] == "store-b"
+    accounts = ltv("sql", "select distinct account from raw_samcart_orders")
+    assert accounts.stdout.splitlines() == ["account", "store-b"]
+    invalid = ltv("import", str(ORDERS_SAMPLE), "--account", "../etc")
+    assert invalid.returncode == 2
+    assert "invalid account name" in invalid.stderr
+
+
+def test_header_only_and_empty_files(ltv_home, tmp_path: Path):
+    header_only = write_csv(
+        tmp_path / "header.csv",
+        ORDERS_SAMPLE.read_text(encoding="utf-8-sig").splitlines()[0] + "\n",
+    )
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    done = ltv("import", str(header_only), str(empty), "--json")
+    first, second = json_lines(done.stdout)
+    assert (first["status"], first["rows"]) == ("loaded", 0)
+    assert second["status"] == "failed" and "empty" in second["error"]
+
+
+def test_materialize_brings_everything_up_to_date_and_sql_is_read_only(ltv_home):
+    assert ltv("import", str(ORDERS_SAMPLE)).returncode == 0
+    up_to_date = ltv("materialize")
+    assert up_to_date.returncode == 0, up_to_date.stderr
+    rerun = ltv("materialize", "key:raw_samcart_orders")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "1 succeeded, 0 failed" in rerun.stdout
+    refused = ltv("sql", "delete from raw_samcart_orders")
+    assert refused.returncode == 1
+    assert "read-only" in refused.stderr.lower()
+    assert ltv("sql", "select count(*) from raw_samcart_orders").stdout.splitlines()[1] == "10"
+
+
+def test_a_held_warehouse_gives_warehouse_busy_not_a_trace(ltv_home):
+    ltv("import", str(ORDERS_SAMPLE))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True);"
+            " time.sleep(60)",
+            str(ltv_home.warehouse_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        busy = ltv("sql", "select 1", env_extra={"LTV_BUSY_TIMEOUT_SECONDS": "2"})
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert busy.returncode == 2
+    assert busy.stderr.strip() == "warehouse busy"
+    assert waited >= 2
+    assert ltv("sql", "select 1 as one").stdout.splitlines() == ["one", "1"]
+
+
+@pytest.mark.parametrize("value", ["=HYPERLINK(1)", "+1", "@SUM(A1)"])
+def test_sql_csv_neutralises_formula_cells(ltv_home, value: str):
+    done = ltv("sql", f"select '{value}' as v, -5 as n")
+    assert done.stdout.splitlines()[1] == f"'{value},-5"

@@ -1,0 +1,143 @@
+"""Raw file assets materialized by Dagster against a temporary real warehouse and instance."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import AssetKey, DagsterInstance, instance_for_test, materialize
+
+from ltv_pipeline.definitions import build_definitions
+from ltv_pipeline.formats.csv_file import inspect_file
+from ltv_pipeline.ingest.archive import archive_file
+from ltv_pipeline.ingest.results import read_result
+from ltv_pipeline.lib.partition_keys import file_partition_key
+from ltv_pipeline.settings import Settings
+from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, write_csv
+
+SAMPLES = {
+    "samcart-orders": ORDERS_SAMPLE,
+    "samcart-recurring-subscriptions": RECURRING_SAMPLE,
+    "samcart-limited-subscriptions": LIMITED_SAMPLE,
+}
+
+
+@pytest.fixture
+def instance(ltv_home: Settings):
+    with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
+        yield instance
+
+
+def stage(
+    settings: Settings,
+    instance: DagsterInstance,
+    path: Path,
+    format_name: str,
+    account: str = "default",
+) -> tuple[str, str]:
+    """Archive a file and register its partition, as the sensor does; returns (asset, key)."""
+    sha = inspect_file(path).sha256
+    archive_file(
+        settings.archive_dir,
+        path,
+        sha,
+        account=account,
+        format_name=format_name,
+        file_name=path.name,
+    )
+    asset = "raw_" + format_name.replace("samcart-", "samcart_").replace("-", "_")
+    key = file_partition_key(account, sha)
+    instance.add_dynamic_partitions(f"{asset}_files", [key])
+    return asset, key
+
+
+def run(instance: DagsterInstance, asset: str, key: str):
+    defs = build_definitions()
+    assets_def = next(a for a in defs.assets if AssetKey(asset) in a.keys)
+    return materialize(
+        [assets_def],
+        instance=instance,
+        partition_key=key,
+        resources=dict(defs.resources),
+        raise_on_error=False,
+    )
+
+
+def snapshot(settings: Settings) -> dict[str, list]:
+    conn = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        tables = [r[0] for r in conn.execute("SHOW TABLES").fetchall()]
+        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+    finally:
+        conn.close()
+
+
+def test_each_raw_asset_materializes_its_file_with_a_passing_contract(ltv_home, instance):
+    for format_name, path in SAMPLES.items():
+        asset, key = stage(ltv_home, instance, path, format_name)
+        result = run(instance, asset, key)
+        assert result.success
+        checks = result.get_asset_check_evaluations()
+        assert [c.passed for c in checks] == [True]
+        materialization = result.asset_materializations_for_node(asset)[0]
+        assert materialization.metadata["dagster/row_count"].value == {"samcart-orders": 10}.get(
+            format_name, 3
+        )
+        assert "preview" in materialization.metadata
+        stored = read_result(ltv_home.results_dir, inspect_file(path).sha256)
+        assert stored is not None and stored.status == "loaded"
+
+
+def test_a_backfill_rerun_gives_identical_tables(ltv_home, instance, tmp_path):
+    messy = write_csv(
+        tmp_path / "orders.csv",
+        ORDERS_SAMPLE.read_text(encoding="utf-8-sig") + "bad,02/30/2024\n",
+        bom=True,
+        crlf=True,
+    )
+    staged = [
+        stage(ltv_home, instance, messy, "samcart-orders"),
+        stage(ltv_home, instance, LIMITED_SAMPLE, "samcart-limited-subscriptions"),
+    ]
+    for asset, key in staged:
+        assert run(instance, asset, key).success
+    first = snapshot(ltv_home)
+    for asset, key in staged:
+        assert run(instance, asset, key).success
+    assert snapshot(ltv_home) == first
+    assert len(first["rejects"]) >= 1
+
+
+def test_the_contract_check_fails_and_blocks_when_stored_rows_break_it(ltv_home, instance):
+    asset, key = stage(ltv_home, instance, ORDERS_SAMPLE, "samcart-orders")
+    assert run(instance, asset, key).success
+    # Break the contract behind the parser's back: the check must notice, not trust the load.
+    from ltv_pipeline.defs.raw_files import assets as raw_assets
+
+    original = raw_assets.load_file
+
+    def load_then_corrupt(conn, **kwargs):
+        result = original(conn, **kwargs)
+        conn.execute("UPDATE raw_samcart_orders SET customer_email = 'no at sign'")
+        return result
+
+    raw_assets.load_file = load_then_corrupt
+    try:
+        result = run(instance, asset, key)
+    finally:
+        raw_assets.load_file = original
+    evaluation = result.get_asset_check_evaluations()[0]
+    assert not evaluation.passed
+    assert evaluation.metadata["failure_count"].value == 10
+
+
+def test_a_file_that_vanished_from_the_archive_fails_with_a_result(ltv_home, instance):
+    asset, key = stage(ltv_home, instance, ORDERS_SAMPLE, "samcart-orders")
+    sha = inspect_file(ORDERS_SAMPLE).sha256
+    (ltv_home.archive_dir / f"{sha}.csv").unlink()
+    assert not run(instance, asset, key).success
+    stored = read_result(ltv_home.results_dir, sha)
+    assert stored is not None and stored.status == "failed"
+    shutil.rmtree(ltv_home.archive_dir)

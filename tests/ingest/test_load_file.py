@@ -1,0 +1,223 @@
+"""Landing and parsing whole files into a real DuckDB file: the raw assets' body."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ltv_pipeline.formats.csv_file import CsvFileError, inspect_file
+from ltv_pipeline.formats.profiles import FormatCatalog
+from ltv_pipeline.ingest.load_file import FileLoad, load_file
+from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, write_csv
+
+NASTY_ORDERS = (
+    # Reordered columns, an unknown column, a BOM, CRLF, quoted commas, doubled quotes,
+    # a quoted newline, thousands separators, blank lines inside and blank rows at the end.
+    "Customer Email,Price,Order ID,Product Name,Order Date,Order Status,UTM Campaign,Product ID\n"
+    '" Ada@Example.COM ","$1,234.50",1001,"Swipe File, Vol. 1",01/10/2024,Charged,spring,55503\n'
+    "\n"
+    'grace@navy.example,$97.00,1002,"Mastermind ""VIP""\nDay",02/29/2024,charged,,55510\n'
+    "alan@bletchley.example,($5.00),1003,Refund Adjustment,03/01/2024,Refunded,,\n"
+    ",,,,,,,\n"
+    "\n"
+)
+
+
+def load(
+    conn: duckdb.DuckDBPyConnection,
+    catalog: FormatCatalog,
+    path: Path,
+    format_name: str = "samcart-orders",
+    account: str = "default",
+) -> FileLoad:
+    return load_file(
+        conn,
+        catalog=catalog,
+        profile=catalog.profile(format_name),
+        account=account,
+        file_hash=inspect_file(path).sha256,
+        path=path,
+        file_name=path.name,
+        date_order="MDY",
+    )
+
+
+def test_golden_nasty_orders_file(tmp_path: Path, warehouse, catalog: FormatCatalog) -> None:
+    path = write_csv(tmp_path / "nasty.csv", NASTY_ORDERS, bom=True, crlf=True)
+    result = load(warehouse, catalog, path)
+    assert (result.rows_read, result.rows_accepted, result.rows_rejected) == (3, 3, 0)
+    rows = warehouse.execute(
+        "SELECT line_number, order_id, product_id, product_name, price, customer_email, "
+        "order_date, order_status, extra_columns::VARCHAR FROM raw_samcart_orders "
+        "ORDER BY line_number"
+    ).fetchall()
+    assert rows == [
+        (
+            2,
+            "1001",
+            "55503",
+            "Swipe File, Vol. 1",
+            Decimal("1234.50"),
+            "ada@example.com",
+            dt.date(2024, 1, 10),
+            "charged",
+            '{"UTM Campaign":"spring"}',
+        ),
+        (
+            4,
+            "1002",
+            "55510",
+            'Mastermind "VIP"\r\nDay',
+            Decimal("97.00"),
+            "grace@navy.example",
+            dt.date(2024, 2, 29),
+            "charged",
+            '{"UTM Campaign":null}',
+        ),
+        (
+            6,
+            "1003",
+            "Refund Adjustment",
+            "Refund Adjustment",
+            Decimal("-5.00"),
+            "alan@bletchley.example",
+            dt.date(2024, 3, 1),
+            "refunded",
+            '{"UTM Campaign":null}',
+        ),
+    ]
+    landed = warehouse.execute(
+        "SELECT price, customer_email FROM landed_samcart_orders ORDER BY line_number"
+    ).fetchall()
+    assert landed[0] == ("$1,234.50", "Ada@Example.COM")  # the text as it arrived
+
+
+def test_the_three_samples_load_with_their_row_counts(warehouse, catalog: FormatCatalog) -> None:
+    counts = [
+        load(warehouse, catalog, ORDERS_SAMPLE).rows_accepted,
+        load(warehouse, catalog, RECURRING_SAMPLE, "samcart-recurring-subscriptions").rows_accepted,
+        load(warehouse, catalog, LIMITED_SAMPLE, "samcart-limited-subscriptions").rows_accepted,
+    ]
+    assert counts == [10, 3, 3]
+    total = warehouse.execute("SELECT sum(price) FROM raw_samcart_orders").fetchone()[0]
+    assert total == Decimal("3866.00")
+    plan = warehouse.execute(
+        "SELECT status, recurring_price, frequency, charges_made, plan_payments, total_collected "
+        "FROM raw_samcart_limited_subscriptions WHERE subscription_id = '8003'"
+    ).fetchone()
+    assert plan == ("delinquent", Decimal("300.00"), "monthly", 1, 3, Decimal("300.00"))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_k_bad_rows_out_of_n_give_exactly_k_rejects(
+    tmp_path: Path, warehouse, catalog: FormatCatalog, seed: int
+) -> None:
+    rng = random.Random(seed)
+    n = 200
+    breakers = [
+        ("Order Date", lambda r: r.update(date="02/30/2024")),
+        ("Price", lambda r: r.update(price="twelve")),
+        ("Customer Email", lambda r: r.update(email="nobody")),
+        ("Order ID", lambda r: r.update(order_id="")),
+        ("Order Status", lambda r: r.update(status="Exploded")),
+    ]
+    bad_lines: dict[int, str] = {}
+    lines = ["Order ID,Order Date,Order Status,Product ID,Product Name,Price,Customer Email"]
+    for i in range(n):
+        row = {
+            "order_id": str(5000 + i),
+            "date": "01/15/2024",
+            "status": "Charged",
+            "price": f"${rng.randint(0, 2000)}.00",
+            "email": f"c{i}@example.com",
+        }
+        if rng.random() < 0.2:
+            column, breaker = rng.choice(breakers)
+            breaker(row)
+            bad_lines[i + 2] = column
+        lines.append(
+            f'{row["order_id"]},{row["date"]},{row["status"]},77,Course,"{row["price"]}",'
+            f"{row['email']}"
+        )
+    path = write_csv(tmp_path / "orders.csv", "\n".join(lines) + "\n")
+    result = load(warehouse, catalog, path)
+    k = len(bad_lines)
+    assert (result.rows_read, result.rows_accepted, result.rows_rejected) == (n, n - k, k)
+    rejects = dict(warehouse.execute("SELECT line_number, column_name FROM rejects").fetchall())
+    assert rejects == bad_lines
+    reasons = warehouse.execute("SELECT DISTINCT reason FROM rejects").fetchall()
+    assert all(reason[0] for reason in reasons)
+
+
+def test_reloading_a_file_replaces_its_rows_and_changes_nothing(
+    tmp_path: Path, warehouse, catalog: FormatCatalog
+) -> None:
+    path = write_csv(tmp_path / "nasty.csv", NASTY_ORDERS + "x,y\n", bom=True, crlf=True)
+    load(warehouse, catalog, path)
+    tables = ["raw_samcart_orders", "landed_samcart_orders", "rejects", "source_files"]
+    before = {t: warehouse.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+    load(warehouse, catalog, path)
+    after = {t: warehouse.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+    assert before == after
+    assert len(before["rejects"]) > 0
+
+
+def test_accounts_keep_the_same_file_apart(warehouse, catalog: FormatCatalog) -> None:
+    load(warehouse, catalog, ORDERS_SAMPLE, account="store-a")
+    load(warehouse, catalog, ORDERS_SAMPLE, account="store-b")
+    counts = warehouse.execute(
+        "SELECT account, count(*) FROM raw_samcart_orders GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    assert counts == [("store-a", 10), ("store-b", 10)]
+
+
+def test_a_header_only_file_loads_zero_rows(tmp_path: Path, warehouse, catalog) -> None:
+    path = write_csv(
+        tmp_path / "empty.csv", ORDERS_SAMPLE.read_text(encoding="utf-8-sig").splitlines()[0] + "\n"
+    )
+    result = load(warehouse, catalog, path)
+    assert (result.rows_read, result.rows_accepted, result.rows_rejected) == (0, 0, 0)
+
+
+def test_rows_with_more_cells_than_the_header_are_rejected(tmp_path: Path, warehouse, catalog):
+    text = "Order ID,Order Date,Price,Customer Email,Product Name\n1,01/01/2024,$1,a@b.c,P,extra\n"
+    result = load(warehouse, catalog, write_csv(tmp_path / "wide.csv", text))
+    assert result.rows_rejected == 1
+    assert "more cells than the 5 columns" in result.first_reasons[0]
+
+
+def test_a_changed_archive_copy_is_refused(tmp_path: Path, warehouse, catalog) -> None:
+    path = write_csv(tmp_path / "o.csv", ORDERS_SAMPLE.read_text(encoding="utf-8-sig"))
+    with pytest.raises(CsvFileError, match="no longer matches"):
+        load_file(
+            warehouse,
+            catalog=catalog,
+            profile=catalog.profile("samcart-orders"),
+            account="default",
+            file_hash="0" * 64,
+            path=path,
+            file_name="o.csv",
+            date_order="MDY",
+        )
+
+
+def test_day_order_is_a_setting(tmp_path: Path, warehouse, catalog) -> None:
+    text = "Order ID,Order Date,Price,Customer Email,Product Name\n1,03/04/2024,$1,a@b.c,P\n"
+    path = write_csv(tmp_path / "dmy.csv", text)
+    load_file(
+        warehouse,
+        catalog=catalog,
+        profile=catalog.profile("samcart-orders"),
+        account="default",
+        file_hash=inspect_file(path).sha256,
+        path=path,
+        file_name="dmy.csv",
+        date_order="DMY",
+    )
+    stored = warehouse.execute("SELECT order_date FROM raw_samcart_orders").fetchone()[0]
+    assert stored == dt.date(2024, 4, 3)
