@@ -1,19 +1,17 @@
 """What a CSV file is before any parsing: its hash, encoding, header, and how rows map to lines.
 
-One streaming pass gives the content hash (the file's identity everywhere), whether the bytes are
-UTF-8, and whether every record sits on its own line. When they do, a record's line number is
-simply its position plus the header line; when the file has blank lines or quoted newlines, the
-slower `record_start_lines` walks it with the csv module to number rows exactly as a text editor
-would.
+One streaming pass gives the content hash (the file's identity everywhere) and the number of
+lines, which tells whether every record sits on its own line. When they do, a record's line
+number is its position plus the header line; when the file has blank lines or quoted newlines,
+the slower `record_start_lines` walks it with the csv module to number rows exactly as a text
+editor would.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +23,6 @@ BINARY_SIGNATURES = {
     b"%PDF": "a PDF document",
     b"\x1f\x8b": "a gzip archive",
 }
-_BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
 
 
 class CsvFileError(ValueError):
@@ -41,11 +38,14 @@ class CsvFacts:
     header: list[str]
     header_line: int  # 1-based line of the header row
     lines_with_content: int  # physical lines up to the last non-blank byte
-    blank_lines_inside: bool  # an empty line before the last content line
 
     def simple_line_numbers(self, records: int) -> bool:
-        """True when record k (1-based) is on line header_line + k, with no exceptions."""
-        return not self.blank_lines_inside and self.lines_with_content == self.header_line + records
+        """True when record k (1-based) is on line header_line + k, with no exceptions.
+
+        Blank lines (which the reader skips) and quoted newlines both add lines without adding
+        records, so the counts agree exactly when neither occurs.
+        """
+        return self.lines_with_content == self.header_line + records
 
 
 def sha256_of(path: Path) -> str:
@@ -61,46 +61,22 @@ def inspect_file(path: Path) -> CsvFacts:
     if size == 0:
         raise CsvFileError("the file is empty (0 bytes); expected a CSV export with a header row")
     digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8 = True
     newlines = 0
     lines_with_content = 0
-    blank_positions: list[int] = []
-    last_content = -1  # offset of the last byte that is not whitespace
-    offset = 0
-    previous_tail = b""
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
         _refuse_binary(head)
         handle.seek(0)
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
-            if utf8:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    utf8 = False
-            window = previous_tail + chunk
-            base = offset - len(previous_tail)
-            for match in _BLANK_LINE.finditer(window):
-                position = base + match.start()
-                if (not blank_positions or position > blank_positions[-1]) and len(
-                    blank_positions
-                ) < 100_000:
-                    blank_positions.append(position)
-            stripped = chunk.rstrip(b" \t\r\n")
-            if stripped:
-                last_content = offset + len(stripped) - 1
-                lines_with_content = newlines + stripped.count(b"\n") + 1
+            end = _content_end(chunk)
+            if end > 0:
+                lines_with_content = newlines + chunk.count(b"\n", 0, end) + 1
             newlines += chunk.count(b"\n")
-            previous_tail = chunk[-2:]
-            offset += len(chunk)
-    encoding = "utf-8" if utf8 else "latin-1"
-    text_head = head.decode(encoding, errors="replace")
-    header, header_line = _first_record(text_head)
+    encoding = "utf-8" if _is_utf8(head) else "latin-1"
+    header, header_line = _first_record(head.decode(encoding, errors="replace"))
     if not header:
         raise CsvFileError("the file holds no header row (only blank lines)")
-    blank_inside = any(position < last_content for position in blank_positions) or (header_line > 1)
     return CsvFacts(
         path=path,
         sha256=digest.hexdigest(),
@@ -109,8 +85,25 @@ def inspect_file(path: Path) -> CsvFacts:
         header=header,
         header_line=header_line,
         lines_with_content=lines_with_content,
-        blank_lines_inside=blank_inside,
     )
+
+
+def _content_end(chunk: bytes) -> int:
+    """Length of `chunk` up to its last non-whitespace byte (0 if it is all whitespace)."""
+    tail = chunk[-256:]
+    stripped = len(tail.rstrip(b" \t\r\n"))
+    if stripped:
+        return len(chunk) - len(tail) + stripped
+    return len(chunk.rstrip(b" \t\r\n"))
+
+
+def _is_utf8(head: bytes) -> bool:
+    """UTF-8 judged on the first 64 KiB (a cut multi-byte character at the end is fine)."""
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3
+    return True
 
 
 def _refuse_binary(head: bytes) -> None:
