@@ -6,6 +6,8 @@ from dagster import Definitions
 
 from ltv_pipeline.defs.raw_files.assets import build_raw_file_assets
 from ltv_pipeline.defs.raw_files.inbox_sensor import inbox_sensor
+from ltv_pipeline.defs.webhooks.assets import build_webhook_events_asset
+from ltv_pipeline.defs.webhooks.sensor import webhook_sensor
 from ltv_pipeline.lib.warehouse import Warehouse
 from ltv_pipeline.settings import get_settings
 
@@ -14,8 +16,8 @@ def build_definitions() -> Definitions:
     settings = get_settings()
     settings.ensure_layout()
     return Definitions(
-        assets=build_raw_file_assets(),
-        sensors=[inbox_sensor],
+        assets=[*build_raw_file_assets(), build_webhook_events_asset()],
+        sensors=[inbox_sensor, webhook_sensor],
         resources={
             "warehouse": Warehouse(
                 database=str(settings.warehouse_path),

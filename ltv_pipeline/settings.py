@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -63,6 +64,15 @@ def _env_float(env: dict[str, str], key: str, default: float) -> float:
         raise SettingsError(f"{key}={raw!r}: expected a number") from None
 
 
+def _env_date(env: dict[str, str], key: str, default: str) -> str:
+    raw = env.get(key) or default
+    try:
+        date.fromisoformat(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r}: expected a date as YYYY-MM-DD") from None
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path = DEFAULT_HOME
@@ -73,6 +83,10 @@ class Settings:
     webhook_max_body_bytes: int = 1024 * 1024
     dagster_host: str = "127.0.0.1"
     dagster_port: int = 3000
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8787
+    webhook_seal_seconds: float = 2.0
+    webhook_start_date: str = "2024-01-01"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -99,6 +113,10 @@ class Settings:
             webhook_max_body_bytes=_env_int(env, "LTV_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024),
             dagster_host=env.get("LTV_DAGSTER_HOST") or "127.0.0.1",
             dagster_port=_env_int(env, "LTV_DAGSTER_PORT", 3000),
+            webhook_host=env.get("LTV_WEBHOOK_HOST") or "127.0.0.1",
+            webhook_port=_env_int(env, "LTV_WEBHOOK_PORT", 8787),
+            webhook_seal_seconds=_env_float(env, "LTV_WEBHOOK_SEAL_SECONDS", 2.0),
+            webhook_start_date=_env_date(env, "LTV_WEBHOOK_START_DATE", "2024-01-01"),
         )
 
     # Every path below is derived from `home`; nothing else in the code builds a state path.
@@ -125,6 +143,16 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
+
+    @property
+    def webhooks_dir(self) -> Path:
+        """The sidecar's landing segments: active/, sealed/ (ready to import), imported/."""
+        return self.home / "webhooks"
+
+    @property
+    def webhook_tokens_path(self) -> Path:
+        """Secret URL tokens per account (file mode 0600)."""
+        return self.home / "webhook_tokens.json"
 
     @property
     def formats_config_path(self) -> Path:

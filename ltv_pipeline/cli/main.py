@@ -80,6 +80,18 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return run_services(settings)
 
 
+def _serve_webhooks(args: argparse.Namespace, settings: Settings) -> int:
+    from ltv_pipeline.cli.webhooks import serve_webhooks
+
+    return serve_webhooks(settings, args.host, args.port)
+
+
+def _webhook_url(args: argparse.Namespace, settings: Settings) -> int:
+    from ltv_pipeline.cli.webhooks import print_webhook_url
+
+    return print_webhook_url(settings, args.base_url, args.account)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ltv", description="Self-hosted LTV pipeline for SamCart (Dagster + DuckDB)."
@@ -105,6 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmd = commands.add_parser("run", help="start the Dagster UI and daemon on 127.0.0.1")
     cmd.set_defaults(handler=_run)
+
+    cmd = commands.add_parser("serve-webhooks", help="run the SamCart webhook sidecar")
+    cmd.add_argument("--host", help="address to bind (default LTV_WEBHOOK_HOST or 127.0.0.1)")
+    cmd.add_argument("--port", type=int, help="port (default LTV_WEBHOOK_PORT or 8787)")
+    cmd.set_defaults(handler=_serve_webhooks)
+
+    cmd = commands.add_parser("webhook-url", help="print the URL to paste into SamCart")
+    cmd.add_argument("--base-url", help="public base URL, e.g. https://ltv.example.com")
+    cmd.add_argument("--account", default=DEFAULT_ACCOUNT, help="SamCart account (store) name")
+    cmd.set_defaults(handler=_webhook_url)
     return parser
 
 

@@ -14,10 +14,12 @@ from dagster import (
 )
 
 from ltv_pipeline.definitions import build_definitions
+from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.formats.profiles import load_catalog
 from ltv_pipeline.ingest.archive import all_arrivals
 from ltv_pipeline.lib.partition_keys import file_partition_key
-from ltv_pipeline.lib.warehouse import WarehouseBusy
+from ltv_pipeline.lib.warehouse import WarehouseBusy, connect_warehouse
+from ltv_pipeline.lib.webhook_import import import_landed, received_days
 from ltv_pipeline.settings import Settings
 
 
@@ -116,8 +118,23 @@ def plan(
             partition_keys = instance.get_dynamic_partitions(partitions_def.name)
         else:
             partition_keys = partitions_def.get_partition_keys(dynamic_partitions_store=instance)
-        if not selection:
+        if key.to_user_string() == WEBHOOK_EVENTS_ASSET:
+            # Webhook days keep growing, so every day that has deliveries is rebuilt (an empty
+            # day has nothing to rebuild, selected or not).
+            days = set(webhook_days_with_data(settings))
+            partition_keys = [p for p in partition_keys if p in days]
+        elif not selection:
             done = instance.get_materialized_partitions(key)
             partition_keys = [p for p in partition_keys if p not in done]
         work += [(key, p) for p in partition_keys]
     return work
+
+
+def webhook_days_with_data(settings: Settings) -> list[str]:
+    """Import what the sidecar sealed (or a killed sidecar left), then list its local days."""
+    conn = connect_warehouse(settings.warehouse_path, timeout_seconds=settings.busy_timeout_seconds)
+    try:
+        import_landed(conn, settings.webhooks_dir)
+        return [day.isoformat() for day in received_days(conn, settings.timezone)]
+    finally:
+        conn.close()

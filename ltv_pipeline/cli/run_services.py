@@ -32,6 +32,16 @@ def service_commands(settings: Settings) -> dict[str, list[str]]:
             "-p",
             str(settings.dagster_port),
         ],
+        "webhooks": [
+            sys.executable,
+            "-m",
+            "ltv_pipeline.cli.main",
+            "serve-webhooks",
+            "--host",
+            settings.webhook_host,
+            "--port",
+            str(settings.webhook_port),
+        ],
     }
 
 
@@ -63,6 +73,11 @@ def run_services(settings: Settings) -> int:
         processes[name] = subprocess.Popen(command, start_new_session=True)
     print(f"Dagster UI:  http://{settings.dagster_host}:{settings.dagster_port}", flush=True)
     print(f"Drop SamCart CSV exports in: {settings.inbox_dir}", flush=True)
+    print(
+        f"Webhook sidecar: http://{settings.webhook_host}:{settings.webhook_port} "
+        "(`ltv webhook-url` prints the URL for SamCart)",
+        flush=True,
+    )
     print("Stop with Ctrl-C.", flush=True)
     exit_code = 0
     try:

@@ -70,6 +70,48 @@ def _create_statements() -> list[str]:
     return statements
 
 
+# Webhook deliveries copied from sealed landing segments: one row per distinct body per account,
+# stamped with its earliest receipt, so a retry on another day is still the same delivery.
+WEBHOOK_TABLES = [
+    """CREATE TABLE IF NOT EXISTS webhook_deliveries (
+        account VARCHAR NOT NULL,
+        content_hash VARCHAR NOT NULL,
+        received_at TIMESTAMP NOT NULL,
+        content_type VARCHAR,
+        body BLOB NOT NULL,
+        outcome VARCHAR NOT NULL,
+        reason VARCHAR,
+        segment VARCHAR,
+        PRIMARY KEY (account, content_hash)
+    )""",
+    """CREATE TABLE IF NOT EXISTS raw_samcart_webhook_events (
+        account VARCHAR NOT NULL,
+        delivery_hash VARCHAR NOT NULL,
+        line_index INTEGER NOT NULL,
+        line_count INTEGER NOT NULL,
+        received_at TIMESTAMP NOT NULL,
+        received_day DATE NOT NULL,
+        event_type VARCHAR NOT NULL,
+        raw_type VARCHAR NOT NULL,
+        order_id VARCHAR,
+        product_id VARCHAR,
+        product_name VARCHAR,
+        subscription_id VARCHAR,
+        transaction_id VARCHAR,
+        refund_transaction_id VARCHAR,
+        amount DECIMAL(18,2),
+        order_total DECIMAL(18,2),
+        quantity INTEGER,
+        customer_email VARCHAR,
+        customer_first_name VARCHAR,
+        customer_last_name VARCHAR,
+        customer_phone VARCHAR,
+        affiliate VARCHAR,
+        coupon VARCHAR
+    )""",
+]
+
+
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    for statement in _create_statements():
+    for statement in _create_statements() + WEBHOOK_TABLES:
         conn.execute(statement)

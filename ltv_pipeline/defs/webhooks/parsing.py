@@ -1,0 +1,244 @@
+"""Webhook bodies -> canonical event lines, with the same SQL money/email/integer rules as CSVs.
+
+Python turns each stored body into a JSON document (ltv_webhook.payload, shared with the
+sidecar); DuckDB does the rest column-wise. Numbers in the document are their literal text, so
+`29`, `"47.00"` and `"$1,234.50"` all go through the one money parser, exactly.
+
+Comma-joined products (`"id": "123,456"`, `"price": "47.00,17.00"`) become several lines: only
+when product.id holds commas, and each other product field is split only when it breaks into the
+same number of parts, so a single `"1,497.00"` price stays one amount.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from ltv_pipeline.defs.webhooks.event_types import MONEY_EVENT_TYPES, event_type_spellings
+from ltv_pipeline.lib.sql_parsing import (
+    EMAIL_EXPECTED,
+    INTEGER_EXPECTED,
+    MONEY_EXPECTED,
+    clean_text_sql,
+    email_sql,
+    integer_sql,
+    money_sql,
+    quote,
+    vocabulary_expected,
+    vocabulary_sql,
+)
+from ltv_webhook.payload import PayloadError, document_text
+
+EVENT_COLUMNS = [
+    "account",
+    "delivery_hash",
+    "line_index",
+    "line_count",
+    "received_at",
+    "received_day",
+    "event_type",
+    "raw_type",
+    "order_id",
+    "product_id",
+    "product_name",
+    "subscription_id",
+    "transaction_id",
+    "refund_transaction_id",
+    "amount",
+    "order_total",
+    "quantity",
+    "customer_email",
+    "customer_first_name",
+    "customer_last_name",
+    "customer_phone",
+    "affiliate",
+    "coupon",
+]
+# Where each field may be found, first match wins (JSON paths into the document).
+FIELDS: dict[str, list[str]] = {
+    "raw_type": ["$.type", "$.event_type", "$.event", "$.trigger"],
+    "order_id": ["$.order.id", "$.order_id"],
+    "subscription_id": ["$.order.subscription_id", "$.subscription.id", "$.subscription_id"],
+    "refund_transaction_id": ["$.refund_transaction_id", "$.refund.transaction_id"],
+    "order_total": ["$.order.total", "$.total"],
+    "email": ["$.customer.email", "$.customer_email", "$.email"],
+    "customer_first_name": ["$.customer.first_name", "$.first_name"],
+    "customer_last_name": ["$.customer.last_name", "$.last_name"],
+    "customer_phone": ["$.customer.phone_number", "$.customer.phone"],
+    "affiliate": ["$.affiliate.id", "$.affiliate.token", "$.affiliate"],
+    "coupon": ["$.order.coupon.code", "$.order.coupon", "$.coupon.code", "$.coupon"],
+}
+PRODUCT_FIELDS: dict[str, list[str]] = {
+    "p_id": ["$.product.id", "$.product_id"],
+    "p_name": ["$.product.name", "$.product_name"],
+    "p_price": ["$.product.price", "$.price"],
+    "p_quantity": ["$.product.quantity", "$.quantity"],
+    "p_transaction": ["$.product.transaction_id", "$.transaction_id", "$.order.stripe_id"],
+}
+DOCS_SCHEMA = pa.schema(
+    [
+        ("account", pa.string()),
+        ("delivery_hash", pa.string()),
+        ("received_at", pa.timestamp("us")),
+        ("doc", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Reject:
+    account: str
+    delivery_hash: str
+    received_at: dt.datetime
+    line_number: int | None
+    column_name: str | None
+    value: str | None
+    reason: str
+
+
+def _scalar(path: str) -> str:
+    """A scalar at `path` as trimmed text; objects, arrays and nulls give NULL."""
+    return clean_text_sql(
+        f"CASE WHEN json_type(doc, {quote(path)}) IN ('VARCHAR', 'BOOLEAN') "
+        f"THEN json_extract_string(doc, {quote(path)}) END"
+    )
+
+
+def _first(paths: list[str]) -> str:
+    return "coalesce(" + ", ".join(_scalar(p) for p in paths) + ")"
+
+
+def _part(column: str) -> str:
+    """This line's share of a product field (see the module docstring for the rule)."""
+    parts = f"string_split({column}, ',')"
+    return (
+        f"CASE WHEN line_count > 1 AND len({parts}) = line_count "
+        f"THEN {clean_text_sql(f'{parts}[line_index]')} ELSE {column} END"
+    )
+
+
+def lines_sql(docs: str, day: dt.date) -> str:
+    """One row per product line with typed columns and the first reason it cannot be accepted."""
+    spellings = event_type_spellings()
+    extracted = ", ".join(
+        f"{_first(paths)} AS {name}" for name, paths in {**FIELDS, **PRODUCT_FIELDS}.items()
+    )
+    money_types = ", ".join(quote(t) for t in MONEY_EVENT_TYPES)
+    type_expected = vocabulary_expected(spellings).replace(
+        "(more spellings can be added in formats.toml)", "or a SamCart trigger name"
+    )
+    return f"""
+    WITH fields AS (
+        SELECT account, delivery_hash, received_at, {extracted} FROM {docs}
+    ), counted AS (
+        SELECT *, CASE WHEN contains(p_id, ',') THEN len(string_split(p_id, ',')) ELSE 1 END
+            AS line_count FROM fields
+    ), lines AS (
+        SELECT *, generate_series AS line_index
+        FROM counted, generate_series(1, counted.line_count)
+    ), texts AS (
+        SELECT *, {_part("p_id")} AS product_id, {_part("p_name")} AS product_name,
+            coalesce({_part("p_price")}, CASE WHEN line_count = 1 THEN order_total END)
+                AS amount_text,
+            {_part("p_quantity")} AS quantity_text,
+            {_part("p_transaction")} AS transaction_id
+        FROM lines
+    ), typed AS (
+        SELECT *,
+            coalesce({vocabulary_sql("raw_type", spellings)}, raw_type) AS event_type,
+            {money_sql("amount_text")} AS amount,
+            {money_sql("order_total")} AS order_total_value,
+            {integer_sql("quantity_text")} AS quantity,
+            {email_sql("email")} AS customer_email
+        FROM texts
+    )
+    SELECT
+        account, delivery_hash, CAST(line_index AS INTEGER) AS line_index,
+        CAST(line_count AS INTEGER) AS line_count, received_at,
+        DATE {quote(day.isoformat())} AS received_day,
+        event_type, raw_type, order_id, product_id, product_name, subscription_id,
+        transaction_id, refund_transaction_id, amount, order_total_value AS order_total,
+        quantity, customer_email, customer_first_name, customer_last_name, customer_phone,
+        affiliate, coupon,
+        CASE
+            WHEN raw_type IS NULL THEN 'type'
+            WHEN order_id IS NULL AND subscription_id IS NULL THEN 'order.id'
+            WHEN email IS NULL OR customer_email IS NULL THEN 'customer.email'
+            WHEN amount_text IS NOT NULL AND amount IS NULL THEN 'product.price'
+            WHEN amount IS NULL AND event_type IN ({money_types}) THEN 'product.price'
+            WHEN order_total IS NOT NULL AND order_total_value IS NULL THEN 'order.total'
+            WHEN quantity_text IS NOT NULL AND quantity IS NULL THEN 'product.quantity'
+        END AS reject_column,
+        CASE
+            WHEN raw_type IS NULL THEN NULL
+            WHEN order_id IS NULL AND subscription_id IS NULL THEN NULL
+            WHEN email IS NULL OR customer_email IS NULL THEN email
+            WHEN amount_text IS NOT NULL AND amount IS NULL THEN amount_text
+            WHEN amount IS NULL AND event_type IN ({money_types}) THEN NULL
+            WHEN order_total IS NOT NULL AND order_total_value IS NULL THEN order_total
+            WHEN quantity_text IS NOT NULL AND quantity IS NULL THEN quantity_text
+        END AS reject_value,
+        CASE
+            WHEN raw_type IS NULL THEN {quote("type: missing; expected " + type_expected)}
+            WHEN order_id IS NULL AND subscription_id IS NULL
+                THEN 'order.id: missing (and no subscription id); expected the SamCart order id'
+            WHEN email IS NULL THEN {quote("customer.email: missing; expected " + EMAIL_EXPECTED)}
+            WHEN customer_email IS NULL
+                THEN {quote("customer.email: not an email address; expected " + EMAIL_EXPECTED)}
+            WHEN amount_text IS NOT NULL AND amount IS NULL
+                THEN {quote("product.price: not an amount; expected " + MONEY_EXPECTED)}
+            WHEN amount IS NULL AND event_type IN ({money_types})
+                THEN 'product.price: missing; a ' || event_type || ' event needs an amount'
+            WHEN order_total IS NOT NULL AND order_total_value IS NULL
+                THEN {quote("order.total: not an amount; expected " + MONEY_EXPECTED)}
+            WHEN quantity_text IS NOT NULL AND quantity IS NULL
+                THEN {quote("product.quantity: not a whole number; expected " + INTEGER_EXPECTED)}
+        END AS reject_reason
+    FROM typed
+    """
+
+
+def build_documents(deliveries: list[tuple], day: dt.date) -> tuple[pa.Table, list[Reject]]:
+    """(account, hash, received_at, content_type, body, outcome, reason) -> documents + rejects."""
+    columns: dict[str, list] = {name: [] for name in DOCS_SCHEMA.names}
+    rejects: list[Reject] = []
+    for account, content_hash, received_at, content_type, body, outcome, reason in deliveries:
+        if outcome != "accepted":
+            rejects.append(
+                Reject(
+                    account,
+                    content_hash,
+                    received_at,
+                    None,
+                    None,
+                    None,
+                    f"dead letter (answered 400): {reason}",
+                )
+            )
+            continue
+        try:
+            doc = document_text(bytes(body), content_type)
+        except PayloadError as exc:
+            rejects.append(Reject(account, content_hash, received_at, None, None, None, str(exc)))
+            continue
+        columns["account"].append(account)
+        columns["delivery_hash"].append(content_hash)
+        columns["received_at"].append(received_at)
+        columns["doc"].append(doc)
+    return pa.Table.from_pydict(columns, schema=DOCS_SCHEMA), rejects
+
+
+def parse_lines(
+    conn: duckdb.DuckDBPyConnection, documents: pa.Table, day: dt.date, target: str
+) -> None:
+    """Create temp table `target`: event columns plus reject_column/value/reason per line."""
+    conn.register("webhook_documents", documents)
+    try:
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE {target} AS {lines_sql('webhook_documents', day)}"
+        )
+    finally:
+        conn.unregister("webhook_documents")

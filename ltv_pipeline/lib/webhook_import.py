@@ -1,0 +1,117 @@
+"""Copying sealed landing segments into the warehouse: the pipeline's half of the hand-off.
+
+Only sealed segments are read (read-only, via ATTACH): the sidecar never writes them again, so
+neither process ever waits for the other. Segments left in active/ by a sidecar that died are
+sealed here first (see ltv_webhook.segments), so `ltv materialize` after a kill -9 sees every
+acknowledged delivery even if the sidecar is never started again. A segment moves to imported/
+only after the warehouse commit; if the move is lost, importing it again changes nothing,
+because rows are keyed on (account, content hash) and keep their earliest receipt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from ltv_webhook.segments import TABLE, Layout, fsync_dir, recover_dead_owners
+
+ALIAS = "landing_segment"
+
+
+@dataclass
+class ImportSummary:
+    segments: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rows_new: int = 0
+
+
+def _import_one(conn: duckdb.DuckDBPyConnection, segment: Path) -> tuple[int, int]:
+    conn.execute(f"ATTACH {_literal(segment)} AS {ALIAS} (READ_ONLY)")
+    try:
+        conn.execute("BEGIN")
+        before = conn.execute("SELECT count(*) FROM webhook_deliveries").fetchone()[0]
+        read = conn.execute(f"SELECT count(*) FROM {ALIAS}.{TABLE}").fetchone()[0]
+        conn.execute(
+            f"""INSERT INTO webhook_deliveries
+            SELECT account, content_hash, min(received_at), arg_min(content_type, received_at),
+                   arg_min(body, received_at), arg_min(outcome, received_at),
+                   arg_min(reason, received_at), ?
+            FROM {ALIAS}.{TABLE} GROUP BY account, content_hash
+            ON CONFLICT (account, content_hash) DO UPDATE
+                SET received_at = least(webhook_deliveries.received_at, EXCLUDED.received_at)""",
+            [segment.name],
+        )
+        after = conn.execute("SELECT count(*) FROM webhook_deliveries").fetchone()[0]
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.execute(f"DETACH {ALIAS}")
+    return read, after - before
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def import_landed(conn: duckdb.DuckDBPyConnection, webhooks_dir: Path) -> ImportSummary:
+    """Seal what dead sidecars left, then import every sealed segment; returns what was done."""
+    layout = Layout(webhooks_dir)
+    layout.ensure()
+    recover_dead_owners(layout)
+    summary = ImportSummary()
+    for segment in layout.sealed_segments():
+        if not segment.exists():
+            continue  # another importer moved it meanwhile
+        read, new = _import_one(conn, segment)
+        summary.segments.append(segment.name)
+        summary.rows_read += read
+        summary.rows_new += new
+        try:
+            os.rename(segment, layout.imported / segment.name)
+        except FileNotFoundError:
+            continue
+        fsync_dir(layout.imported)
+    return summary
+
+
+def day_window(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+    """The naive-UTC [start, end) of a local calendar day (23 or 25 hours around DST)."""
+    zone = ZoneInfo(timezone)
+    start = dt.datetime.combine(day, dt.time(), zone)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
+    return (
+        start.astimezone(dt.UTC).replace(tzinfo=None),
+        end.astimezone(dt.UTC).replace(tzinfo=None),
+    )
+
+
+def local_day(received_at: dt.datetime, timezone: str) -> dt.date:
+    return received_at.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone)).date()
+
+
+def received_days(conn: duckdb.DuckDBPyConnection, timezone: str) -> list[dt.date]:
+    """Local days that have deliveries. Offsets are multiples of 15 minutes, so a 15-minute
+    bucket never straddles a local midnight and its start names its day."""
+    buckets = conn.execute(
+        "SELECT DISTINCT time_bucket(INTERVAL 15 MINUTES, received_at) FROM webhook_deliveries"
+    ).fetchall()
+    return sorted({local_day(bucket, timezone) for (bucket,) in buckets})
+
+
+def segment_days(segment: Path, timezone: str) -> list[dt.date]:
+    """Local days in a sealed segment, read without touching the warehouse (for the sensor)."""
+    conn = duckdb.connect(str(segment), read_only=True)
+    try:
+        buckets = conn.execute(
+            f"SELECT DISTINCT time_bucket(INTERVAL 15 MINUTES, received_at) FROM {TABLE}"
+        ).fetchall()
+    finally:
+        conn.close()
+    return sorted({local_day(bucket, timezone) for (bucket,) in buckets})

@@ -1,0 +1,22 @@
+"""Serving the app with uvicorn: one process, one event loop, access log off (URLs hold tokens)."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from ltv_pipeline.settings import Settings
+from ltv_webhook.app import create_app
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.webhook_host,
+        port=port or settings.webhook_port,
+        access_log=False,  # the access log would print the secret token in every URL
+        log_level="info",
+        timeout_graceful_shutdown=10,
+    )
