@@ -35,8 +35,7 @@ def service_commands(settings: Settings) -> dict[str, list[str]]:
         "webhooks": [
             sys.executable,
             "-m",
-            "ltv_pipeline.cli.main",
-            "serve-webhooks",
+            "ltv_webhook",  # same as `ltv serve-webhooks`, without loading Dagster
             "--host",
             settings.webhook_host,
             "--port",

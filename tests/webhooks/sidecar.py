@@ -1,0 +1,175 @@
+"""A real sidecar process on a loopback port, for tests: start, kill -9, stop, and post to it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import httpx
+
+from ltv_webhook.segments import TABLE, Layout
+from ltv_webhook.tokens import ensure_token
+
+STARTUP_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Sidecar:
+    home: Path
+    seal_seconds: float = 0.5
+    max_body_bytes: int | None = None
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["LTV_HOME"] = str(self.home)
+        env["LTV_WEBHOOK_SEAL_SECONDS"] = str(self.seal_seconds)
+        if self.max_body_bytes is not None:
+            env["LTV_WEBHOOK_MAX_BODY_BYTES"] = str(self.max_body_bytes)
+        return env
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def token(self, account: str = "default") -> str:
+        return ensure_token(self.home / "webhook_tokens.json", account)
+
+    def url(self, account: str = "default") -> str:
+        return f"{self.base}/webhooks/samcart/{self.token(account)}"
+
+    def start(self) -> None:
+        log = open(self.home / f"sidecar-{self.port}.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ltv_webhook", "--port", str(self.port)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"sidecar exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("sidecar did not become healthy in time")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def event_body(n: int, event_type: str = "Order", **extra: object) -> bytes:
+    """A distinct, valid SamCart-like body."""
+    body = {
+        "type": event_type,
+        "customer": {"first_name": "Test", "email": f"Buyer{n}@Example.com "},
+        "order": {"id": 900000 + n, "total": "47.00"},
+        "product": {"id": 55000 + n % 7, "name": "Course", "price": "47.00", "quantity": 1},
+        **extra,
+    }
+    return json.dumps(body).encode()
+
+
+def sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+async def post_all(
+    url: str, bodies: list[bytes], concurrency: int = 16, timeout: float = 15.0
+) -> list[tuple[bytes, int | None]]:
+    """POST every body with `concurrency` in flight; status None when the connection failed."""
+    results: list[tuple[bytes, int | None]] = []
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                body = queue.get_nowait()
+                try:
+                    response = await client.post(
+                        url, content=body, headers={"content-type": "application/json"}
+                    )
+                    results.append((body, response.status_code))
+                except httpx.HTTPError:
+                    results.append((body, None))
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return results
+
+
+def landed_hashes(home: Path) -> list[str]:
+    """Content hashes in every sealed/imported segment (with duplicates), read-only."""
+    layout = Layout(home / "webhooks")
+    found: list[str] = []
+    for folder in (layout.sealed, layout.imported):
+        for segment in sorted(folder.glob("*.duckdb")):
+            conn = duckdb.connect(str(segment), read_only=True)
+            try:
+                rows = conn.execute(f"SELECT content_hash FROM {TABLE}").fetchall()
+                found += [h for (h,) in rows]
+            finally:
+                conn.close()
+    return found
+
+
+def materialize_days(home: Path) -> list[str]:
+    """Import and materialize every received day in this process, as `ltv materialize` does."""
+    from dagster import AssetKey, DagsterInstance
+
+    from ltv_pipeline.cli.materializing import materialize_one, webhook_days_with_data
+    from ltv_pipeline.settings import Settings
+
+    settings = Settings.from_env({**os.environ, "LTV_HOME": str(home)})
+    days = webhook_days_with_data(settings)
+    instance = DagsterInstance.ephemeral()
+    for day in days:
+        outcome = materialize_one(instance, AssetKey("raw_samcart_webhook_events"), day)
+        assert outcome.success, outcome.describe()
+    return days
+
+
+def warehouse_rows(home: Path, query: str) -> list[tuple]:
+    conn = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return conn.execute(query).fetchall()
+    finally:
+        conn.close()

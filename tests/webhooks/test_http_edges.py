@@ -1,0 +1,153 @@
+"""The sidecar's answers at the edges: tokens, size limit, bodies that are not events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.webhooks.sidecar import Sidecar, event_body, landed_hashes, sha256
+
+LIMIT = 4096
+
+
+@pytest.fixture(scope="module")
+def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
+    process = Sidecar(tmp_path_factory.mktemp("home"), max_body_bytes=LIMIT)
+    process.start()
+    yield process
+    process.stop()
+
+
+def _stop_and_land(sidecar: Sidecar) -> list[str]:
+    sidecar.stop()
+    try:
+        return landed_hashes(sidecar.home)
+    finally:
+        sidecar.start()
+
+
+def test_json_event_is_accepted_and_a_retry_is_a_duplicate(sidecar: Sidecar) -> None:
+    body = event_body(1)
+    first = httpx.post(sidecar.url(), content=body, headers={"content-type": "application/json"})
+    again = httpx.post(sidecar.url(), content=body, headers={"content-type": "application/json"})
+    assert first.status_code == 200 and again.status_code == 200
+    assert first.json() == {"status": "accepted", "delivery": sha256(body), "duplicate": False}
+    assert again.json()["duplicate"] is True
+    assert landed_hashes_after_stop(sidecar).count(sha256(body)) == 1
+
+
+def landed_hashes_after_stop(sidecar: Sidecar) -> list[str]:
+    return _stop_and_land(sidecar)
+
+
+def test_form_body_is_accepted(sidecar: Sidecar) -> None:
+    response = httpx.post(
+        sidecar.url(), data={"type": "Order", "customer[email]": "a@b.example", "order[id]": "7"}
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("path_of", "why"),
+    [
+        (lambda s: f"{s.base}/webhooks/samcart/{s.token()}x", "near-miss token"),
+        (lambda s: f"{s.base}/webhooks/samcart/{s.token()[:-1]}", "truncated token"),
+        (lambda s: f"{s.base}/webhooks/samcart/", "missing token"),
+        (lambda s: f"{s.base}/webhooks/samcart/wrong-token", "wrong token"),
+        (lambda s: f"{s.base}/webhooks/shopify/{s.token()}", "unknown platform"),
+    ],
+)
+def test_bad_token_or_platform_is_404_and_writes_nothing(sidecar: Sidecar, path_of, why) -> None:
+    body = event_body(hash(why) % 10_000 + 10_000)
+    response = httpx.post(path_of(sidecar), content=body)
+    assert response.status_code == 404, why
+    assert sha256(body) not in landed_hashes_after_stop(sidecar)
+
+
+def test_token_of_another_account_lands_under_that_account(sidecar: Sidecar) -> None:
+    response = httpx.post(sidecar.url("second-store"), content=event_body(3))
+    assert response.status_code == 200
+
+
+def test_oversized_body_with_content_length_is_413(sidecar: Sidecar) -> None:
+    body = b'{"type": "Order", "pad": "' + b"x" * LIMIT + b'"}'
+    response = httpx.post(sidecar.url(), content=body)
+    assert response.status_code == 413
+    assert "limit" in response.json()["detail"]
+
+
+def test_oversized_chunked_body_without_content_length_is_413(sidecar: Sidecar) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"type": "Order", "pad": "'
+        for _ in range(10):
+            yield b"x" * 1024
+        yield b'"}'
+
+    response = httpx.post(sidecar.url(), content=chunks())
+    assert response.request.headers.get("transfer-encoding") == "chunked"
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+
+
+def test_small_chunked_body_is_accepted(sidecar: Sidecar) -> None:
+    body = event_body(4)
+    response = httpx.post(sidecar.url(), content=iter([body[:10], body[10:]]))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b"", "application/json", "empty"),
+        (b"   ", None, "empty"),
+        (b"not json at all", "text/plain", "not valid JSON"),
+        (b'{"type": "Order"', "application/json", "not valid JSON"),
+        (b"[1, 2]", "application/json", "expected a JSON object"),
+        (b'{"a": NaN}', "application/json", "NaN"),
+        (b"\xff\xfe\x00garbage", "application/json", "not valid"),
+        (b"a=1&a[b]=2", "application/x-www-form-urlencoded", "conflicts"),
+    ],
+)
+def test_unparseable_body_is_kept_as_dead_letter_with_400(
+    sidecar: Sidecar, body: bytes, content_type: str | None, reason: str
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = httpx.post(sidecar.url(), content=body, headers=headers)
+    assert response.status_code == 400
+    assert reason in response.json()["detail"]
+    assert response.json()["stored"] is True
+    assert sha256(body) in landed_hashes_after_stop(sidecar)
+
+
+def test_bad_content_length_is_400(sidecar: Sidecar) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", sidecar.port)) as sock:
+        path = f"/webhooks/samcart/{sidecar.token()}"
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n".encode())
+        reply = sock.recv(1024)
+    assert reply.split(b" ", 2)[1] in (b"400",)
+
+
+def test_healthz_and_openapi(sidecar: Sidecar) -> None:
+    health = httpx.get(f"{sidecar.base}/healthz")
+    assert health.status_code == 200 and health.json()["store_writable"] is True
+    schema = httpx.get(f"{sidecar.base}/openapi.json").json()
+    assert "/webhooks/samcart/{token}" in schema["paths"]
+    assert httpx.get(f"{sidecar.base}/docs").status_code == 200
+
+
+def test_no_token_email_or_body_in_logs(sidecar: Sidecar) -> None:
+    marker = "Leaky.Person@Example.com"
+    httpx.post(sidecar.url(), content=event_body(5, customer={"email": marker}))
+    httpx.post(sidecar.url(), content=b"secret body text " + marker.encode())
+    httpx.post(f"{sidecar.base}/webhooks/samcart/not-the-token", content=b"{}")
+    sidecar.stop()
+    logs = "\n".join(p.read_text() for p in Path(sidecar.home).glob("sidecar-*.log"))
+    sidecar.start()
+    assert marker.lower() not in logs.lower()
+    assert "secret body text" not in logs
+    assert sidecar.token() not in logs
