@@ -46,19 +46,36 @@ def _column(spec: ColumnSpec, catalog: FormatCatalog, required: bool) -> pa.Colu
     return pa.Column(dtype, checks=checks, nullable=not required)
 
 
+def _is_required(spec: ColumnSpec, profile: FormatProfile) -> bool:
+    """Required in the contract: required by the format, or filled from a fallback."""
+    return spec.required or spec.fallback is not None
+
+
+def contract_columns(profile: FormatProfile) -> list[str]:
+    """The columns the contract speaks about: keys, and every column with a rule to check.
+
+    Optional free-text columns carry no rule beyond their SQL type, which the table enforces,
+    so they are left out to keep validation fast on million-row files.
+    """
+    names = ["account", "file_hash", "line_number"]
+    for spec in profile.columns:
+        if spec.type != "text" or spec.vocabulary or _is_required(spec, profile):
+            names.append(spec.name)
+    if profile.timestamp is not None:
+        names.append(profile.timestamp.name)
+    return names
+
+
 def raw_file_schema(profile: FormatProfile, catalog: FormatCatalog) -> pa.DataFrameSchema:
     columns: dict[str, pa.Column] = {
         "account": pa.Column(pl.Utf8, pa.Check.str_length(min_value=1)),
         "file_hash": pa.Column(pl.Utf8, pa.Check.str_length(64, 64)),
         "line_number": pa.Column(pl.Int64, pa.Check.ge(1)),
     }
-    required_one_of = {name for group in profile.required_one_of for name in group}
+    checked = set(contract_columns(profile))
     for spec in profile.columns:
-        # A fallback column is filled from its fallback, so it is required once parsed.
-        required = spec.required or spec.fallback is not None
-        if spec.name in required_one_of and spec.fallback is None:
-            required = False
-        columns[spec.name] = _column(spec, catalog, required)
+        if spec.name in checked:
+            columns[spec.name] = _column(spec, catalog, _is_required(spec, profile))
     if profile.timestamp is not None:
         columns[profile.timestamp.name] = pa.Column(pl.Datetime("us"), nullable=False)
     return pa.DataFrameSchema(

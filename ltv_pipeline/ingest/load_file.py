@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ltv_pipeline.contracts.raw_files import contract_failures
+from ltv_pipeline.contracts.raw_files import contract_columns, contract_failures
 from ltv_pipeline.formats.csv_file import CsvFacts, CsvFileError, inspect_file, record_start_lines
 from ltv_pipeline.formats.detect import HeaderMapping, mapping_for
 from ltv_pipeline.formats.profiles import ColumnSpec, FormatCatalog, FormatProfile
@@ -38,6 +38,11 @@ class FileLoad:
     rows_accepted: int
     rows_rejected: int
     first_reasons: list[str] = field(default_factory=list)
+
+
+def _scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
+    """One value, with the result fully consumed (DuckDB 2 refuses new work before that)."""
+    return conn.execute(sql, params or []).fetchall()[0][0]
 
 
 def _ident(name: str) -> str:
@@ -119,85 +124,111 @@ def _expected(column: ColumnSpec, catalog: FormatCatalog, date_order: str) -> st
     }.get(column.type, "text")
 
 
+def _cell(mapping: HeaderMapping, name: str) -> str | None:
+    position = mapping.positions.get(name)
+    return None if position is None else f"c{position}"
+
+
+def _shown(mapping: HeaderMapping, header: list[str], name: str) -> str:
+    """A column as the user knows it: the file's own header, else SamCart's usual name."""
+    position = mapping.positions.get(name)
+    if position is not None:
+        return header[position]
+    return (mapping.profile.column(name).aliases or (name,))[0]
+
+
+def _extra_sql(mapping: HeaderMapping) -> str:
+    """Columns no alias recognises, kept as a JSON object under their own headers."""
+    if not mapping.extra:
+        return "NULL::JSON"
+    pairs = ", ".join(f"{sp.quote(name)}, c{pos}" for pos, name in mapping.extra.items())
+    return f"json_object({pairs})::JSON"
+
+
+def _blank_sql(facts: CsvFacts) -> str:
+    """A row whose every cell is empty (a blank row at the end of an export) is not a row."""
+    cells = ", ".join(f"c{i}" for i in range(len(facts.header) + OVERFLOW_COLUMNS))
+    return f"(coalesce({cells}) IS NULL)"
+
+
+def _text_sql(column: ColumnSpec, cell: str | None) -> str:
+    if cell is None:
+        return "NULL::VARCHAR"
+    return sp.clean_text_sql(cell)
+
+
 def _build_parse_sql(
     mapping: HeaderMapping,
     facts: CsvFacts,
     catalog: FormatCatalog,
     date_order: str,
     line_expr: str,
-    extra_width: int,
-) -> str:
+    overflow_width: int,
+) -> tuple[str, str]:
+    """SQL creating `_parsed` (typed values plus a problem flag), and the reasons expression.
+
+    Reasons are only built for rows that have a problem, when the rejects are written.
+    """
     profile = mapping.profile
-    width = len(facts.header)
     header = facts.header
+    width = len(header)
+    overflow = [f"c{i}" for i in range(width, width + overflow_width)]
+
     text_select = [f"{line_expr} AS line_number"]
     for column in profile.columns:
-        position = mapping.positions.get(column.name)
-        expr = "NULL::VARCHAR" if position is None else sp.clean_text_sql(f"c{position}")
-        text_select.append(f"{expr} AS {_ident('t_' + column.name)}")
-    if mapping.extra:
-        pairs = ", ".join(f"{sp.quote(name)}, c{pos}" for pos, name in mapping.extra.items())
-        text_select.append(f"json_object({pairs})::JSON AS extra_columns")
-    else:
-        text_select.append("NULL::JSON AS extra_columns")
-    overflow = [f"c{i}" for i in range(width, width + extra_width)]
-    all_cells = [f"c{i}" for i in range(width)] + overflow
-    text_select.append(f"coalesce({', '.join(all_cells)}) IS NULL AS is_blank")
-    text_select.append(
-        ("concat_ws(',', " + ", ".join(overflow) + ")") if overflow else "NULL::VARCHAR"
-    )
-    text_select[-1] += " AS overflow_cells"
+        text = _text_sql(column, _cell(mapping, column.name))
+        text_select.append(f"{text} AS {_ident('t_' + column.name)}")
+    text_select.append(f"{_extra_sql(mapping)} AS extra_columns")
+    text_select.append(f"{_blank_sql(facts)} AS is_blank")
+    overflow_sql = f"concat_ws(',', {', '.join(overflow)})" if overflow else "NULL::VARCHAR"
+    text_select.append(f"NULLIF({overflow_sql}, '') AS overflow_cells")
 
     typed_select = []
-    reasons = []
+    problems: list[tuple[str, str, str, str]] = []  # (condition, column shown, value, reason)
     one_of = {name: group for group in profile.required_one_of for name in group}
     for column in profile.columns:
         text = _ident("t_" + column.name)
+        value = _ident("v_" + column.name)
         typed = _typed_sql(column, text, catalog, date_order)
         if column.fallback:
             fallback = profile.column(column.fallback)
             fallback_typed = _typed_sql(fallback, _ident("t_" + fallback.name), catalog, date_order)
             typed = f"coalesce({typed}, {fallback_typed})"
-        typed_select.append(f"{typed} AS {_ident('v_' + column.name)}")
-        position = mapping.positions.get(column.name)
-        shown = header[position] if position is not None else column.name
-        checks = []
+        typed_select.append(f"{typed} AS {value}")
+        shown = _shown(mapping, header, column.name)
         if column.required:
-            checks.append(f"WHEN {text} IS NULL THEN 'required value is missing'")
+            problems.append((f"{text} IS NULL", shown, text, "'required value is missing'"))
         if column.type != "text" or column.vocabulary:
-            checks.append(
-                f"WHEN {text} IS NOT NULL AND {_ident('v_' + column.name)} IS NULL THEN "
-                f"{sp.quote('expected ' + _expected(column, catalog, date_order))}"
-            )
+            expected = sp.quote("expected " + _expected(column, catalog, date_order))
+            problems.append((f"({text} IS NOT NULL AND {value} IS NULL)", shown, text, expected))
         group = one_of.get(column.name)
         if group and group[0] == column.name:
             none_present = " AND ".join(f"{_ident('t_' + name)} IS NULL" for name in group)
-            shown_group = " or ".join(
-                header[mapping.positions[name]]
-                if name in mapping.positions
-                else (profile.column(name).aliases or (name,))[0]
-                for name in group
+            names = " or ".join(_shown(mapping, header, name) for name in group)
+            problems.append(
+                (f"({none_present})", shown, text, sp.quote(f"required value is missing: {names}"))
             )
-            checks.append(
-                f"WHEN {none_present} THEN "
-                f"{sp.quote('required value is missing: give ' + shown_group)}"
-            )
-        if checks:
-            reasons.append(
-                f"{{'column': {sp.quote(shown)}, 'value': {text}, "
-                f"'reason': CASE {' '.join(checks)} END}}"
-            )
-    reasons.append(
-        f"{{'column': '(row)', 'value': overflow_cells, 'reason': CASE WHEN overflow_cells <> '' "
-        f"THEN {sp.quote(f'the row has more cells than the {width} columns of the header')} END}}"
+    problems.append(
+        (
+            "overflow_cells IS NOT NULL",
+            "(row)",
+            "overflow_cells",
+            sp.quote(f"the row has more cells than the {width} columns of the header"),
+        )
     )
-    return f"""
+    has_problem = " OR ".join(condition for condition, *_ in problems)
+    parse_sql = f"""
         CREATE OR REPLACE TEMP TABLE _parsed AS
         WITH texts AS (SELECT {", ".join(text_select)} FROM _cells),
         typed AS (SELECT *, {", ".join(typed_select)} FROM texts WHERE NOT is_blank)
-        SELECT *, list_filter([{", ".join(reasons)}], lambda r: r.reason IS NOT NULL) AS reasons
-        FROM typed
+        SELECT *, coalesce({has_problem}, false) AS has_problem FROM typed
     """
+    reasons = ", ".join(
+        f"{{'column': {sp.quote(shown)}, 'value': {value}, "
+        f"'reason': CASE WHEN {condition} THEN {reason} END}}"
+        for condition, shown, value, reason in problems
+    )
+    return parse_sql, f"list_filter([{reasons}], lambda r: r.reason IS NOT NULL)"
 
 
 def _typed_output(profile: FormatProfile) -> list[str]:
@@ -241,67 +272,67 @@ def load_file(
         )
     mapping = mapping_for(catalog, profile.name, facts.header)
     _read_cells(conn, facts)
-    records = conn.execute("SELECT count(*) FROM _cells").fetchone()[0]
-    cell_columns = len(conn.execute("SELECT * FROM _cells LIMIT 0").description)
+    records = _scalar(conn, "SELECT count(*) FROM _cells")
     line_expr = _line_numbers(conn, facts, records)
-    conn.execute(
-        _build_parse_sql(
-            mapping, facts, catalog, date_order, line_expr, cell_columns - len(facts.header)
-        )
+    parse_sql, reasons_sql = _build_parse_sql(
+        mapping, facts, catalog, date_order, line_expr, OVERFLOW_COLUMNS
     )
-    key_select = f"{sp.quote(account)} AS account, {sp.quote(file_hash)} AS file_hash, line_number"
-    typed = [
+    conn.execute(parse_sql)
+
+    keys = f"{sp.quote(account)} AS account, {sp.quote(file_hash)} AS file_hash, line_number"
+    typed = ", ".join(
         f"{expr} AS {_ident(name)}"
         for expr, (name, _) in zip(_typed_output(profile), raw_columns(profile), strict=True)
-    ]
-    conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE _accepted AS SELECT {key_select}, {', '.join(typed)} "
-        "FROM _parsed WHERE len(reasons) = 0"
     )
-    failures = contract_failures(conn.sql("SELECT * FROM _accepted").pl(), profile, catalog)
-    _contract_rejects(conn, failures, mapping, facts)
+    accepted_sql = f"SELECT {keys}, {typed} FROM _parsed WHERE NOT has_problem"
+    checked = ", ".join(_ident(name) for name in contract_columns(profile))
+    failures = contract_failures(
+        conn.sql(f"SELECT {checked} FROM ({accepted_sql})").pl(), profile, catalog
+    )
+    _contract_rejects(conn, failures, accepted_sql, mapping, facts)
 
     source = profile.asset
     params = [account, file_hash]
+    landed = landed_table(profile)
+    cells = ", ".join(_cell(mapping, c.name) or "NULL" for c in profile.columns)
     conn.execute("BEGIN TRANSACTION")
     try:
+        conn.execute(f"DELETE FROM {landed} WHERE account = ? AND file_hash = ?", params)
         conn.execute(
-            f"DELETE FROM {landed_table(profile)} WHERE account = ? AND file_hash = ?", params
-        )
-        landed_columns = ", ".join(_ident(c.name) for c in profile.columns)
-        landed_values = ", ".join(_ident("t_" + c.name) for c in profile.columns)
-        conn.execute(
-            f"INSERT INTO {landed_table(profile)} (account, file_hash, line_number, "
-            f"{landed_columns}, extra_columns) SELECT {key_select}, {landed_values}, "
-            "extra_columns FROM _parsed"
+            f"INSERT INTO {landed} SELECT {keys}, {cells}, {_extra_sql(mapping)} FROM "
+            f"(SELECT {line_expr} AS line_number, * FROM _cells WHERE NOT {_blank_sql(facts)})"
         )
         conn.execute(f"DELETE FROM {profile.asset} WHERE account = ? AND file_hash = ?", params)
         conn.execute(
-            f"INSERT INTO {profile.asset} SELECT * FROM _accepted "
-            "WHERE line_number NOT IN (SELECT line_number FROM _contract_rejects)"
+            f"INSERT INTO {profile.asset} {accepted_sql} "
+            "AND line_number NOT IN (SELECT line_number FROM _contract_rejects)"
         )
         conn.execute(
             "DELETE FROM rejects WHERE account = ? AND file_hash = ? AND source = ?",
             [*params, source],
         )
         conn.execute(
-            """INSERT INTO rejects
+            f"""INSERT INTO rejects
                 SELECT ?, ?, ?, ?, line_number, r.column, r.value, r.reason
-                FROM (SELECT line_number, unnest(reasons) AS r FROM _parsed WHERE len(reasons) > 0)
+                FROM (SELECT line_number, unnest({reasons_sql}) AS r FROM _parsed
+                      WHERE has_problem)
                 UNION ALL
                 SELECT ?, ?, ?, ?, line_number, column_name, value, reason FROM _contract_rejects
                 ORDER BY 5, 6""",
             [account, source, file_hash, file_name] * 2,
         )
-        rows_read = conn.execute("SELECT count(*) FROM _parsed").fetchone()[0]
-        rows_rejected = conn.execute(
+        rows_read = _scalar(conn, "SELECT count(*) FROM _parsed")
+        rows_rejected = _scalar(
+            conn,
             "SELECT count(DISTINCT line_number) FROM rejects "
             "WHERE account = ? AND file_hash = ? AND source = ?",
             [*params, source],
-        ).fetchone()[0]
-        rows_accepted = conn.execute(
-            f"SELECT count(*) FROM {profile.asset} WHERE account = ? AND file_hash = ?", params
-        ).fetchone()[0]
+        )
+        rows_accepted = _scalar(
+            conn,
+            f"SELECT count(*) FROM {profile.asset} WHERE account = ? AND file_hash = ?",
+            params,
+        )
         conn.execute(
             "INSERT OR REPLACE INTO source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -321,7 +352,7 @@ def load_file(
         conn.execute("ROLLBACK")
         raise
     finally:
-        for table in ("_cells", "_lines", "_parsed", "_accepted", "_contract_rejects"):
+        for table in ("_cells", "_lines", "_parsed", "_contract_rejects"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
     first = conn.execute(
         "SELECT line_number, column_name, value, reason FROM rejects "
@@ -352,6 +383,7 @@ def describe_reject(line: int | None, column: str | None, value: str | None, rea
 def _contract_rejects(
     conn: duckdb.DuckDBPyConnection,
     failures: pl.DataFrame,
+    accepted_sql: str,
     mapping: HeaderMapping,
     facts: CsvFacts,
 ) -> None:
@@ -362,17 +394,19 @@ def _contract_rejects(
     )
     if failures.height == 0:
         return
-    rows = failures.select(
+    lines = [row[0] for row in conn.execute(f"SELECT line_number FROM ({accepted_sql})").fetchall()]
+    records = []
+    for index, column, value, check in failures.select(
         pl.col("index").cast(pl.Int64),
         pl.col("column").cast(pl.Utf8),
         pl.col("failure_case").cast(pl.Utf8),
         pl.col("check").cast(pl.Utf8),
-    ).rows()
-    lines = conn.execute("SELECT line_number FROM _accepted").fetchall()
-    records = []
-    for index, column, value, check in rows:
-        line = lines[index][0] if index is not None and index < len(lines) else None
-        position = mapping.positions.get(column or "")
-        shown = facts.header[position] if position is not None else column
+    ).rows():
+        line = lines[index] if index is not None and index < len(lines) else None
+        shown = (
+            _shown(mapping, facts.header, column)
+            if column in mapping.profile.column_names
+            else column
+        )
         records.append((line, shown, value, f"contract check failed: {check}"))
     conn.executemany("INSERT INTO _contract_rejects VALUES (?, ?, ?, ?)", records)

@@ -44,17 +44,38 @@ def _list(items: list[str]) -> str:
     return "[" + ", ".join(quote(item) for item in items) + "]"
 
 
-WHITESPACE = "' ' || chr(9) || chr(10) || chr(13) || chr(160) || chr(65279)"
+# Spaces, tabs, line ends, no-break spaces and stray byte-order marks, as one SQL literal.
+WHITESPACE = "' \t\n\r\u00a0\ufeff'"
 
 
 def clean_text_sql(expr: str) -> str:
-    """Trim every kind of whitespace (a plain trim() leaves tabs and non-breaking spaces)."""
-    return f"NULLIF(trim({expr}, {WHITESPACE}), '')"
+    """Trim surrounding spaces; empty becomes NULL.
+
+    The guard matters for speed: most cells have nothing to trim, and trim() allocates a new
+    string for every call. Rarer whitespace (tabs, no-break spaces) is handled where it changes
+    a value's meaning: in the email key and in money.
+    """
+    return (
+        f"CASE WHEN prefix({expr}, ' ') OR suffix({expr}, ' ') "
+        f"THEN NULLIF(trim({expr}, {WHITESPACE}), '') "
+        f"ELSE NULLIF({expr}, '') END"
+    )
 
 
 def money_sql(expr: str) -> str:
-    """Exact DECIMAL(18,2) dollars; parentheses or a leading minus make it negative."""
-    stripped = f"replace(replace({expr}, ' ', ''), chr(160), '')"
+    """Exact DECIMAL(18,2) dollars; parentheses or a leading minus make it negative.
+
+    Most cells look like `$47.00`; they take a cheap path. Everything else goes through the
+    full pattern, which knows thousands separators, currency codes and accounting negatives.
+    """
+    return (
+        f"CASE WHEN regexp_full_match({expr}, '\\$?\\d{{1,15}}(\\.\\d{{1,2}})?') "
+        f"THEN CAST(ltrim({expr}, '$') AS DECIMAL(18,2)) ELSE {_money_full_sql(expr)} END"
+    )
+
+
+def _money_full_sql(expr: str) -> str:
+    stripped = f"regexp_replace({expr}, '[\\s\\x{{a0}}]', '', 'g')"
     in_parens = f"(starts_with({stripped}, '(') AND ends_with({stripped}, ')'))"
     body = f"CASE WHEN {in_parens} THEN {stripped}[2:-2] ELSE {stripped} END"
     digits = f"regexp_replace({body}, '[^0-9.]', '', 'g')"
@@ -102,7 +123,7 @@ def integer_sql(expr: str) -> str:
 
 def email_sql(expr: str) -> str:
     """The customer key: trimmed and case-folded; NULL unless it has exactly one @ inside."""
-    folded = f"lower({expr})"
+    folded = f"lower(trim({expr}, {WHITESPACE}))"
     return f"CASE WHEN regexp_full_match({folded}, '[^@\\s]+@[^@\\s]+') THEN {folded} END"
 
 

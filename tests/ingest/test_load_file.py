@@ -94,7 +94,7 @@ def test_golden_nasty_orders_file(tmp_path: Path, warehouse, catalog: FormatCata
     landed = warehouse.execute(
         "SELECT price, customer_email FROM landed_samcart_orders ORDER BY line_number"
     ).fetchall()
-    assert landed[0] == ("$1,234.50", "Ada@Example.COM")  # the text as it arrived
+    assert landed[0] == ("$1,234.50", " Ada@Example.COM ")  # the text exactly as it arrived
 
 
 def test_the_three_samples_load_with_their_row_counts(warehouse, catalog: FormatCatalog) -> None:

@@ -12,7 +12,7 @@ from dagster import (
     asset,
 )
 
-from ltv_pipeline.contracts.raw_files import contract_failures
+from ltv_pipeline.contracts.raw_files import contract_columns, contract_failures
 from ltv_pipeline.defs.raw_files.partitions import file_partitions
 from ltv_pipeline.formats.csv_file import CsvFileError
 from ltv_pipeline.formats.detect import FormatMismatch
@@ -31,8 +31,9 @@ CONTRACT_CHECK = "contract"
 
 def _contract_check(conn, profile: FormatProfile, catalog, load: FileLoad) -> AssetCheckResult:
     """Re-read what was stored and hold it to the contract and to the row arithmetic."""
+    checked = ", ".join(f'"{name}"' for name in contract_columns(profile))
     frame = conn.sql(
-        f"SELECT * FROM {profile.asset} WHERE account = ? AND file_hash = ?",
+        f"SELECT {checked} FROM {profile.asset} WHERE account = ? AND file_hash = ?",
         params=[load.account, load.file_hash],
     ).pl()
     failures = contract_failures(frame, profile, catalog)
