@@ -57,6 +57,7 @@ class Sidecar:
         return f"{self.base}/webhooks/samcart/{self.token(account)}"
 
     def start(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
         log = open(self.home / f"sidecar-{self.port}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ltv_webhook", "--port", str(self.port)],
@@ -158,12 +159,19 @@ def materialize_days(home: Path) -> list[str]:
     from ltv_pipeline.cli.materializing import materialize_one, webhook_days_with_data
     from ltv_pipeline.settings import Settings
 
-    settings = Settings.from_env({**os.environ, "LTV_HOME": str(home)})
-    days = webhook_days_with_data(settings)
-    instance = DagsterInstance.ephemeral()
-    for day in days:
-        outcome = materialize_one(instance, AssetKey("raw_samcart_webhook_events"), day)
-        assert outcome.success, outcome.describe()
+    previous = os.environ.get("LTV_HOME")
+    os.environ["LTV_HOME"] = str(home)  # the asset reads the one settings object from the env
+    try:
+        days = webhook_days_with_data(Settings.from_env())
+        instance = DagsterInstance.ephemeral()
+        for day in days:
+            outcome = materialize_one(instance, AssetKey("raw_samcart_webhook_events"), day)
+            assert outcome.success, outcome.describe()
+    finally:
+        if previous is None:
+            del os.environ["LTV_HOME"]
+        else:
+            os.environ["LTV_HOME"] = previous
     return days
 
 

@@ -120,6 +120,13 @@ def _part(column: str) -> str:
     )
 
 
+def _in_range(column: str) -> str:
+    """Text with at most 16 digits before the point, the most DECIMAL(18,2) holds; a larger
+    number would make the shared money cast raise for the whole day instead of one line."""
+    whole = f"regexp_replace(split_part({column}, '.', 1), '[^0-9]', '', 'g')"
+    return f"CASE WHEN length({whole}) <= 16 THEN {column} END"
+
+
 def lines_sql(docs: str, day: dt.date) -> str:
     """One row per product line with typed columns and the first reason it cannot be accepted."""
     spellings = event_type_spellings()
@@ -149,8 +156,8 @@ def lines_sql(docs: str, day: dt.date) -> str:
     ), typed AS (
         SELECT *,
             coalesce({vocabulary_sql("raw_type", spellings)}, raw_type) AS event_type,
-            {money_sql("amount_text")} AS amount,
-            {money_sql("order_total")} AS order_total_value,
+            {money_sql(_in_range("amount_text"))} AS amount,
+            {money_sql(_in_range("order_total"))} AS order_total_value,
             {integer_sql("quantity_text")} AS quantity,
             {email_sql("email")} AS customer_email
         FROM texts
