@@ -51,6 +51,7 @@ def _in_flight(context: SensorEvaluationContext, day: str) -> bool:
     name="webhook_sensor",
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
+    target=[AssetKey(WEBHOOK_EVENTS_ASSET)],
     description="Materializes raw_samcart_webhook_events for each day that has new deliveries.",
 )
 def webhook_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
@@ -81,7 +82,6 @@ def webhook_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReaso
         requests.append(
             RunRequest(
                 partition_key=key,
-                asset_selection=[AssetKey(WEBHOOK_EVENTS_ASSET)],
                 tags={SOURCE_TAG: "webhooks"},
             )
         )
