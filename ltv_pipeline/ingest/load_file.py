@@ -1,8 +1,9 @@
 """Land, parse, check and store one archived export file: the body of every raw file asset.
 
-The whole file is read by DuckDB as text cells, parsed by SQL built from the format profile, the
-accepted rows checked by the pandera contract, and then, in one transaction, the file's previous
-rows are replaced: its landed cells, its typed rows, its rejects. Running it twice gives the same
+In one transaction: every record of the file is landed as text (`landed_*`, the cells exactly as
+they arrived, with the file hash and line number); SQL built from the format profile parses the
+landed text into typed values; the pandera contract checks the accepted rows; and the typed rows
+and the rejects replace whatever the file had stored before. Running it twice gives the same
 tables, which is what makes a backfill from the UI safe.
 """
 
@@ -49,54 +50,105 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _read_cells(conn: duckdb.DuckDBPyConnection, facts: CsvFacts) -> None:
-    """All cells of all records as text, in file order, into the temp table `_cells`.
+def _csv_source(facts: CsvFacts, parallel: bool) -> str:
+    """read_csv over the file with a fixed dialect (no sniffing: small messy files defeat it).
 
-    The dialect is fixed (no sniffing: small messy files defeat it), and a few spare columns
-    catch rows with more cells than the header, so they can be rejected rather than truncated.
+    A few spare columns catch rows with more cells than the header, so that they can be
+    rejected rather than silently truncated.
     """
     width = len(facts.header) + OVERFLOW_COLUMNS
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
-    base = (
+    return (
         f"read_csv({sp.quote(str(facts.path))}, header = true, auto_detect = false, "
         f"columns = {{{columns}}}, delim = ',', quote = '\"', escape = '\"', "
         f"null_padding = true, strict_mode = false, skip = {facts.header_line - 1}, "
-        f"encoding = {sp.quote(facts.encoding)}"
+        f"encoding = {sp.quote(facts.encoding)}, parallel = {str(parallel).lower()})"
     )
-    try:
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE _cells AS SELECT * FROM {base})")
-    except duckdb.Error as exc:
-        if "parallel=false" not in str(exc):
-            raise CsvFileError(f"the file cannot be read as CSV: {_first_line(exc)}") from None
-        # Quoted newlines together with ragged rows need the sequential reader.
+
+
+def _land_sql(profile: FormatProfile, mapping: HeaderMapping, facts: CsvFacts, keys: str) -> str:
+    """Every record of `_cells` into the landed table: canonical cells, unknown columns, spares.
+
+    Reading into a temp table first keeps the CSV scan parallel; the temp table's row ids
+    are the records' order in the file.
+    """
+    cells = [
+        f"c{mapping.positions[c.name]}" if c.name in mapping.positions else "NULL"
+        for c in profile.columns
+    ]
+    if mapping.extra:
+        extra_cells = ", ".join(f"c{pos}" for pos in mapping.extra)
+        pairs = ", ".join(f"{sp.quote(name)}, c{pos}" for pos, name in mapping.extra.items())
+        extra = f"CASE WHEN coalesce({extra_cells}) IS NOT NULL THEN json_object({pairs}) END"
+    else:
+        extra = "NULL"
+    width = len(facts.header)
+    spare = ", ".join(f"c{i}" for i in range(width, width + OVERFLOW_COLUMNS))
+    return (
+        f"INSERT INTO {landed_table(profile)} SELECT {keys}, "
+        f"rowid + 1 + {facts.header_line} AS line_number, {', '.join(cells)}, "
+        f"{extra}, NULLIF(concat_ws(',', {spare}), '') FROM _cells"
+    )
+
+
+def _land(
+    conn: duckdb.DuckDBPyConnection,
+    profile: FormatProfile,
+    mapping: HeaderMapping,
+    facts: CsvFacts,
+    keys: str,
+    where: str,
+) -> int:
+    """Read the file, then in a new transaction clear its previous rows and land its records."""
+    for parallel in (True, False):
         try:
             conn.execute(
-                f"CREATE OR REPLACE TEMP TABLE _cells AS SELECT * FROM {base}, parallel = false)"
+                "CREATE OR REPLACE TEMP TABLE _cells AS SELECT * FROM "
+                + _csv_source(facts, parallel)
             )
-        except duckdb.Error as exc2:
-            raise CsvFileError(f"the file cannot be read as CSV: {_first_line(exc2)}") from None
+            break
+        except duckdb.Error as exc:
+            if parallel and "parallel=false" in str(exc):
+                continue  # quoted newlines together with ragged rows need the sequential reader
+            first_line = str(exc).strip().splitlines()[0]
+            raise CsvFileError(f"the file cannot be read as CSV: {first_line}") from None
+    conn.execute("BEGIN TRANSACTION")
+    for table in (landed_table(profile), profile.asset):
+        conn.execute(f"DELETE FROM {table} WHERE {where}")
+    conn.execute(f"DELETE FROM rejects WHERE {where} AND source = {sp.quote(profile.asset)}")
+    conn.execute(_land_sql(profile, mapping, facts, keys))
+    conn.execute("DROP TABLE _cells")
+    return _scalar(conn, f"SELECT count(*) FROM {landed_table(profile)} WHERE {where}")
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0]
-
-
-def _line_numbers(conn: duckdb.DuckDBPyConnection, facts: CsvFacts, records: int) -> str:
-    """A SQL expression for each record's line number, registering `_lines` when needed."""
+def _renumber_lines(
+    conn: duckdb.DuckDBPyConnection,
+    profile: FormatProfile,
+    facts: CsvFacts,
+    records: int,
+    where: str,
+) -> None:
+    """Give each landed record its real starting line when rows do not map 1:1 to lines."""
     if facts.simple_line_numbers(records):
-        return f"(_cells.rowid + 1 + {facts.header_line})"
+        return
     starts = record_start_lines(facts)
     if len(starts) != records:
         # The csv module and DuckDB disagree about this file's records (exotic quoting):
-        # number them by position, which is exact for every file without blank lines.
-        return f"(_cells.rowid + 1 + {facts.header_line})"
+        # keep numbering by position, which is exact for every file without blank lines.
+        return
     lines = pl.DataFrame(
-        {"record": range(records), "line": starts}, schema={"record": pl.Int64, "line": pl.Int64}
+        {"provisional": [facts.header_line + 1 + i for i in range(records)], "line": starts},
+        schema={"provisional": pl.Int64, "line": pl.Int64},
     )
     conn.register("_lines_frame", lines)
-    conn.execute("CREATE OR REPLACE TEMP TABLE _lines AS SELECT * FROM _lines_frame")
-    conn.unregister("_lines_frame")
-    return "(SELECT line FROM _lines WHERE record = _cells.rowid)"
+    try:
+        conn.execute(
+            f"UPDATE {landed_table(profile)} AS landed SET line_number = lines.line "
+            f"FROM _lines_frame AS lines WHERE landed.line_number = lines.provisional "
+            f"AND landed.{where.replace(' AND ', ' AND landed.')}"
+        )
+    finally:
+        conn.unregister("_lines_frame")
 
 
 def _typed_sql(column: ColumnSpec, text: str, catalog: FormatCatalog, date_order: str) -> str:
@@ -112,6 +164,14 @@ def _typed_sql(column: ColumnSpec, text: str, catalog: FormatCatalog, date_order
     }[column.type]
 
 
+def _shown(mapping: HeaderMapping, header: list[str], name: str) -> str:
+    """A column as the user knows it: the file's own header, else SamCart's usual name."""
+    position = mapping.positions.get(name)
+    if position is not None:
+        return header[position]
+    return (mapping.profile.column(name).aliases or (name,))[0]
+
+
 def _expected(column: ColumnSpec, catalog: FormatCatalog, date_order: str) -> str:
     if column.vocabulary:
         return sp.vocabulary_expected(catalog.spellings(column.vocabulary))
@@ -124,37 +184,10 @@ def _expected(column: ColumnSpec, catalog: FormatCatalog, date_order: str) -> st
     }.get(column.type, "text")
 
 
-def _cell(mapping: HeaderMapping, name: str) -> str | None:
-    position = mapping.positions.get(name)
-    return None if position is None else f"c{position}"
-
-
-def _shown(mapping: HeaderMapping, header: list[str], name: str) -> str:
-    """A column as the user knows it: the file's own header, else SamCart's usual name."""
-    position = mapping.positions.get(name)
-    if position is not None:
-        return header[position]
-    return (mapping.profile.column(name).aliases or (name,))[0]
-
-
-def _extra_sql(mapping: HeaderMapping) -> str:
-    """Columns no alias recognises, kept as a JSON object under their own headers."""
-    if not mapping.extra:
-        return "NULL::JSON"
-    pairs = ", ".join(f"{sp.quote(name)}, c{pos}" for pos, name in mapping.extra.items())
-    return f"json_object({pairs})::JSON"
-
-
-def _blank_sql(facts: CsvFacts) -> str:
-    """A row whose every cell is empty (a blank row at the end of an export) is not a row."""
-    cells = ", ".join(f"c{i}" for i in range(len(facts.header) + OVERFLOW_COLUMNS))
-    return f"(coalesce({cells}) IS NULL)"
-
-
-def _text_sql(column: ColumnSpec, cell: str | None) -> str:
-    if cell is None:
-        return "NULL::VARCHAR"
-    return sp.clean_text_sql(cell)
+def _checked(column: ColumnSpec, profile: FormatProfile) -> bool:
+    """Columns whose text can make a row fail, and so is kept to quote in a reject."""
+    in_group = any(column.name in group for group in profile.required_one_of)
+    return column.required or in_group or column.type != "text" or column.vocabulary is not None
 
 
 def _build_parse_sql(
@@ -162,8 +195,7 @@ def _build_parse_sql(
     facts: CsvFacts,
     catalog: FormatCatalog,
     date_order: str,
-    line_expr: str,
-    overflow_width: int,
+    source: str,
 ) -> tuple[str, str]:
     """SQL creating `_parsed` (typed values plus a problem flag), and the reasons expression.
 
@@ -171,17 +203,18 @@ def _build_parse_sql(
     """
     profile = mapping.profile
     header = facts.header
-    width = len(header)
-    overflow = [f"c{i}" for i in range(width, width + overflow_width)]
-
-    text_select = [f"{line_expr} AS line_number"]
-    for column in profile.columns:
-        text = _text_sql(column, _cell(mapping, column.name))
-        text_select.append(f"{text} AS {_ident('t_' + column.name)}")
-    text_select.append(f"{_extra_sql(mapping)} AS extra_columns")
-    text_select.append(f"{_blank_sql(facts)} AS is_blank")
-    overflow_sql = f"concat_ws(',', {', '.join(overflow)})" if overflow else "NULL::VARCHAR"
-    text_select.append(f"NULLIF({overflow_sql}, '') AS overflow_cells")
+    texts = ["line_number", "extra_columns", "overflow_cells"]
+    texts += [
+        f"{sp.clean_text_sql(_ident(c.name))} AS {_ident('t_' + c.name)}" for c in profile.columns
+    ]
+    blank = (
+        "coalesce("
+        + ", ".join(
+            [_ident("t_" + c.name) for c in profile.columns]
+            + ["CAST(extra_columns AS VARCHAR)", "overflow_cells"]
+        )
+        + ") IS NULL"
+    )
 
     typed_select = []
     problems: list[tuple[str, str, str, str]] = []  # (condition, column shown, value, reason)
@@ -213,15 +246,19 @@ def _build_parse_sql(
             "overflow_cells IS NOT NULL",
             "(row)",
             "overflow_cells",
-            sp.quote(f"the row has more cells than the {width} columns of the header"),
+            sp.quote(f"the row has more cells than the {len(header)} columns of the header"),
         )
     )
     has_problem = " OR ".join(condition for condition, *_ in problems)
+    kept_texts = [_ident("t_" + c.name) for c in profile.columns if _checked(c, profile)]
     parse_sql = f"""
         CREATE OR REPLACE TEMP TABLE _parsed AS
-        WITH texts AS (SELECT {", ".join(text_select)} FROM _cells),
-        typed AS (SELECT *, {", ".join(typed_select)} FROM texts WHERE NOT is_blank)
-        SELECT *, coalesce({has_problem}, false) AS has_problem FROM typed
+        WITH texts AS (SELECT {", ".join(texts)} FROM {source}),
+        typed AS (SELECT *, {", ".join(typed_select)} FROM texts WHERE NOT ({blank}))
+        SELECT line_number, extra_columns, overflow_cells, {", ".join(kept_texts)},
+               {", ".join(_ident("v_" + c.name) for c in profile.columns)},
+               coalesce({has_problem}, false) AS has_problem
+        FROM typed
     """
     reasons = ", ".join(
         f"{{'column': {sp.quote(shown)}, 'value': {value}, "
@@ -271,45 +308,28 @@ def load_file(
             "it was changed on disk after import"
         )
     mapping = mapping_for(catalog, profile.name, facts.header)
-    _read_cells(conn, facts)
-    records = _scalar(conn, "SELECT count(*) FROM _cells")
-    line_expr = _line_numbers(conn, facts, records)
-    parse_sql, reasons_sql = _build_parse_sql(
-        mapping, facts, catalog, date_order, line_expr, OVERFLOW_COLUMNS
-    )
-    conn.execute(parse_sql)
-
-    keys = f"{sp.quote(account)} AS account, {sp.quote(file_hash)} AS file_hash, line_number"
-    typed = ", ".join(
-        f"{expr} AS {_ident(name)}"
-        for expr, (name, _) in zip(_typed_output(profile), raw_columns(profile), strict=True)
-    )
-    accepted_sql = f"SELECT {keys}, {typed} FROM _parsed WHERE NOT has_problem"
-    checked = ", ".join(_ident(name) for name in contract_columns(profile))
-    failures = contract_failures(
-        conn.sql(f"SELECT {checked} FROM ({accepted_sql})").pl(), profile, catalog
-    )
-    _contract_rejects(conn, failures, accepted_sql, mapping, facts)
-
-    source = profile.asset
-    params = [account, file_hash]
-    landed = landed_table(profile)
-    cells = ", ".join(_cell(mapping, c.name) or "NULL" for c in profile.columns)
-    conn.execute("BEGIN TRANSACTION")
+    where = f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
+    keys = f"{sp.quote(account)} AS account, {sp.quote(file_hash)} AS file_hash"
+    records = _land(conn, profile, mapping, facts, keys, where)
     try:
-        conn.execute(f"DELETE FROM {landed} WHERE account = ? AND file_hash = ?", params)
-        conn.execute(
-            f"INSERT INTO {landed} SELECT {keys}, {cells}, {_extra_sql(mapping)} FROM "
-            f"(SELECT {line_expr} AS line_number, * FROM _cells WHERE NOT {_blank_sql(facts)})"
+        _renumber_lines(conn, profile, facts, records, where)
+        landed = f"(SELECT * FROM {landed_table(profile)} WHERE {where})"
+        parse_sql, reasons_sql = _build_parse_sql(mapping, facts, catalog, date_order, landed)
+        conn.execute(parse_sql)
+
+        typed = ", ".join(
+            f"{expr} AS {_ident(name)}"
+            for expr, (name, _) in zip(_typed_output(profile), raw_columns(profile), strict=True)
         )
-        conn.execute(f"DELETE FROM {profile.asset} WHERE account = ? AND file_hash = ?", params)
+        accepted_sql = f"SELECT {keys}, line_number, {typed} FROM _parsed WHERE NOT has_problem"
+        checked = ", ".join(_ident(name) for name in contract_columns(profile))
+        failures = contract_failures(
+            conn.sql(f"SELECT {checked} FROM ({accepted_sql})").pl(), profile, catalog
+        )
+        _contract_rejects(conn, failures, accepted_sql, mapping, facts)
         conn.execute(
             f"INSERT INTO {profile.asset} {accepted_sql} "
             "AND line_number NOT IN (SELECT line_number FROM _contract_rejects)"
-        )
-        conn.execute(
-            "DELETE FROM rejects WHERE account = ? AND file_hash = ? AND source = ?",
-            [*params, source],
         )
         conn.execute(
             f"""INSERT INTO rejects
@@ -319,20 +339,15 @@ def load_file(
                 UNION ALL
                 SELECT ?, ?, ?, ?, line_number, column_name, value, reason FROM _contract_rejects
                 ORDER BY 5, 6""",
-            [account, source, file_hash, file_name] * 2,
+            [account, profile.asset, file_hash, file_name] * 2,
         )
         rows_read = _scalar(conn, "SELECT count(*) FROM _parsed")
         rows_rejected = _scalar(
             conn,
-            "SELECT count(DISTINCT line_number) FROM rejects "
-            "WHERE account = ? AND file_hash = ? AND source = ?",
-            [*params, source],
+            f"SELECT count(DISTINCT line_number) FROM rejects WHERE {where} AND source = ?",
+            [profile.asset],
         )
-        rows_accepted = _scalar(
-            conn,
-            f"SELECT count(*) FROM {profile.asset} WHERE account = ? AND file_hash = ?",
-            params,
-        )
+        rows_accepted = _scalar(conn, f"SELECT count(*) FROM {profile.asset} WHERE {where}")
         conn.execute(
             "INSERT OR REPLACE INTO source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -352,12 +367,12 @@ def load_file(
         conn.execute("ROLLBACK")
         raise
     finally:
-        for table in ("_cells", "_lines", "_parsed", "_contract_rejects"):
+        for table in ("_parsed", "_contract_rejects"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
     first = conn.execute(
-        "SELECT line_number, column_name, value, reason FROM rejects "
-        "WHERE account = ? AND file_hash = ? AND source = ? ORDER BY line_number LIMIT ?",
-        [*params, source, MAX_REASONS_REPORTED],
+        f"SELECT line_number, column_name, value, reason FROM rejects "
+        f"WHERE {where} AND source = ? ORDER BY line_number LIMIT ?",
+        [profile.asset, MAX_REASONS_REPORTED],
     ).fetchall()
     return FileLoad(
         account=account,

@@ -63,7 +63,7 @@ def _create_statements() -> list[str]:
         landed = ", ".join(f'"{c.name}" VARCHAR' for c in profile.columns)
         statements.append(
             f"CREATE TABLE IF NOT EXISTS {landed_table(profile)} "
-            f"({KEY_COLUMNS}, {landed}, extra_columns JSON)"
+            f"({KEY_COLUMNS}, {landed}, extra_columns JSON, overflow_cells VARCHAR)"
         )
         typed = ", ".join(f'"{name}" {kind}' for name, kind in raw_columns(profile))
         statements.append(f"CREATE TABLE IF NOT EXISTS {profile.asset} ({KEY_COLUMNS}, {typed})")
