@@ -10,6 +10,7 @@ import time
 import pytest
 from dagster import build_sensor_context, instance_for_test
 
+from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.defs.raw_files.inbox_sensor import inbox_sensor
 from ltv_pipeline.formats.csv_file import inspect_file
 from ltv_pipeline.lib.partition_keys import file_partition_key
@@ -24,8 +25,14 @@ def instance(ltv_home):
 
 
 def tick(instance, cursor=None):
-    context = build_sensor_context(instance=instance, cursor=cursor)
-    return inbox_sensor(context)
+    """Evaluate the sensor and check that every run it asks for targets one of its jobs."""
+    context = build_sensor_context(
+        instance=instance, cursor=cursor, definitions=build_definitions()
+    )
+    result = inbox_sensor(context)
+    targeted = {target.job_name for target in inbox_sensor.targets}
+    assert all(request.job_name in targeted for request in result.run_requests)
+    return result
 
 
 def apply(instance, result):
@@ -114,7 +121,7 @@ def test_files_in_an_account_folder_belong_to_that_account(ltv_home, instance):
     result = tick(instance, tick(instance).cursor)
     key = file_partition_key("store-b", inspect_file(RECURRING_SAMPLE).sha256)
     assert [r.partition_key for r in result.run_requests] == [key]
-    assert result.run_requests[0].asset_selection[0].path == ["raw_samcart_recurring_subscriptions"]
+    assert result.run_requests[0].job_name == "ingest_raw_samcart_recurring_subscriptions"
 
 
 def test_partial_and_hidden_files_are_ignored(ltv_home, instance):

@@ -32,6 +32,7 @@ from ltv_pipeline.lib.warehouse import Warehouse
 from ltv_pipeline.settings import Settings, get_settings
 
 PREVIEW_ROWS = 5
+RAW_FILES_GROUP = "raw_samcart"
 CONTRACT_CHECK = "contract"
 
 
@@ -91,7 +92,7 @@ def build_raw_file_asset(profile: FormatProfile) -> AssetsDefinition:
     @asset(
         name=profile.asset,
         partitions_def=file_partitions(profile),
-        group_name="raw_samcart",
+        group_name=RAW_FILES_GROUP,
         kinds={"duckdb", "csv"},
         description=(
             f"Rows of {profile.label} exports, one partition per ingested file. Every cell is "

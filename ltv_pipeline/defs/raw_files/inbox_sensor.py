@@ -14,7 +14,6 @@ from pathlib import Path
 
 from dagster import (
     AddDynamicPartitionsRequest,
-    AssetKey,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
@@ -22,6 +21,7 @@ from dagster import (
     sensor,
 )
 
+from ltv_pipeline.defs.raw_files.jobs import INGEST_JOBS, ingest_job_name
 from ltv_pipeline.defs.raw_files.partitions import already_loaded, file_partitions
 from ltv_pipeline.formats.profiles import FormatConfigError, FormatProfile, load_catalog
 from ltv_pipeline.ingest.archive import all_arrivals
@@ -72,8 +72,8 @@ def quarantine(path: Path, quarantine_dir: Path, reason: str) -> Path:
 def _run_request(profile: FormatProfile, key: str, file_name: str) -> RunRequest:
     return RunRequest(
         run_key=key,
+        job_name=ingest_job_name(profile),
         partition_key=key,
-        asset_selection=[AssetKey(profile.asset)],
         tags={"ltv/file": file_name[:200], "ltv/format": profile.name},
     )
 
@@ -82,6 +82,7 @@ def _run_request(profile: FormatProfile, key: str, file_name: str) -> RunRequest
     name="inbox_sensor",
     minimum_interval_seconds=5,
     default_status=DefaultSensorStatus.RUNNING,
+    jobs=INGEST_JOBS,
     description="Ingests every stable file dropped in LTV_HOME/inbox/ (or inbox/<account>/).",
 )
 def inbox_sensor(context: SensorEvaluationContext) -> SensorResult:
