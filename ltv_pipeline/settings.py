@@ -86,6 +86,7 @@ class Settings:
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8787
     webhook_seal_seconds: float = 2.0
+    webhook_commit_interval_ms: float = 5.0
     webhook_start_date: str = "2024-01-01"
 
     @classmethod
@@ -116,6 +117,7 @@ class Settings:
             webhook_host=env.get("LTV_WEBHOOK_HOST") or "127.0.0.1",
             webhook_port=_env_int(env, "LTV_WEBHOOK_PORT", 8787),
             webhook_seal_seconds=_env_float(env, "LTV_WEBHOOK_SEAL_SECONDS", 2.0),
+            webhook_commit_interval_ms=_env_float(env, "LTV_WEBHOOK_COMMIT_INTERVAL_MS", 5.0),
             webhook_start_date=_env_date(env, "LTV_WEBHOOK_START_DATE", "2024-01-01"),
         )
 

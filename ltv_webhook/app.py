@@ -1,17 +1,11 @@
 """The FastAPI app: `POST /webhooks/samcart/{token}` lands a delivery; `GET /healthz` reports.
 
-Order of questions per request: is the token known (else 404, nothing read or written)? Is the
-body within the limit (else 413)? Then the body is committed, parseable or not, and only then
-answered: 200 for a JSON object or a form, 400 with the reason for anything else (kept as a dead
-letter), 503 when the store cannot commit. Logs carry the account and a hash prefix, never a
-body, an email address or a token.
+Pydantic models describe the answers in the OpenAPI page; the delivery logic itself is in
+handler.py, shared with the ASGI fast path (fastpath.py) that uvicorn actually serves.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,13 +16,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ltv_pipeline.settings import DEFAULT_ACCOUNT, Settings, get_settings
-from ltv_webhook.body import BadLength, BodyTooLarge, read_limited
-from ltv_webhook.payload import PayloadError, parse_payload
-from ltv_webhook.store import Delivery, LandingStore, StoreUnavailable
+from ltv_webhook.fastpath import WebhookFastPath
+from ltv_webhook.handler import handle_delivery
+from ltv_webhook.store import LandingStore
 from ltv_webhook.tokens import TokenIndex, ensure_token
 
 log = logging.getLogger("ltv_webhook")
-MAX_CONTENT_TYPE_CHARS = 200
 
 
 class Accepted(BaseModel):
@@ -65,17 +58,6 @@ REQUEST_BODY = {
 }
 
 
-def _problem(status: int, error: str, detail: str, stored: bool = False) -> JSONResponse:
-    return JSONResponse(
-        Problem(error=error, detail=detail, stored=stored).model_dump(), status_code=status
-    )
-
-
-def _accepted(content_hash: str, duplicate: bool) -> Response:
-    body = json.dumps({"status": "accepted", "delivery": content_hash, "duplicate": duplicate})
-    return Response(body, media_type="application/json")
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     limit = settings.webhook_max_body_bytes
@@ -84,7 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ensure_token(settings.webhook_tokens_path, DEFAULT_ACCOUNT)
         app.state.tokens = TokenIndex(settings.webhook_tokens_path)
-        store = LandingStore(settings.webhooks_dir, settings.webhook_seal_seconds)
+        store = LandingStore(
+            settings.webhooks_dir,
+            settings.webhook_seal_seconds,
+            settings.webhook_commit_interval_ms / 1000,
+        )
         await store.start()
         app.state.store = store
         log.info("landing store ready in %s", settings.webhooks_dir)
@@ -119,40 +105,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_extra={"requestBody": REQUEST_BODY},
     )
     async def receive_samcart(token: str, request: Request) -> Response:
-        account = request.app.state.tokens.account_for(token)
-        if account is None:
-            return JSONResponse({"detail": "Not Found"}, status_code=404)
-        try:
-            body = await read_limited(request, limit)
-        except BodyTooLarge as exc:
-            return _problem(413, "body_too_large", str(exc))
-        except BadLength as exc:
-            return _problem(400, "bad_content_length", str(exc))
-        content_type = request.headers.get("content-type")
-        outcome, reason = "accepted", None
-        try:
-            parse_payload(body, content_type)
-        except PayloadError as exc:
-            outcome, reason = "dead_letter", str(exc)
-        content_hash = hashlib.sha256(body).hexdigest()
-        delivery = Delivery(
-            account=account,
-            content_hash=content_hash,
-            received_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-            content_type=content_type[:MAX_CONTENT_TYPE_CHARS] if content_type else None,
-            body=body,
-            outcome=outcome,
-            reason=reason,
+        answer = await handle_delivery(
+            request.app.state.store,
+            request.app.state.tokens,
+            limit,
+            token,
+            request.stream(),
+            request.headers.get("content-length"),
+            request.headers.get("content-type"),
         )
-        try:
-            duplicate = await request.app.state.store.land(delivery)
-        except StoreUnavailable as exc:
-            log.warning("503 for account=%s delivery=%s: %s", account, content_hash[:12], exc)
-            return _problem(503, "store_unavailable", str(exc))
-        if reason is not None:
-            log.info("dead letter kept: account=%s delivery=%s", account, content_hash[:12])
-            return _problem(400, "unparseable_body", reason, stored=True)
-        return _accepted(content_hash, duplicate)
+        return Response(answer.body, status_code=answer.status, media_type="application/json")
 
     @app.get("/healthz", response_model=Health, summary="Is the landing store writable?")
     async def healthz(request: Request) -> JSONResponse:
@@ -166,3 +128,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     return app
+
+
+def create_asgi(settings: Settings | None = None) -> WebhookFastPath:
+    """What uvicorn serves: the webhook fast path in front of the FastAPI app."""
+    settings = settings or get_settings()
+    return WebhookFastPath(create_app(settings), settings.webhook_max_body_bytes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from collections.abc import AsyncIterator
 
 
 class BodyTooLarge(Exception):
@@ -13,19 +13,24 @@ class BadLength(Exception):
     """The Content-Length header is not a number (HTTP 400)."""
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
+def check_declared_length(declared: str | None, limit: int) -> None:
+    """Refuse early on the header alone, before reading a byte."""
+    if declared is None:
+        return
+    if not declared.strip().isdigit():
+        raise BadLength(f"Content-Length {declared[:40]!r} is not a whole number")
+    if int(declared) > limit:
+        raise BodyTooLarge(f"the body is {int(declared)} bytes; the limit is {limit} bytes")
+
+
+async def read_limited(chunks: AsyncIterator[bytes], declared: str | None, limit: int) -> bytes:
     """The whole body, stopping as soon as it passes `limit` bytes (chunked bodies included)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.strip().isdigit():
-            raise BadLength(f"Content-Length {declared[:40]!r} is not a whole number")
-        if int(declared) > limit:
-            raise BodyTooLarge(f"the body is {int(declared)} bytes; the limit is {limit} bytes")
-    chunks: list[bytes] = []
+    check_declared_length(declared, limit)
+    parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge(f"the body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        parts.append(chunk)
+    return b"".join(parts)

@@ -26,9 +26,13 @@ def _reject_constant(name: str) -> object:
     raise PayloadError(f"the JSON contains {name}, which is not valid JSON")
 
 
+_DECODER = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=_reject_constant)
+
+
 def parse_json(body: bytes) -> dict:
     try:
-        document = json.loads(body, parse_float=str, parse_int=str, parse_constant=_reject_constant)
+        # What json.loads does with bytes, with one decoder made once instead of per call.
+        document = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except PayloadError:
         raise
     except UnicodeDecodeError as exc:

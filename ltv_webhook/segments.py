@@ -116,7 +116,8 @@ class OwnerLock:
 
 
 def open_segment(path: Path) -> duckdb.DuckDBPyConnection:
-    conn = duckdb.connect(str(path))
+    # One thread: a landing commit is a few rows, and DuckDB's worker pool only adds CPU to it.
+    conn = duckdb.connect(str(path), config={"threads": 1})
     conn.execute(CREATE_TABLE)
     return conn
 

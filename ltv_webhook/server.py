@@ -7,13 +7,13 @@ import logging
 import uvicorn
 
 from ltv_pipeline.settings import Settings
-from ltv_webhook.app import create_app
+from ltv_webhook.app import create_asgi
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     uvicorn.run(
-        create_app(settings),
+        create_asgi(settings),
         host=host or settings.webhook_host,
         port=port or settings.webhook_port,
         access_log=False,  # the access log would print the secret token in every URL

@@ -142,12 +142,14 @@ class _Writer:
 
 
 class LandingStore:
-    def __init__(self, webhooks_dir: Path, seal_seconds: float) -> None:
+    def __init__(
+        self, webhooks_dir: Path, seal_seconds: float, commit_interval_seconds: float = 0.005
+    ) -> None:
         self.layout = Layout(webhooks_dir)
         self.seal_seconds = seal_seconds
+        self.commit_interval = commit_interval_seconds
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-writer")
-        self._pending: list[Delivery] = []
-        self._waiters: dict[tuple[str, str], asyncio.Future] = {}
+        self._pending: list[tuple[Delivery, asyncio.Future]] = []
         self._committed: set[tuple[str, str]] = set()
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -196,48 +198,53 @@ class LandingStore:
             return True
         if self._stopping:
             raise StoreUnavailable("the sidecar is shutting down")
-        future = self._waiters.get(key)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._waiters[key] = future
-            self._pending.append(delivery)
-            self._wakeup.set()
+        # One future per request (a concurrent retry is simply written twice and de-duplicated
+        # by the pipeline), so a timed-out or disconnected request never affects another.
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((delivery, future))
+        self._wakeup.set()
         try:
-            await asyncio.wait_for(asyncio.shield(future), COMMIT_TIMEOUT_SECONDS)
+            async with asyncio.timeout(COMMIT_TIMEOUT_SECONDS):
+                await future
         except TimeoutError:
             raise StoreUnavailable("the landing store did not commit in time") from None
         return False
 
     async def _flush_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_commit = 0.0
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
+            # Each DuckDB commit costs ~1.3 ms of CPU however few rows it has; committing at
+            # most every `commit_interval` lets a batch fill up instead of spending a core on
+            # tiny commits (measured: 41% of bare throughput without it).
+            wait = last_commit + self.commit_interval - loop.time()
+            if wait > 0 and not self._stopping:
+                await asyncio.sleep(wait)
             batch, self._pending = self._pending, []
             if batch:
+                last_commit = loop.time()
                 await self._commit(batch)
             if self._stopping and not self._pending:
                 return
 
-    async def _commit(self, batch: list[Delivery]) -> None:
+    async def _commit(self, batch: list[tuple[Delivery, asyncio.Future]]) -> None:
         assert self._writer is not None
-        keys = [(d.account, d.content_hash) for d in batch]
         try:
-            await self._run(self._writer.write, batch)
+            await self._run(self._writer.write, [delivery for delivery, _ in batch])
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.error("landing commit of %d deliveries failed: %s", len(batch), self.last_error)
-            for key in keys:
-                future = self._waiters.pop(key)
+            for _, future in batch:
                 if not future.done():
                     future.set_exception(StoreUnavailable("the landing store cannot commit"))
-                    future.exception()  # a waiter that timed out must not log "never retrieved"
             return
         self.last_error = None
         if len(self._committed) > MAX_REMEMBERED_HASHES:
             self._committed.clear()  # only a shortcut; the pipeline de-duplicates anyway
-        self._committed.update(keys)
-        for key in keys:
-            future = self._waiters.pop(key)
+        for delivery, future in batch:
+            self._committed.add((delivery.account, delivery.content_hash))
             if not future.done():
                 future.set_result(None)
 
