@@ -35,57 +35,30 @@ def import_one(
     account: str,
 ) -> FileResult:
     if not path.is_file():
-        return FileResult(
-            file=shown_name,
-            format=format_name,
-            status="failed",
-            rows=0,
-            rejected=0,
-            error="no such file",
-            account=account,
-        )
-    catalog = load_catalog(settings.formats_config_path)
+        return FileResult.failed(shown_name, "no such file", account=account, format=format_name)
     reception = receive_file(
         path,
         file_name=shown_name,
         account=account,
         format_name=format_name,
-        catalog=catalog,
+        catalog=load_catalog(settings.formats_config_path),
         archive_dir=settings.archive_dir,
         results_dir=settings.results_dir,
         already_loaded=already_loaded(instance),
     )
+    error = reception.error
     if reception.outcome == "new":
         profile = reception.profile
         assert profile is not None
         instance.add_dynamic_partitions(file_partitions(profile).name, [reception.partition_key])
-        outcome = materialize_one(instance, AssetKey(profile.asset), reception.partition_key)
-        stored = read_result(settings.results_dir, reception.sha256 or "")
-        if stored is not None:
-            stored.file = shown_name
-            return stored
-        return FileResult(
-            file=shown_name,
-            format=profile.name,
-            status="failed",
-            rows=0,
-            rejected=0,
-            error=outcome.error,
-            account=account,
-            sha256=reception.sha256,
-        )
-    stored = read_result(settings.results_dir, reception.sha256 or "")
-    if stored is not None and reception.sha256:
+        error = materialize_one(instance, AssetKey(profile.asset), reception.partition_key).error
+    # Whatever happened was written to results/<hash>.json by the code that did it.
+    stored = read_result(settings.results_dir, reception.sha256) if reception.sha256 else None
+    if stored is not None:
+        stored.file = shown_name
         return stored
-    return FileResult(
-        file=shown_name,
-        format=format_name,
-        status="failed",
-        rows=0,
-        rejected=0,
-        error=reception.error,
-        account=account,
-        sha256=reception.sha256,
+    return FileResult.failed(
+        shown_name, error, account=account, format=format_name, sha256=reception.sha256
     )
 
 
@@ -107,15 +80,7 @@ def import_files(
                 path, name, settings, instance, format_name=format_name, account=account
             )
         except FormatConfigError as exc:
-            result = FileResult(
-                file=name,
-                format=format_name,
-                status="failed",
-                rows=0,
-                rejected=0,
-                error=str(exc),
-                account=account,
-            )
+            result = FileResult.failed(name, str(exc), account=account, format=format_name)
             write_result(settings.results_dir, result)
         any_failed |= result.status == "failed"
         print(result.line() if as_json else _describe(result), flush=True)

@@ -61,16 +61,7 @@ def receive_file(
         error = str(exc)
         write_result(
             results_dir,
-            FileResult(
-                file=file_name,
-                format=format_name,
-                status="failed",
-                rows=0,
-                rejected=0,
-                error=error,
-                account=account,
-                sha256=sha256,
-            ),
+            FileResult.failed(file_name, error, account=account, format=format_name, sha256=sha256),
         )
         return Reception(file_name, account, "failed", sha256, None, error)
     key = file_partition_key(account, facts.sha256)

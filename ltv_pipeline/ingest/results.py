@@ -22,6 +22,28 @@ class FileResult:
     sha256: str | None = None
     first_rejects: list[str] = field(default_factory=list)
 
+    @classmethod
+    def failed(
+        cls,
+        file: str,
+        error: str | None,
+        *,
+        account: str,
+        format: str | None = None,
+        sha256: str | None = None,
+    ) -> FileResult:
+        """A file that could not be used at all: nothing of it was stored."""
+        return cls(
+            file=file,
+            format=format,
+            status="failed",
+            rows=0,
+            rejected=0,
+            error=error or "unknown error",
+            account=account,
+            sha256=sha256,
+        )
+
     def line(self) -> str:
         """The one-line JSON the CLI prints with --json."""
         return json.dumps(asdict(self), ensure_ascii=False)

@@ -3,7 +3,6 @@
 import duckdb
 from dagster import (
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetsDefinition,
@@ -13,6 +12,7 @@ from dagster import (
     asset,
 )
 
+from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_result
 from ltv_pipeline.contracts.raw_files import contract_columns, contract_failures
 from ltv_pipeline.defs.raw_files.partitions import file_partitions
 from ltv_pipeline.formats.csv_file import CsvFileError
@@ -33,7 +33,6 @@ from ltv_pipeline.settings import Settings, get_settings
 
 PREVIEW_ROWS = 5
 RAW_FILES_GROUP = "raw_samcart"
-CONTRACT_CHECK = "contract"
 
 
 def _contract_check(
@@ -47,21 +46,15 @@ def _contract_check(
     ).pl()
     failures = contract_failures(frame, profile, catalog)
     balanced = load.rows_accepted + load.rows_rejected == load.rows_read
-    metadata = {
-        "rows_read": load.rows_read,
-        "rows_accepted": load.rows_accepted,
-        "rows_rejected": load.rows_rejected,
-        "accepted_plus_rejected_equals_read": balanced,
-        "failure_count": failures.height,
-    }
-    if failures.height:
-        shown = failures.head(20).select("column", "check", "failure_case", "index")
-        metadata["failure_cases"] = MetadataValue.md(markdown_table(shown.columns, shown.rows()))
-    return AssetCheckResult(
-        check_name=CONTRACT_CHECK,
-        passed=balanced and failures.height == 0,
-        severity=AssetCheckSeverity.ERROR,
-        metadata=metadata,
+    return contract_check_result(
+        failures,
+        balanced,
+        {
+            "rows_read": load.rows_read,
+            "rows_accepted": load.rows_accepted,
+            "rows_rejected": load.rows_rejected,
+            "accepted_plus_rejected_equals_read": balanced,
+        },
     )
 
 
@@ -122,15 +115,8 @@ def build_raw_file_asset(profile: FormatProfile) -> AssetsDefinition:
             except (CsvFileError, FormatMismatch, FormatConfigError, FileNotFoundError) as exc:
                 write_result(
                     settings.results_dir,
-                    FileResult(
-                        file=file_name,
-                        format=profile.name,
-                        status="failed",
-                        rows=0,
-                        rejected=0,
-                        error=str(exc),
-                        account=account,
-                        sha256=sha256,
+                    FileResult.failed(
+                        file_name, str(exc), account=account, format=profile.name, sha256=sha256
                     ),
                 )
                 raise Failure(description=f"{file_name}: {exc}") from None
