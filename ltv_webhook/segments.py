@@ -146,7 +146,7 @@ def _fold_and_count(path: Path) -> int:
     return rows
 
 
-def _recover_segment(path: Path, layout: Layout) -> Path | None:
+def recover_segment(path: Path, layout: Layout) -> Path | None:
     if path.stat().st_size == 0:
         # Created but never written: no commit, so nothing was ever acknowledged from it.
         path.unlink()
@@ -154,6 +154,8 @@ def _recover_segment(path: Path, layout: Layout) -> Path | None:
     try:
         rows = _fold_and_count(path)
     except duckdb.Error as exc:
+        if "not a valid DuckDB database file" not in str(exc):
+            raise  # e.g. a full disk: the rows are fine, try again later; never move them aside
         layout.damaged.mkdir(parents=True, exist_ok=True)
         for part in (path, path.with_name(path.name + ".wal")):
             if part.exists():
@@ -186,7 +188,7 @@ def recover_dead_owners(layout: Layout) -> list[Path]:
                 continue
             owner_id = lock_path.name.removesuffix(".lock")
             for segment in sorted(layout.active.glob(f"{owner_id}-*{SEGMENT_SUFFIX}")):
-                sealed = _recover_segment(segment, layout)
+                sealed = recover_segment(segment, layout)
                 if sealed is not None:
                     recovered.append(sealed)
             lock_path.unlink()
@@ -196,7 +198,7 @@ def recover_dead_owners(layout: Layout) -> list[Path]:
     live_owners = {lock.name.removesuffix(".lock") for lock in layout.owner_locks()}
     for segment in sorted(layout.active.glob(f"*{SEGMENT_SUFFIX}")):
         if segment.name.rsplit("-", 1)[0] not in live_owners:
-            sealed = _recover_segment(segment, layout)
+            sealed = recover_segment(segment, layout)
             if sealed is not None:
                 recovered.append(sealed)
     return recovered

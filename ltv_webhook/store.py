@@ -27,6 +27,7 @@ from ltv_webhook.segments import (
     new_owner_id,
     open_segment,
     recover_dead_owners,
+    recover_segment,
     seal,
 )
 
@@ -72,6 +73,7 @@ class _Writer:
         self.rows = 0
         self.path: Path | None = None
         self.conn: duckdb.DuckDBPyConnection | None = None
+        self.abandoned: list[Path] = []
 
     def open_next(self) -> None:
         self.sequence += 1
@@ -112,14 +114,27 @@ class _Writer:
         self.rows += len(batch)
 
     def _abandon(self) -> None:
-        """After a failed commit start a fresh segment; the old one is recovered at start-up."""
+        """After a failed commit start a fresh segment; the old one (which may hold earlier,
+        acknowledged rows) is folded and sealed by the seal timer once the disk allows."""
         with contextlib.suppress(duckdb.Error):
             if self.conn is not None:
                 self.conn.close()
+        if self.path is not None:
+            self.abandoned.append(self.path)
         self.conn = None
         self.path = None
 
+    def seal_abandoned(self) -> None:
+        for path in list(self.abandoned):
+            if not path.exists():
+                self.abandoned.remove(path)
+                continue
+            with contextlib.suppress(duckdb.Error, OSError):
+                recover_segment(path, self.layout)
+                self.abandoned.remove(path)
+
     def seal_if_nonempty(self) -> Path | None:
+        self.seal_abandoned()
         if self.conn is None or self.rows == 0:
             return None
         assert self.path is not None

@@ -35,6 +35,7 @@ class Sidecar:
     seal_seconds: float = 0.5
     max_body_bytes: int | None = None
     port: int = field(default_factory=free_port)
+    log_dir: Path | None = None
     process: subprocess.Popen | None = None
 
     @property
@@ -58,7 +59,8 @@ class Sidecar:
 
     def start(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        log = open(self.home / f"sidecar-{self.port}.log", "ab")  # noqa: SIM115
+        log_dir = self.log_dir or self.home
+        log = open(log_dir / f"sidecar-{self.port}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ltv_webhook", "--port", str(self.port)],
             env=self.env,

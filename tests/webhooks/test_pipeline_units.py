@@ -1,0 +1,126 @@
+"""The pipeline half without HTTP: idempotent partitions, rejects, sensor, days, tokens, CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import stat
+from pathlib import Path
+
+import duckdb
+from dagster import DagsterInstance, build_sensor_context
+
+from ltv_pipeline.cli.main import main as ltv_main
+from ltv_pipeline.defs.webhooks.sensor import webhook_sensor
+from ltv_pipeline.lib.webhook_import import day_window, received_days
+from ltv_pipeline.settings import Settings
+from ltv_webhook.segments import CREATE_TABLE, TABLE, Layout
+from tests.webhooks.sidecar import event_body, materialize_days, sha256, warehouse_rows
+
+
+def _sealed_segment(home: Path, name: str, bodies: list[tuple[bytes, str, str | None]]) -> None:
+    """Write a sealed segment the way the sidecar does (rows, close, rename into sealed/)."""
+    layout = Layout(home / "webhooks")
+    layout.ensure()
+    path = layout.active / name
+    conn = duckdb.connect(str(path))
+    conn.execute(CREATE_TABLE)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    for body, outcome, reason in bodies:
+        conn.execute(
+            f"INSERT INTO {TABLE} VALUES ('default', ?, ?, 'application/json', ?, ?, ?)",
+            [sha256(body), now, body, outcome, reason],
+        )
+    conn.close()
+    path.rename(layout.sealed / name)
+
+
+BAD_PRICE = json.dumps(
+    {
+        "type": "Order",
+        "customer": {"email": "a@b.example"},
+        "order": {"id": 1},
+        "product": {"id": 2, "price": "forty"},
+    }
+).encode()
+NO_TYPE = json.dumps({"customer": {"email": "a@b.example"}, "order": {"id": 3}}).encode()
+
+
+def test_partition_is_replaced_exactly_and_rejects_are_not_repeated(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    good = [event_body(n) for n in range(3)]
+    _sealed_segment(
+        home,
+        "x-000001.duckdb",
+        [(b, "accepted", None) for b in [*good, BAD_PRICE, NO_TYPE]]
+        + [(b"oops", "dead_letter", "the body is not valid JSON")],
+    )
+    materialize_days(home)
+    first = warehouse_rows(home, "SELECT * FROM raw_samcart_webhook_events ORDER BY ALL")
+    rejects = warehouse_rows(home, "SELECT column_name, value, reason FROM rejects ORDER BY ALL")
+    materialize_days(home)
+    assert warehouse_rows(home, "SELECT * FROM raw_samcart_webhook_events ORDER BY ALL") == first
+    assert (
+        warehouse_rows(home, "SELECT column_name, value, reason FROM rejects ORDER BY ALL")
+        == rejects
+    )
+    assert len(first) == 3
+    assert {r[0] for r in rejects} == {"product.price", "type", None}
+    assert any(r[1] == "forty" and "not an amount" in r[2] for r in rejects)
+    assert any("dead letter" in r[2] for r in rejects)
+    assert (home / "webhooks" / "imported" / "x-000001.duckdb").exists()
+
+
+def test_sensor_asks_for_today_when_a_segment_is_sealed(tmp_path: Path, monkeypatch) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("LTV_HOME", str(home))
+    instance = DagsterInstance.ephemeral()
+    skipped = webhook_sensor(build_sensor_context(instance=instance))
+    assert "no sealed" in str(skipped)
+    _sealed_segment(home, "y-000001.duckdb", [(event_body(1), "accepted", None)])
+    result = webhook_sensor(build_sensor_context(instance=instance))
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert [r.partition_key for r in result.run_requests] == [today]
+
+
+def test_local_days_follow_the_configured_time_zone() -> None:
+    start, end = day_window(dt.date(2024, 3, 10), "America/New_York")  # DST starts: 23 hours
+    assert (start, end - start) == (dt.datetime(2024, 3, 10, 5), dt.timedelta(hours=23))
+    conn = duckdb.connect()
+    conn.execute("CREATE TABLE webhook_deliveries (received_at TIMESTAMP)")
+    conn.execute(
+        "INSERT INTO webhook_deliveries VALUES ('2024-03-10 04:59:00'), "
+        "('2024-03-10 05:00:00'), ('2024-03-11 03:59:00')"
+    )
+    assert received_days(conn, "America/New_York") == [dt.date(2024, 3, 9), dt.date(2024, 3, 10)]
+
+
+def test_webhook_url_creates_a_private_token_once(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("LTV_HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))  # the CLI exports it
+    assert ltv_main(["webhook-url", "--base-url", "https://ltv.example.com/"]) == 0
+    first = capsys.readouterr().out
+    assert ltv_main(["webhook-url", "--base-url", "https://ltv.example.com"]) == 0
+    second = capsys.readouterr().out
+    url = first.splitlines()[0]
+    assert url == second.splitlines()[0]
+    assert url.startswith("https://ltv.example.com/webhooks/samcart/")
+    for step in ("Notify URL", "Product Purchased", "Subscription Charged", "Refunded", "Cancel"):
+        assert step in first
+    tokens = Settings.from_env({"LTV_HOME": str(tmp_path)}).webhook_tokens_path
+    assert stat.S_IMODE(os.stat(tokens).st_mode) == 0o600
+    assert ltv_main(["webhook-url", "--account", "store-2"]) == 0
+    assert len(json.loads(tokens.read_text())) == 2
+    assert ltv_main(["webhook-url", "--account", "Bad Name"]) == 2
+
+
+def test_ltv_sql_counts_events_after_materialize(tmp_path: Path, monkeypatch, capsys) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("LTV_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    _sealed_segment(home, "z-000001.duckdb", [(event_body(n), "accepted", None) for n in range(4)])
+    assert ltv_main(["materialize"]) == 0
+    capsys.readouterr()
+    assert ltv_main(["sql", "select count(*) from raw_samcart_webhook_events"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "4"
