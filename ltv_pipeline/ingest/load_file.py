@@ -66,7 +66,31 @@ def _csv_source(facts: CsvFacts, parallel: bool) -> str:
     )
 
 
-def _land_sql(profile: FormatProfile, mapping: HeaderMapping, facts: CsvFacts, keys: str) -> str:
+def _line_number_sql(conn: duckdb.DuckDBPyConnection, facts: CsvFacts, records: int) -> str:
+    """Each record's starting line: by position when rows map 1:1 to lines, else looked up."""
+    by_position = f"(_cells.rowid + 1 + {facts.header_line})"
+    if facts.simple_line_numbers(records):
+        return by_position
+    starts = record_start_lines(facts)
+    if len(starts) != records:
+        # The csv module and DuckDB disagree about this file's records (exotic quoting):
+        # keep numbering by position, which is exact for every file without blank lines.
+        return by_position
+    lines = pl.DataFrame(
+        {"record": range(records), "line": starts},
+        schema={"record": pl.Int64, "line": pl.Int64},
+    )
+    conn.register("_lines_frame", lines)
+    try:
+        conn.execute("CREATE OR REPLACE TEMP TABLE _lines AS SELECT * FROM _lines_frame")
+    finally:
+        conn.unregister("_lines_frame")
+    return "(SELECT line FROM _lines WHERE record = _cells.rowid)"
+
+
+def _land_sql(
+    profile: FormatProfile, mapping: HeaderMapping, facts: CsvFacts, keys: str, line_sql: str
+) -> str:
     """Every record of `_cells` into the landed table: canonical cells, unknown columns, spares.
 
     Reading into a temp table first keeps the CSV scan parallel; the temp table's row ids
@@ -85,21 +109,13 @@ def _land_sql(profile: FormatProfile, mapping: HeaderMapping, facts: CsvFacts, k
     width = len(facts.header)
     spare = ", ".join(f"c{i}" for i in range(width, width + OVERFLOW_COLUMNS))
     return (
-        f"INSERT INTO {landed_table(profile)} SELECT {keys}, "
-        f"rowid + 1 + {facts.header_line} AS line_number, {', '.join(cells)}, "
-        f"{extra}, NULLIF(concat_ws(',', {spare}), '') FROM _cells"
+        f"INSERT INTO {landed_table(profile)} SELECT {keys}, {line_sql} AS line_number, "
+        f"{', '.join(cells)}, {extra}, NULLIF(concat_ws(',', {spare}), '') FROM _cells"
     )
 
 
-def _land(
-    conn: duckdb.DuckDBPyConnection,
-    profile: FormatProfile,
-    mapping: HeaderMapping,
-    facts: CsvFacts,
-    keys: str,
-    where: str,
-) -> int:
-    """Read the file, then in a new transaction clear its previous rows and land its records."""
+def _read_cells(conn: duckdb.DuckDBPyConnection, facts: CsvFacts) -> str:
+    """Read every record into the temp table `_cells`; returns the line-number expression."""
     for parallel in (True, False):
         try:
             conn.execute(
@@ -112,43 +128,7 @@ def _land(
                 continue  # quoted newlines together with ragged rows need the sequential reader
             first_line = str(exc).strip().splitlines()[0]
             raise CsvFileError(f"the file cannot be read as CSV: {first_line}") from None
-    conn.execute("BEGIN TRANSACTION")
-    for table in (landed_table(profile), profile.asset):
-        conn.execute(f"DELETE FROM {table} WHERE {where}")
-    conn.execute(f"DELETE FROM rejects WHERE {where} AND source = {sp.quote(profile.asset)}")
-    conn.execute(_land_sql(profile, mapping, facts, keys))
-    conn.execute("DROP TABLE _cells")
-    return _scalar(conn, f"SELECT count(*) FROM {landed_table(profile)} WHERE {where}")
-
-
-def _renumber_lines(
-    conn: duckdb.DuckDBPyConnection,
-    profile: FormatProfile,
-    facts: CsvFacts,
-    records: int,
-    where: str,
-) -> None:
-    """Give each landed record its real starting line when rows do not map 1:1 to lines."""
-    if facts.simple_line_numbers(records):
-        return
-    starts = record_start_lines(facts)
-    if len(starts) != records:
-        # The csv module and DuckDB disagree about this file's records (exotic quoting):
-        # keep numbering by position, which is exact for every file without blank lines.
-        return
-    lines = pl.DataFrame(
-        {"provisional": [facts.header_line + 1 + i for i in range(records)], "line": starts},
-        schema={"provisional": pl.Int64, "line": pl.Int64},
-    )
-    conn.register("_lines_frame", lines)
-    try:
-        conn.execute(
-            f"UPDATE {landed_table(profile)} AS landed SET line_number = lines.line "
-            f"FROM _lines_frame AS lines WHERE landed.line_number = lines.provisional "
-            f"AND landed.{where.replace(' AND ', ' AND landed.')}"
-        )
-    finally:
-        conn.unregister("_lines_frame")
+    return _line_number_sql(conn, facts, _scalar(conn, "SELECT count(*) FROM _cells"))
 
 
 def _typed_sql(column: ColumnSpec, text: str, catalog: FormatCatalog, date_order: str) -> str:
@@ -310,9 +290,14 @@ def load_file(
     mapping = mapping_for(catalog, profile.name, facts.header)
     where = f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
     keys = f"{sp.quote(account)} AS account, {sp.quote(file_hash)} AS file_hash"
-    records = _land(conn, profile, mapping, facts, keys, where)
+    line_sql = _read_cells(conn, facts)
+    conn.execute("BEGIN TRANSACTION")
     try:
-        _renumber_lines(conn, profile, facts, records, where)
+        # The file's previous rows go, and its records land, in the same transaction as the rest.
+        for table in (landed_table(profile), profile.asset):
+            conn.execute(f"DELETE FROM {table} WHERE {where}")
+        conn.execute(f"DELETE FROM rejects WHERE {where} AND source = ?", [profile.asset])
+        conn.execute(_land_sql(profile, mapping, facts, keys, line_sql))
         landed = f"(SELECT * FROM {landed_table(profile)} WHERE {where})"
         parse_sql, reasons_sql = _build_parse_sql(mapping, facts, catalog, date_order, landed)
         conn.execute(parse_sql)
@@ -367,7 +352,7 @@ def load_file(
         conn.execute("ROLLBACK")
         raise
     finally:
-        for table in ("_parsed", "_contract_rejects"):
+        for table in ("_cells", "_lines", "_parsed", "_contract_rejects"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
     first = conn.execute(
         f"SELECT line_number, column_name, value, reason FROM rejects "

@@ -221,3 +221,21 @@ def test_day_order_is_a_setting(tmp_path: Path, warehouse, catalog) -> None:
     )
     stored = warehouse.execute("SELECT order_date FROM raw_samcart_orders").fetchone()[0]
     assert stored == dt.date(2024, 4, 3)
+
+
+def test_a_failure_half_way_keeps_what_was_stored(
+    tmp_path: Path, warehouse, catalog, monkeypatch
+) -> None:
+    load(warehouse, catalog, ORDERS_SAMPLE)
+    before = warehouse.execute("SELECT * FROM raw_samcart_orders ORDER BY ALL").fetchall()
+
+    def broken_contract(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("ltv_pipeline.ingest.load_file.contract_failures", broken_contract)
+    with pytest.raises(RuntimeError, match="disk full"):
+        load(warehouse, catalog, ORDERS_SAMPLE)
+    after = warehouse.execute("SELECT * FROM raw_samcart_orders ORDER BY ALL").fetchall()
+    landed = warehouse.execute("SELECT count(*) FROM landed_samcart_orders").fetchall()[0][0]
+    assert after == before
+    assert landed == 10
