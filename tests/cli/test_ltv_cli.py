@@ -140,3 +140,29 @@ def test_a_held_warehouse_gives_warehouse_busy_not_a_trace(ltv_home):
 def test_sql_csv_neutralises_formula_cells(ltv_home, value: str):
     done = ltv("sql", f"select '{value}' as v, -5 as n")
     assert done.stdout.splitlines()[1] == f"'{value},-5"
+
+
+def test_import_waits_for_a_held_warehouse_then_says_busy(ltv_home):
+    ltv("import", str(ORDERS_SAMPLE))  # creates the warehouse
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True);"
+            " time.sleep(60)",
+            str(ltv_home.warehouse_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        busy = ltv("import", str(RECURRING_SAMPLE), env_extra={"LTV_BUSY_TIMEOUT_SECONDS": "2"})
+    finally:
+        holder.kill()
+        holder.wait()
+    assert busy.returncode == 2
+    assert busy.stderr.strip().splitlines()[-1] == "warehouse busy"
+    assert "Traceback" not in busy.stderr
+    retried = ltv("import", str(RECURRING_SAMPLE), "--json")
+    assert json_lines(retried.stdout)[0]["status"] == "loaded"
