@@ -7,14 +7,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ltv_pipeline.formats.profiles import load_catalog
 from ltv_pipeline.lib.warehouse import WarehouseBusy
 from ltv_pipeline.settings import DEFAULT_ACCOUNT, Settings, SettingsError, get_settings
-
-FORMAT_CHOICES = (
-    "samcart-orders",
-    "samcart-recurring-subscriptions",
-    "samcart-limited-subscriptions",
-)
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
@@ -100,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmd = commands.add_parser("import", help="ingest SamCart CSV exports now")
     cmd.add_argument("files", nargs="+", metavar="FILE")
-    cmd.add_argument("--format", choices=FORMAT_CHOICES, help="skip detection")
+    cmd.add_argument(
+        "--format", choices=sorted(load_catalog().profiles), help="skip format detection"
+    )
     cmd.add_argument("--account", default=DEFAULT_ACCOUNT, help="SamCart account (store) name")
     cmd.add_argument("--json", action="store_true", help="one JSON object per file per line")
     cmd.set_defaults(handler=_import)
