@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from ltv_pipeline.defs.marts.assets import build_mart_assets
+from ltv_pipeline.defs.model.assets import MODEL_ASSETS
+from ltv_pipeline.defs.model.automation import ltv_automation_sensor
 from ltv_pipeline.defs.raw_files.assets import build_raw_file_assets
 from ltv_pipeline.defs.raw_files.inbox_sensor import inbox_sensor
 from ltv_pipeline.defs.webhooks.assets import build_webhook_events_asset
@@ -16,8 +19,13 @@ def build_definitions() -> Definitions:
     settings = get_settings()
     settings.ensure_layout()
     return Definitions(
-        assets=[*build_raw_file_assets(), build_webhook_events_asset()],
-        sensors=[inbox_sensor, webhook_sensor],
+        assets=[
+            *build_raw_file_assets(),
+            build_webhook_events_asset(),
+            *MODEL_ASSETS,
+            *build_mart_assets(),
+        ],
+        sensors=[inbox_sensor, webhook_sensor, ltv_automation_sensor()],
         resources={
             "warehouse": Warehouse(
                 database=str(settings.warehouse_path),

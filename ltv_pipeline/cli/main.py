@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("query")
     cmd.set_defaults(handler=_sql)
 
+    from ltv_pipeline.cli.report import add_report_parser
+
+    add_report_parser(commands)
+
     cmd = commands.add_parser("run", help="start the Dagster UI and daemon on 127.0.0.1")
     cmd.set_defaults(handler=_run)
 

@@ -100,19 +100,21 @@ def plan(
     """What to run: a selection means every partition of it; none means whatever is missing."""
     assets, _ = _assets_by_key()
     register_archived_files(instance, settings)
+    graph = build_definitions().resolve_asset_graph()
     if selection:
-        defs = build_definitions()
-        graph = defs.resolve_asset_graph()
         keys = AssetSelection.from_string(selection).resolve(graph)
         if not keys:
             raise ValueError(f"the selection {selection!r} matches no asset")
     else:
         keys = set(assets)
     work: list[tuple[AssetKey, str | None]] = []
-    for key in sorted(keys, key=lambda k: k.to_user_string()):
+    # Upstream first: raw partitions, then the unified model, then the marts built on it.
+    order = {key: index for index, key in enumerate(graph.toposorted_asset_keys)}
+    for key in sorted(keys, key=lambda k: (order.get(k, len(order)), k.to_user_string())):
         partitions_def = assets[key].partitions_def
         if partitions_def is None:
-            work.append((key, None))
+            if selection or work or not instance.get_latest_materialization_event(key):
+                work.append((key, None))  # the model and marts follow any new raw data
             continue
         if isinstance(partitions_def, DynamicPartitionsDefinition):
             partition_keys = instance.get_dynamic_partitions(partitions_def.name)

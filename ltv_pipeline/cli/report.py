@@ -1,0 +1,254 @@
+"""`ltv report ...`: the marts' figures for people and scripts, from the warehouse read-only.
+
+Each report runs the same metric SQL the marts are built from (ltv_pipeline.metrics), so any
+choice of period, basis, cohort start and as-of day is answered exactly, not approximated from
+a stored default. All accounts are summed unless --account names one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, TextIO
+
+import duckdb
+
+from ltv_pipeline.lib.csv_output import write_csv
+from ltv_pipeline.lib.warehouse import connect_warehouse
+from ltv_pipeline.metrics.as_of import resolve_as_of
+from ltv_pipeline.metrics.definitions import (
+    BASES,
+    COHORT_STARTS,
+    DEFAULT_BASIS,
+    DEFAULT_COHORT_START,
+    DEFAULT_PERIOD,
+    PERIODS,
+    MetricOptions,
+)
+from ltv_pipeline.metrics.ltv_curves import ltv_curves_sql
+from ltv_pipeline.metrics.ltv_table import HORIZON_COLUMNS, ltv_table
+from ltv_pipeline.metrics.payment_plans import payment_plans_sql, plan_summary_sql
+from ltv_pipeline.metrics.refund_rates import rates_sql, refund_rates_sql
+from ltv_pipeline.metrics.subscription_metrics import derived_rates_sql, subscription_metrics_sql
+from ltv_pipeline.settings import Settings
+
+REPORTS = ("cohort-ltv", "front-end-products", "payment-plans", "subscriptions", "refunds")
+FORMATS = ("table", "csv", "json")
+MODEL_TABLES = ("customers", "transactions", "subscriptions", "declined_charges")
+
+
+class ReportError(RuntimeError):
+    """The warehouse cannot answer yet (no model built), said in words a user can act on."""
+
+
+def add_report_parser(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("report", help="print an LTV report (read-only)")
+    cmd.add_argument("report", choices=REPORTS)
+    cmd.add_argument("--account", help="one SamCart account (default: all accounts summed)")
+    cmd.add_argument(
+        "--basis",
+        choices=BASES,
+        default=DEFAULT_BASIS,
+        help="net = charges minus refunds (default); gross = charges only",
+    )
+    cmd.add_argument(
+        "--period",
+        choices=PERIODS,
+        default=DEFAULT_PERIOD,
+        help="cohort period: month (YYYY-MM, default), ISO week (YYYY-Www) or day",
+    )
+    cmd.add_argument(
+        "--cohort-start",
+        choices=[c.replace("_", "-") for c in COHORT_STARTS],
+        default=DEFAULT_COHORT_START.replace("_", "-"),
+        help="first order of any amount (default) or first order over $0",
+    )
+    cmd.add_argument(
+        "--as-of",
+        type=dt.date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="the day the data is taken to end (default: latest day in the data)",
+    )
+    cmd.add_argument("--format", choices=FORMATS, default="table")
+    cmd.set_defaults(handler=run_report)
+
+
+def _money(value: Any) -> str:
+    return "" if value is None else f"{Decimal(value):.2f}"
+
+
+def _rate(value: Any) -> str:
+    return "" if value is None else f"{float(value):.4f}"
+
+
+def _cohort_rows(conn, options, as_of, basis, account, grouping) -> tuple[list[str], list[list]]:
+    rows = ltv_table(conn, ltv_curves_sql(options, as_of, grouping), basis, account)
+    if grouping == "cohort":
+        columns = ["cohort", "customers", *HORIZON_COLUMNS]
+        lead = [[r["group_key"], r["customers"]] for r in rows]
+    else:
+        columns = ["product_id", "product_name", "customers", *HORIZON_COLUMNS]
+        lead = [[r["group_key"], r["group_name"], r["customers"]] for r in rows]
+    return columns, [
+        head + [_money(r[c]) for c in HORIZON_COLUMNS] for head, r in zip(lead, rows, strict=True)
+    ]
+
+
+def _filtered(sql: str, account: str | None) -> tuple[str, dict]:
+    if account:
+        return f"SELECT * FROM ({sql}) WHERE account = $account", {"account": account}
+    return sql, {}
+
+
+def _query(conn, sql: str, params: dict) -> tuple[list[str], list[list]]:
+    cursor = conn.execute(sql, params)
+    return [d[0] for d in cursor.description], [list(r) for r in cursor.fetchall()]
+
+
+def _payment_plans(conn, as_of, account) -> tuple[list[str], list[list]]:
+    plans, params = _filtered(payment_plans_sql(as_of), account)
+    columns, rows = _query(conn, plan_summary_sql(f"({plans})", "product_id, product_name"), params)
+    _, total = _query(conn, plan_summary_sql(f"({plans})", "'(all)', '(all plans)'"), params)
+    rows += [r for r in total if r[2]]
+    return columns, [
+        [r[0], r[1], *r[2:4], *[_money(v) for v in r[4:7]], *r[7:9], *[_rate(v) for v in r[9:]]]
+        for r in rows
+    ]
+
+
+def _subscriptions(conn, as_of, account) -> tuple[list[str], list[list]]:
+    base, params = _filtered(subscription_metrics_sql(as_of), account)
+    sums = (
+        "sum(active_subscribers) AS active_subscribers, "
+        "sum(active_subscriptions) AS active_subscriptions, sum(mrr) AS mrr, "
+        "sum(subscribers_at_window_start) AS subscribers_at_window_start, "
+        "sum(churned_subscribers) AS churned_subscribers"
+    )
+    columns, rows = _query(
+        conn,
+        f"SELECT *, {derived_rates_sql()} FROM (SELECT {sums} FROM ({base}))",
+        params,
+    )
+    return columns, [
+        [*r[0:2], _money(r[2]), *r[3:5], _money(r[5]), _rate(r[6]), _money(r[7]), r[8]]
+        for r in rows
+    ]
+
+
+def _refunds(conn, options, as_of, account) -> tuple[list[str], list[list]]:
+    base, params = _filtered(refund_rates_sql(options, as_of), account)
+    columns, rows = _query(
+        conn,
+        f"""SELECT dimension, group_key, group_name, gross_charged, refunded_amount,
+                refund_rate_amount, orders, refunded_orders, refund_rate_orders
+            FROM (SELECT *, {rates_sql()} FROM (
+                SELECT dimension, group_key, min(group_name) AS group_name,
+                    sum(gross_charged) AS gross_charged, sum(refunded_amount) AS refunded_amount,
+                    sum(orders) AS orders, sum(refunded_orders) AS refunded_orders
+                FROM ({base}) GROUP BY dimension, group_key))
+            ORDER BY dimension, group_key""",
+        params,
+    )
+    return columns, [
+        [*r[0:3], _money(r[3]), _money(r[4]), _rate(r[5]), r[6], r[7], _rate(r[8])] for r in rows
+    ]
+
+
+def build_report(
+    conn: duckdb.DuckDBPyConnection,
+    report: str,
+    *,
+    account: str | None = None,
+    basis: str = DEFAULT_BASIS,
+    options: MetricOptions | None = None,
+) -> tuple[list[str], list[list], list[str]]:
+    """(columns, rows as display text, labels saying which definitions were used)."""
+    present = {r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    missing = [t for t in MODEL_TABLES if t not in present]
+    if missing:
+        raise ReportError(
+            f"the unified model is not built yet (missing {', '.join(missing)}): "
+            "run `ltv materialize` first"
+        )
+    options = options or MetricOptions()
+    as_of = resolve_as_of(conn, options.as_of)
+    labels = [
+        f"as of {as_of.isoformat()}" + ("" if options.as_of else " (latest day in the data)"),
+        f"account: {account or 'all accounts'}",
+    ]
+    if report in ("cohort-ltv", "front-end-products"):
+        grouping = "cohort" if report == "cohort-ltv" else "front_end_product"
+        columns, rows = _cohort_rows(conn, options, as_of, basis, account, grouping)
+        labels += [
+            f"basis: {basis}",
+            f"cohort period: {options.period}",
+            f"cohort starts at: {options.cohort_start.replace('_', ' ')}",
+            "empty cell: right-censored (not every customer is that many days past the "
+            "first purchase yet)",
+        ]
+    elif report == "payment-plans":
+        columns, rows = _payment_plans(conn, as_of, account)
+    elif report == "subscriptions":
+        columns, rows = _subscriptions(conn, as_of, account)
+        labels.append("formula_ltv is a formula (ARPA / 30-day churn), not observed LTV")
+    else:
+        columns, rows = _refunds(conn, options, as_of, account)
+        labels.append(f"cohort period: {options.period}")
+    return columns, rows, labels
+
+
+def print_report(out: TextIO, fmt: str, columns, rows, labels) -> None:
+    if fmt == "csv":
+        write_csv(out, columns, rows)
+    elif fmt == "json":
+        out.write(json.dumps([dict(zip(columns, _json_row(r), strict=True)) for r in rows]))
+        out.write("\n")
+    else:
+        texts = [[("" if v is None else str(v)) for v in row] for row in rows]
+        widths = [max([len(c), *(len(r[i]) for r in texts)]) for i, c in enumerate(columns)]
+        out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + "\n")
+        for row in texts:
+            out.write("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) + "\n")
+        out.write("\n" + "\n".join(f"# {label}" for label in labels) + "\n")
+
+
+def _json_row(row: Sequence[Any]) -> list[Any]:
+    """Amounts and rates as JSON numbers, censored cells as null."""
+    values: list[Any] = []
+    for value in row:
+        if value == "":
+            values.append(None)
+        elif isinstance(value, str):
+            try:
+                values.append(float(value) if "." in value else value)
+            except ValueError:
+                values.append(value)
+        elif isinstance(value, Decimal):
+            values.append(float(value))
+        else:
+            values.append(value)
+    return values
+
+
+def run_report(args: argparse.Namespace, settings: Settings) -> int:
+    options = MetricOptions(
+        period=args.period, cohort_start=args.cohort_start.replace("-", "_"), as_of=args.as_of
+    )
+    conn = connect_warehouse(
+        settings.warehouse_path, read_only=True, timeout_seconds=settings.busy_timeout_seconds
+    )
+    try:
+        columns, rows, labels = build_report(
+            conn, args.report, account=args.account, basis=args.basis, options=options
+        )
+    except ReportError as exc:
+        print(f"ltv report: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    print_report(sys.stdout, args.format, columns, rows, labels)
+    return 0

@@ -1,0 +1,97 @@
+"""The LTV marts as Dagster assets, one per entry of MARTS, rebuilt whenever the model changes.
+
+Each run also proves its checks (keys unique, net revenue reconciles with the transactions,
+no cohort cell with more eligible customers than customers) and puts a markdown preview in the
+metadata; the LTV curve marts add a PNG chart of the curves.
+"""
+
+import base64
+
+import duckdb
+from dagster import (
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from ltv_pipeline.defs.marts.build import MARTS, Mart, build_mart
+from ltv_pipeline.defs.marts.chart import cohort_curves_png
+from ltv_pipeline.defs.marts.checks import CURVE_MARTS, check_names, run_checks
+from ltv_pipeline.defs.model.automation import MARTS_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
+from ltv_pipeline.lib.markdown import markdown_table
+from ltv_pipeline.lib.warehouse import Warehouse
+from ltv_pipeline.metrics.ltv_table import HORIZON_COLUMNS, ltv_table
+from ltv_pipeline.settings import get_settings
+
+MODEL_DEPS = ["customers", "transactions", "subscriptions", "declined_charges"]
+PREVIEW_ROWS = 20
+CURVE_GROUPS = {
+    "cohort_ltv": "SELECT *, cohort AS group_key, cohort AS group_name FROM cohort_ltv "
+    "WHERE period = 'month'",
+    "ltv_by_front_end_product": "SELECT *, product_id AS group_key, product_name AS group_name "
+    "FROM ltv_by_front_end_product",
+}
+
+
+def _format(value: object) -> str:
+    return "" if value is None else f"{value}"
+
+
+def curve_metadata(conn: duckdb.DuckDBPyConnection, mart: Mart) -> dict[str, MetadataValue]:
+    """Net LTV table (all accounts) in markdown, and the curves as a PNG (file + inline)."""
+    rows = ltv_table(conn, CURVE_GROUPS[mart.name], "net", None)
+    label = "cohort" if mart.name == "cohort_ltv" else "front-end product"
+    table = markdown_table(
+        [label, "customers", *HORIZON_COLUMNS],
+        [
+            [r["group_key"] if label == "cohort" else r["group_name"], r["customers"]]
+            + [_format(r[c]) for c in HORIZON_COLUMNS]
+            for r in rows
+        ],
+    )
+    png = cohort_curves_png(rows, f"Net LTV per customer by {label} (empty = not yet observable)")
+    charts = get_settings().home / "charts"
+    charts.mkdir(parents=True, exist_ok=True)
+    path = charts / f"{mart.name}.png"
+    path.write_bytes(png)
+    image = base64.b64encode(png).decode()
+    return {
+        "net_ltv_table": MetadataValue.md(table + "\n\nEmpty cells are right-censored."),
+        "chart": MetadataValue.md(f"![{mart.name} curves](data:image/png;base64,{image})"),
+        "chart_file": MetadataValue.path(str(path)),
+    }
+
+
+def _preview(conn: duckdb.DuckDBPyConnection, mart: Mart) -> MetadataValue:
+    cursor = conn.execute(f"SELECT * FROM {mart.name} ORDER BY ALL LIMIT {PREVIEW_ROWS}")
+    return MetadataValue.md(markdown_table([d[0] for d in cursor.description], cursor.fetchall()))
+
+
+def build_mart_asset(mart: Mart) -> AssetsDefinition:
+    @asset(
+        name=mart.name,
+        deps=MODEL_DEPS,
+        group_name=MARTS_GROUP,
+        kinds={"duckdb"},
+        automation_condition=REBUILD_WHEN_UPSTREAM_CHANGES,
+        description=mart.description + f" Key: {', '.join(mart.key)}; per account, summable.",
+        check_specs=[AssetCheckSpec(name, asset=mart.name) for name in check_names(mart)],
+    )
+    def mart_asset(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+        with warehouse.get_connection() as conn:
+            rows = build_mart(conn, mart)
+            checks = run_checks(conn, mart)
+            metadata: dict[str, object] = {"dagster/row_count": rows}
+            metadata["preview"] = _preview(conn, mart)
+            if mart.name in CURVE_MARTS:
+                metadata.update(curve_metadata(conn, mart))
+        return MaterializeResult(metadata=metadata, check_results=checks)
+
+    return mart_asset
+
+
+def build_mart_assets() -> list[AssetsDefinition]:
+    return [build_mart_asset(mart) for mart in MARTS.values()]

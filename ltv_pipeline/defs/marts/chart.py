@@ -1,0 +1,41 @@
+"""The cohort LTV curves as a PNG: what people look at instead of the table."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on a server
+import matplotlib.pyplot as plt
+
+from ltv_pipeline.metrics.definitions import HORIZONS
+
+DAY_HORIZONS = [(label, days) for label, days in HORIZONS if days is not None]
+MAX_LINES = 24  # the latest cohorts; older ones make the chart unreadable
+
+
+def cohort_curves_png(rows: list[dict[str, object]], title: str) -> bytes:
+    """One line per cohort over days 0..365; censored horizons are simply not drawn."""
+    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=100)
+    for row in rows[-MAX_LINES:]:
+        points = [
+            (days, float(row[f"ltv_{label}"]))  # type: ignore[arg-type]
+            for label, days in DAY_HORIZONS
+            if row.get(f"ltv_{label}") is not None
+        ]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            axes.plot(xs, ys, marker="o", label=f"{row['group_key']} (n={row['customers']})")
+    axes.set_xlabel("days since first purchase")
+    axes.set_ylabel("LTV per customer")
+    axes.set_title(title)
+    axes.set_xticks([days for _, days in DAY_HORIZONS])
+    axes.grid(True, alpha=0.3)
+    if axes.lines:
+        axes.legend(fontsize="small", loc="upper left", ncols=2)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()

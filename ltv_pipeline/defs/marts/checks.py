@@ -1,0 +1,82 @@
+"""What every mart run proves (ltv-metrics.md: every metric reconciles)."""
+
+from __future__ import annotations
+
+import duckdb
+from dagster import AssetCheckResult, AssetCheckSeverity
+
+from ltv_pipeline.defs.marts.build import Mart
+
+# Net revenue as each mart adds it up; every one must equal the unified transactions' sum.
+NET_TOTALS = {
+    "cohort_ltv": [
+        "SELECT sum(net_revenue) FROM cohort_ltv WHERE horizon = 'all' AND period = 'month'",
+        "SELECT sum(net_revenue) FROM cohort_ltv WHERE horizon = 'all' AND period = 'week'",
+    ],
+    "ltv_by_front_end_product": [
+        "SELECT sum(net_revenue) FROM ltv_by_front_end_product WHERE horizon = 'all'"
+    ],
+    "customer_ltv": ["SELECT sum(net_revenue) FROM customer_ltv"],
+    "refund_rates": [
+        f"SELECT sum(gross_charged - refunded_amount) FROM refund_rates WHERE dimension = '{d}'"
+        for d in ("cohort", "product")
+    ],
+}
+CURVE_MARTS = ("cohort_ltv", "ltv_by_front_end_product")
+
+
+def keys_unique(conn: duckdb.DuckDBPyConnection, mart: Mart) -> AssetCheckResult:
+    key = ", ".join(mart.key)
+    (duplicates,) = conn.execute(
+        f"SELECT count(*) - count(DISTINCT ({key})) FROM {mart.name}"
+    ).fetchall()[0]
+    return AssetCheckResult(
+        check_name="keys_unique",
+        passed=duplicates == 0,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"key": key, "duplicates": duplicates},
+    )
+
+
+def reconciles(conn: duckdb.DuckDBPyConnection, mart: Mart) -> AssetCheckResult:
+    (expected,) = conn.execute("SELECT coalesce(sum(amount), 0) FROM transactions").fetchall()[0]
+    totals = [conn.execute(sql).fetchall()[0][0] or 0 for sql in NET_TOTALS[mart.name]]
+    return AssetCheckResult(
+        check_name="net_revenue_reconciles",
+        passed=all(total == expected for total in totals),
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "transactions_net": float(expected),
+            "mart_net_totals": ", ".join(f"{float(t):.2f}" for t in totals),
+        },
+    )
+
+
+def eligible_within_customers(conn: duckdb.DuckDBPyConnection, mart: Mart) -> AssetCheckResult:
+    (bad,) = conn.execute(
+        f"SELECT count(*) FROM {mart.name} WHERE eligible > customers OR eligible < 0"
+    ).fetchall()[0]
+    return AssetCheckResult(
+        check_name="eligible_within_customers",
+        passed=bad == 0,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"cells_with_more_eligible_than_customers": bad},
+    )
+
+
+def check_names(mart: Mart) -> list[str]:
+    names = ["keys_unique"]
+    if mart.name in NET_TOTALS:
+        names.append("net_revenue_reconciles")
+    if mart.name in CURVE_MARTS:
+        names.append("eligible_within_customers")
+    return names
+
+
+def run_checks(conn: duckdb.DuckDBPyConnection, mart: Mart) -> list[AssetCheckResult]:
+    results = [keys_unique(conn, mart)]
+    if mart.name in NET_TOTALS:
+        results.append(reconciles(conn, mart))
+    if mart.name in CURVE_MARTS:
+        results.append(eligible_within_customers(conn, mart))
+    return results

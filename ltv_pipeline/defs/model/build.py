@@ -1,0 +1,14 @@
+"""The whole unified model in dependency order, for callers outside Dagster (tests, benchmark)."""
+
+import duckdb
+
+from ltv_pipeline.defs.model.customers import build_customers
+from ltv_pipeline.defs.model.subscriptions import build_subscriptions
+from ltv_pipeline.defs.model.transactions import build_declined_charges, build_transactions
+
+
+def build_model(conn: duckdb.DuckDBPyConnection) -> None:
+    build_subscriptions(conn)
+    build_transactions(conn)
+    build_declined_charges(conn)
+    build_customers(conn)

@@ -1,0 +1,82 @@
+"""`customers`: one row per (account, customer key); the key is the email, trimmed and
+case-folded, and platform customer ids are kept as aliases.
+
+The first purchase is the first successful order (any amount, $0 included; earliest order time,
+then lowest order id); the front-end product is that order's highest-priced line (then its first
+line). A customer with money events but no order (say, only a webhook rebill) starts at their
+first charge instead, marked in `cohort_basis`, so every dollar still belongs to a cohort.
+"""
+
+import duckdb
+
+ORDER_RANK = "moment, try_cast(order_id AS BIGINT) NULLS LAST, order_id"
+
+
+def customers_sql() -> str:
+    return f"""
+    WITH orders AS (
+        SELECT account, customer_key, order_id, min(transaction_at) AS moment,
+            min(transaction_day) AS day, sum(amount) AS order_amount
+        FROM transactions WHERE kind = 'order_line'
+        GROUP BY account, customer_key, order_id
+    ), first_order AS (
+        SELECT * FROM orders
+        QUALIFY row_number() OVER (PARTITION BY account, customer_key ORDER BY {ORDER_RANK}) = 1
+    ), first_paid_order AS (
+        SELECT * FROM orders WHERE order_amount > 0
+        QUALIFY row_number() OVER (PARTITION BY account, customer_key ORDER BY {ORDER_RANK}) = 1
+    ), front_end AS (
+        SELECT t.account, t.customer_key, t.product_id, t.product_name
+        FROM transactions t JOIN first_order f
+          ON t.account = f.account AND t.customer_key = f.customer_key
+         AND t.order_id = f.order_id AND t.kind = 'order_line'
+        QUALIFY row_number() OVER (PARTITION BY t.account, t.customer_key
+                                   ORDER BY t.amount DESC, t.line_position, t.product_id) = 1
+    ), everyone AS (
+        SELECT account, customer_key,
+            min(transaction_at) FILTER (WHERE amount > 0) AS first_charge_at,
+            min(transaction_day) FILTER (WHERE amount > 0) AS first_charge_day,
+            min(transaction_at) AS first_event_at, min(transaction_day) AS first_event_day,
+            max(transaction_day) FILTER (WHERE amount > 0) AS last_charge_day
+        FROM transactions GROUP BY account, customer_key
+    ), aliases AS (
+        SELECT account, customer_key, list(DISTINCT customer_id ORDER BY customer_id)
+                FILTER (WHERE customer_id IS NOT NULL) AS platform_ids,
+            min(first_name) AS first_name, min(last_name) AS last_name
+        FROM (
+            SELECT account, lower(trim(customer_email)) AS customer_key, customer_id,
+                customer_first_name AS first_name, customer_last_name AS last_name
+            FROM raw_samcart_orders
+            UNION ALL
+            SELECT account, customer_key, customer_id, customer_first_name, customer_last_name
+            FROM subscriptions
+            UNION ALL
+            SELECT account, customer_email, NULL, customer_first_name, customer_last_name
+            FROM raw_samcart_webhook_events
+        ) GROUP BY account, customer_key
+    )
+    SELECT e.account, e.customer_key,
+        coalesce(a.platform_ids, []) AS platform_ids, a.first_name, a.last_name,
+        CASE WHEN f.order_id IS NOT NULL THEN 'first_order' ELSE 'first_charge' END
+            AS cohort_basis,
+        f.order_id AS first_order_id,
+        coalesce(f.moment, e.first_charge_at, e.first_event_at) AS first_purchase_at,
+        coalesce(f.day, e.first_charge_day, e.first_event_day) AS first_purchase_day,
+        fe.product_id AS front_end_product_id,
+        fe.product_name AS front_end_product_name,
+        p.order_id AS first_paid_order_id,
+        coalesce(p.day, CASE WHEN f.order_id IS NULL THEN e.first_charge_day END)
+            AS first_paid_purchase_day,
+        e.last_charge_day AS last_purchase_day
+    FROM everyone e
+    LEFT JOIN first_order f ON e.account = f.account AND e.customer_key = f.customer_key
+    LEFT JOIN first_paid_order p ON e.account = p.account AND e.customer_key = p.customer_key
+    LEFT JOIN front_end fe ON e.account = fe.account AND e.customer_key = fe.customer_key
+    LEFT JOIN aliases a ON e.account = a.account AND e.customer_key = a.customer_key
+    """
+
+
+def build_customers(conn: duckdb.DuckDBPyConnection) -> int:
+    """Needs `transactions` and `subscriptions`."""
+    conn.execute(f"CREATE OR REPLACE TABLE customers AS {customers_sql()}")
+    return conn.execute("SELECT count(*) FROM customers").fetchall()[0][0]

@@ -1,0 +1,61 @@
+"""The transactions asset's check: the unified transactions equal the accepted source rows
+after de-duplication, counted straight from the raw tables without the model's joins."""
+
+import duckdb
+
+from ltv_pipeline.metrics.definitions import order_state_sql
+
+# Distinct order-line identities with a successful status, from either source, and their price
+# (the export's when it has one): each must be exactly one order_line transaction.
+SOURCE_ORDER_LINES = f"""
+WITH rows AS (
+    SELECT account, order_id, product_id, price, true AS from_export,
+        {order_state_sql("order_status")} AS state,
+        row_number() OVER (PARTITION BY account, file_hash, order_id, product_id
+                           ORDER BY line_number) AS n
+    FROM raw_samcart_orders
+    UNION ALL
+    SELECT account, order_id, product_id, amount, false, 1,
+        row_number() OVER (PARTITION BY account, delivery_hash, order_id, product_id
+                           ORDER BY line_index)
+    FROM raw_samcart_webhook_events WHERE event_type = 'Order' AND order_id IS NOT NULL
+), lines AS (
+    SELECT coalesce(min(price) FILTER (WHERE from_export), min(price)) AS price
+    FROM rows GROUP BY account, order_id, product_id, n HAVING max(state) >= 1
+)
+SELECT count(*), coalesce(sum(price), 0) FROM lines"""
+# Every rebuilt slot (charge 2..n of the furthest-along export row) is in the model either as a
+# rebuilt charge or replaced by exactly one webhook charge.
+SOURCE_SLOTS = """
+SELECT coalesce(sum(greatest(charges - 1, 0)), 0) FROM (
+    SELECT account, subscription_id, max(coalesce(charges_made, 0)) AS charges FROM (
+        SELECT account, subscription_id, charges_made FROM raw_samcart_recurring_subscriptions
+        UNION ALL
+        SELECT account, subscription_id, charges_made FROM raw_samcart_limited_subscriptions
+    ) GROUP BY ALL
+)"""
+MODEL_SIDE = """
+SELECT count(*) FILTER (WHERE kind = 'order_line'),
+    coalesce(sum(amount) FILTER (WHERE kind = 'order_line'), 0),
+    count(*) FILTER (WHERE is_rebuilt OR flag = 'replaces_rebuilt_charge'),
+    count(*) - count(DISTINCT (account, transaction_id))
+FROM transactions"""
+
+
+def reconcile_transactions(conn: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    lines, line_amount = conn.execute(SOURCE_ORDER_LINES).fetchall()[0]
+    (slots,) = conn.execute(SOURCE_SLOTS).fetchall()[0]
+    model_lines, model_amount, model_slots, duplicates = conn.execute(MODEL_SIDE).fetchall()[0]
+    return {
+        "source_order_lines": lines,
+        "model_order_lines": model_lines,
+        "source_order_line_amount": float(line_amount),
+        "model_order_line_amount": float(model_amount),
+        "source_rebuilt_slots": int(slots),
+        "model_rebuilt_or_replaced": model_slots,
+        "duplicate_keys": duplicates,
+        "passed": lines == model_lines
+        and line_amount == model_amount
+        and slots == model_slots
+        and duplicates == 0,
+    }

@@ -1,0 +1,221 @@
+"""`transactions`: one row per real-world money event, however many sources reported it.
+
+Identities (ltv-metrics.md): an order line is (account, order id, product id, n-th occurrence of
+the product in the order); a subscription or plan charge is (account, subscription id, charge
+id), or (account, subscription id, charge number) when rebuilt from an export; a refund is
+(account, order id, product id, refund transaction id), or the export's status when that is all
+there is. Every row says which sources reported it.
+
+Rules applied here, in this order:
+- an order line's date, time and price come from the export when one has it (a webhook's
+  receive time only fills in); its state is the furthest any source reached (forward only);
+- webhook refunds carry their own day and amount; an export `Refunded` line with no webhook
+  refund (or less than the line's price) is refunded in full (the remainder), dated at the
+  order; `Partially Refunded` with no webhook refund is a 0 refund, flagged;
+- subscription and plan charges the exports only count are rebuilt (start + k x frequency),
+  and a webhook charge replaces the rebuilt charge nearest its day within half a period.
+"""
+
+import duckdb
+
+from ltv_pipeline.metrics.definitions import order_state_sql, schedule_day_sql
+
+SOURCE_EXPORT = "orders_export"
+SOURCE_WEBHOOK = "webhook"
+SOURCE_SUBSCRIPTION_EXPORT = "subscription_export"
+
+
+def order_lines_sql() -> str:
+    """Every order line any source reported, merged by identity (also used by declined_charges)."""
+    return f"""
+    WITH export_lines AS (
+        SELECT account, order_id, product_id, product_name, price, ordered_at AS moment,
+            order_date AS day, {order_state_sql("order_status")} AS state, order_status,
+            lower(trim(customer_email)) AS customer_key, subscription_id,
+            row_number() OVER (PARTITION BY account, file_hash, order_id, product_id
+                               ORDER BY line_number) AS occurrence,
+            row_number() OVER (PARTITION BY account, file_hash, order_id
+                               ORDER BY line_number) AS position
+        FROM raw_samcart_orders
+    ), hook_lines AS (
+        SELECT account, order_id, product_id, product_name, amount AS price, received_at AS moment,
+            received_day AS day, 1 AS state, 'charged' AS order_status,
+            customer_email AS customer_key, subscription_id,
+            row_number() OVER (PARTITION BY account, delivery_hash, order_id, product_id
+                               ORDER BY line_index) AS occurrence,
+            line_index AS position
+        FROM raw_samcart_webhook_events
+        WHERE event_type = 'Order' AND order_id IS NOT NULL
+    ), sourced AS (
+        SELECT *, true AS from_export FROM export_lines
+        UNION ALL BY NAME
+        SELECT *, false AS from_export FROM hook_lines
+    )
+    SELECT account, order_id, product_id, occurrence,
+        coalesce(min(product_name) FILTER (WHERE from_export), min(product_name)) AS product_name,
+        coalesce(min(price) FILTER (WHERE from_export), min(price)) AS price,
+        coalesce(min(moment) FILTER (WHERE from_export), min(moment)) AS moment,
+        coalesce(min(day) FILTER (WHERE from_export), min(day)) AS day,
+        max(state) AS state,
+        bool_or(order_status = 'declined') AS declined,
+        coalesce(min(customer_key) FILTER (WHERE from_export), min(customer_key)) AS customer_key,
+        min(subscription_id) AS subscription_id,
+        min(position) AS position,
+        CASE WHEN bool_or(from_export) AND bool_or(NOT from_export)
+             THEN ['{SOURCE_EXPORT}', '{SOURCE_WEBHOOK}']
+             WHEN bool_or(from_export) THEN ['{SOURCE_EXPORT}']
+             ELSE ['{SOURCE_WEBHOOK}'] END AS sources,
+        count(*) AS source_rows
+    FROM sourced
+    GROUP BY account, order_id, product_id, occurrence
+    """
+
+
+def transactions_sql() -> str:
+    return f"""
+    WITH lines AS (
+        SELECT * FROM merged_order_lines WHERE state >= 1
+    ), line_subscription AS (
+        -- The checkout that started a subscription: named by the order, or the same customer,
+        -- product and day as the subscription's start.
+        SELECT l.account, l.order_id, l.product_id, l.occurrence, s.subscription_id
+        FROM lines l JOIN subscriptions s
+          ON l.account = s.account AND l.customer_key = s.customer_key
+         AND l.product_id = s.product_id AND l.day = s.created_date
+        WHERE l.subscription_id IS NULL
+        QUALIFY row_number() OVER (PARTITION BY l.account, l.order_id, l.product_id, l.occurrence
+                                   ORDER BY s.subscription_id) = 1
+    ), hook_refunds AS (
+        SELECT account, order_id, product_id,
+            coalesce(refund_transaction_id, 'delivery:' || delivery_hash) AS refund_id,
+            min(received_day) AS day, min(received_at) AS moment, min(amount) AS amount,
+            min(customer_email) AS customer_key, min(product_name) AS product_name,
+            count(*) AS source_rows
+        FROM raw_samcart_webhook_events
+        WHERE event_type IN ('Refund', 'PartialRefund')
+        GROUP BY account, order_id, product_id, refund_id
+    ), hook_refunded AS (
+        SELECT account, order_id, product_id, sum(amount) AS refunded
+        FROM hook_refunds GROUP BY ALL
+    ), export_refunds AS (
+        SELECT l.*, coalesce(w.refunded, 0) AS hook_refunded, w.refunded IS NOT NULL AS by_hook
+        FROM lines l LEFT JOIN hook_refunded w
+          ON l.account = w.account AND l.order_id = w.order_id AND l.product_id = w.product_id
+        WHERE l.state >= 2
+    ), slots AS (
+        SELECT account, subscription_id, plan_kind, customer_key, product_id, product_name,
+            recurring_price AS amount, period_days, frequency_assumed, charge_number,
+            {schedule_day_sql("created_date", "frequency", "charge_number")} AS day
+        FROM (SELECT *, unnest(range(1, payments_made)) AS charge_number
+              FROM subscriptions WHERE from_export AND payments_made > 1)
+    ), hook_charges AS (
+        SELECT account, subscription_id,
+            coalesce(transaction_id, 'delivery:' || delivery_hash) AS charge_id,
+            min(received_day) AS day, min(received_at) AS moment, min(amount) AS amount,
+            min(customer_email) AS customer_key, min(product_id) AS product_id,
+            min(product_name) AS product_name, count(*) AS source_rows
+        FROM raw_samcart_webhook_events
+        WHERE event_type = 'RecurringPaymentSucceeded' AND subscription_id IS NOT NULL
+        GROUP BY account, subscription_id, charge_id
+    ), nearest_slot AS (
+        SELECT h.account, h.subscription_id, h.charge_id, s.charge_number,
+            abs(date_diff('day', s.day, h.day)) AS distance
+        FROM hook_charges h JOIN slots s
+          ON h.account = s.account AND h.subscription_id = s.subscription_id
+         AND abs(date_diff('day', s.day, h.day)) * 2 <= s.period_days
+        QUALIFY row_number() OVER (PARTITION BY h.account, h.subscription_id, h.charge_id
+                                   ORDER BY distance, s.charge_number) = 1
+    ), replaced AS (
+        SELECT * FROM nearest_slot
+        QUALIFY row_number() OVER (PARTITION BY account, subscription_id, charge_number
+                                   ORDER BY distance, charge_id) = 1
+    ), plan_kinds AS (
+        SELECT account, subscription_id, plan_kind, customer_key FROM subscriptions
+    )
+    SELECT l.account, 'line|' || l.order_id || '|' || l.product_id || '|' || l.occurrence
+            AS transaction_id,
+        'order_line' AS kind, l.customer_key, l.order_id, l.product_id, l.product_name,
+        l.occurrence AS line_occurrence, l.position AS line_position,
+        coalesce(l.subscription_id, ls.subscription_id) AS subscription_id,
+        CAST(NULL AS INTEGER) AS charge_number, l.day AS transaction_day,
+        l.moment AS transaction_at, l.price AS amount, false AS is_rebuilt,
+        CAST(NULL AS VARCHAR) AS refund_basis, CAST(NULL AS VARCHAR) AS flag,
+        l.sources, l.source_rows
+    FROM lines l LEFT JOIN line_subscription ls
+      ON l.account = ls.account AND l.order_id = ls.order_id AND l.product_id = ls.product_id
+     AND l.occurrence = ls.occurrence
+    UNION ALL
+    SELECT r.account, 'refund|' || r.order_id || '|' || coalesce(r.product_id, '') || '|'
+            || r.refund_id,
+        'refund', coalesce(l.customer_key, r.customer_key), r.order_id, r.product_id,
+        coalesce(l.product_name, r.product_name), NULL, NULL, l.subscription_id, NULL,
+        r.day, r.moment, -r.amount, false, 'webhook', NULL, ['{SOURCE_WEBHOOK}'], r.source_rows
+    FROM hook_refunds r LEFT JOIN lines l
+      ON r.account = l.account AND r.order_id = l.order_id AND r.product_id = l.product_id
+     AND l.occurrence = 1
+    UNION ALL
+    SELECT account, 'export-refund|' || order_id || '|' || product_id || '|' || occurrence,
+        'refund', customer_key, order_id, product_id, product_name, occurrence, position,
+        subscription_id, NULL, day, moment,
+        CASE WHEN state = 3 THEN -(price - hook_refunded) ELSE 0 END,
+        false,
+        CASE WHEN state = 3 AND by_hook THEN 'export_status_remainder' ELSE 'export_status' END,
+        CASE WHEN state = 2 THEN 'partial_refund_amount_unknown' END,
+        ['{SOURCE_EXPORT}'], source_rows
+    FROM export_refunds
+    WHERE (state = 3 AND price > hook_refunded) OR (state = 2 AND NOT by_hook)
+    UNION ALL
+    SELECT s.account, 'rebuilt|' || s.subscription_id || '|' || s.charge_number,
+        CASE s.plan_kind WHEN 'payment_plan' THEN 'plan_installment'
+                         ELSE 'subscription_rebill' END,
+        s.customer_key, NULL, s.product_id, s.product_name, NULL, NULL, s.subscription_id,
+        s.charge_number, s.day, CAST(s.day AS TIMESTAMP), s.amount, true, NULL,
+        CASE WHEN s.frequency_assumed THEN 'frequency_assumed_monthly' END,
+        ['{SOURCE_SUBSCRIPTION_EXPORT}'], 1
+    FROM slots s ANTI JOIN replaced r
+      ON s.account = r.account AND s.subscription_id = r.subscription_id
+     AND s.charge_number = r.charge_number
+    UNION ALL
+    SELECT h.account, 'charge|' || h.subscription_id || '|' || h.charge_id,
+        CASE p.plan_kind WHEN 'payment_plan' THEN 'plan_installment'
+                         ELSE 'subscription_rebill' END,
+        coalesce(p.customer_key, h.customer_key), NULL, h.product_id, h.product_name, NULL,
+        NULL, h.subscription_id, r.charge_number, h.day, h.moment, h.amount, false, NULL,
+        CASE WHEN r.charge_number IS NOT NULL THEN 'replaces_rebuilt_charge' END,
+        ['{SOURCE_WEBHOOK}'], h.source_rows
+    FROM hook_charges h
+    LEFT JOIN replaced r ON h.account = r.account AND h.subscription_id = r.subscription_id
+     AND h.charge_id = r.charge_id
+    LEFT JOIN plan_kinds p ON h.account = p.account AND h.subscription_id = p.subscription_id
+    """
+
+
+def build_transactions(conn: duckdb.DuckDBPyConnection) -> int:
+    """Needs `subscriptions`; the merged order lines live only for this build."""
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE merged_order_lines AS {order_lines_sql()}")
+    try:
+        conn.execute(f"CREATE OR REPLACE TABLE transactions AS {transactions_sql()}")
+    finally:
+        conn.execute("DROP TABLE IF EXISTS merged_order_lines")
+    return conn.execute("SELECT count(*) FROM transactions").fetchall()[0][0]
+
+
+def declined_charges_sql() -> str:
+    """Declined or failed charges: not revenue, kept apart for dunning and churn."""
+    return f"""
+    SELECT account, 'line|' || order_id || '|' || product_id || '|' || occurrence
+            AS charge_key, 'order_line' AS kind, customer_key, order_id, product_id,
+        product_name, CAST(NULL AS VARCHAR) AS subscription_id, day AS declined_day,
+        price AS amount, sources
+    FROM ({order_lines_sql()}) WHERE state = 0 AND declined
+    UNION ALL
+    SELECT account, 'failed|' || subscription_id || '|' || delivery_hash || '|' || line_index,
+        'subscription_charge', customer_email, order_id, product_id, product_name,
+        subscription_id, received_day, amount, ['{SOURCE_WEBHOOK}']
+    FROM raw_samcart_webhook_events WHERE event_type = 'RecurringPaymentFailed'
+    """
+
+
+def build_declined_charges(conn: duckdb.DuckDBPyConnection) -> int:
+    conn.execute(f"CREATE OR REPLACE TABLE declined_charges AS {declined_charges_sql()}")
+    return conn.execute("SELECT count(*) FROM declined_charges").fetchall()[0][0]

@@ -1,0 +1,76 @@
+"""Put sample data into a real warehouse through the raw assets' own code (no Dagster runs),
+then build the model and the marts: fast enough for property tests with many examples."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import duckdb
+
+from ltv_pipeline.defs.marts.build import build_marts
+from ltv_pipeline.defs.model.build import build_model
+from ltv_pipeline.defs.raw_files.assets import load_and_check
+from ltv_pipeline.defs.webhooks.parsing import EVENT_COLUMNS, build_documents, parse_lines
+from ltv_pipeline.formats.csv_file import inspect_file
+from ltv_pipeline.formats.detect import detect_format
+from ltv_pipeline.formats.profiles import load_catalog
+from ltv_pipeline.ingest.archive import archive_file
+from ltv_pipeline.settings import Settings
+
+LINES = "test_webhook_lines"
+
+
+def load_csv(conn: duckdb.DuckDBPyConnection, settings: Settings, path: Path, account="default"):
+    """What `ltv import` + the raw asset do for one file, in this process."""
+    catalog = load_catalog()
+    inspected = inspect_file(path)
+    sha = inspected.sha256
+    profile = detect_format(catalog, inspected.header).profile
+    archive_file(
+        settings.archive_dir,
+        path,
+        sha,
+        account=account,
+        format_name=profile.name,
+        file_name=path.name,
+    )
+    load, check = load_and_check(conn, settings, catalog, profile, account, sha, path.name)
+    assert check.passed, check.metadata
+    return load
+
+
+def load_webhooks(
+    conn: duckdb.DuckDBPyConnection,
+    bodies: list[tuple[bytes, dt.datetime]],
+    account: str = "default",
+) -> None:
+    """Land bodies as the sidecar hand-off does (one row per distinct body, earliest receipt),
+    then parse them with the webhook asset's parser."""
+    for body, received_at in bodies:
+        conn.execute(
+            "INSERT INTO webhook_deliveries VALUES (?, ?, ?, 'application/json', ?, 'accepted', "
+            "NULL, 'test') ON CONFLICT (account, content_hash) DO UPDATE "
+            "SET received_at = least(webhook_deliveries.received_at, EXCLUDED.received_at)",
+            [account, hashlib.sha256(body).hexdigest(), received_at, body],
+        )
+    deliveries = conn.execute(
+        "SELECT account, content_hash, received_at, content_type, body, outcome, reason "
+        "FROM webhook_deliveries ORDER BY account, content_hash"
+    ).fetchall()
+    conn.execute("DELETE FROM raw_samcart_webhook_events")
+    for day in sorted({row[2].date() for row in deliveries}):
+        documents, rejects = build_documents([d for d in deliveries if d[2].date() == day], day)
+        assert not rejects
+        parse_lines(conn, documents, day, LINES)
+        columns = ", ".join(EVENT_COLUMNS)
+        conn.execute(
+            f"INSERT INTO raw_samcart_webhook_events ({columns}) SELECT {columns} FROM {LINES} "
+            "WHERE reject_reason IS NULL"
+        )
+
+
+def rebuild(conn: duckdb.DuckDBPyConnection) -> None:
+    build_model(conn)
+    build_marts(conn)
