@@ -112,7 +112,7 @@ def _query(conn, sql: str, params: dict) -> tuple[list[str], list[list]]:
 def _payment_plans(conn, as_of, account) -> tuple[list[str], list[list]]:
     plans, params = _filtered(payment_plans_sql(as_of), account)
     columns, rows = _query(conn, plan_summary_sql(f"({plans})", "product_id, product_name"), params)
-    _, total = _query(conn, plan_summary_sql(f"({plans})", "'(all)', '(all plans)'"), params)
+    _, total = _query(conn, plan_summary_sql(f"({plans})", None), params)
     rows += [r for r in total if r[2]]
     return columns, [
         [r[0], r[1], *r[2:4], *[_money(v) for v in r[4:7]], *r[7:9], *[_rate(v) for v in r[9:]]]

@@ -49,13 +49,13 @@ def payment_plans_sql(as_of: dt.date) -> str:
     FROM plans"""
 
 
-SUMMARY_COLUMNS = "plans, plans_due, booked, collected, outstanding, completed_due, defaulted_due"
-
-
-def plan_summary_sql(plans: str, group_by: str) -> str:
-    """Sums a group of plan rows into the reported figures (rates from summable counts)."""
+def plan_summary_sql(plans: str, group_by: str | None) -> str:
+    """Sums plan rows into the reported figures (rates from summable counts); no group_by
+    gives one total row."""
+    keys = f"{group_by}, " if group_by else "'(all)' AS product_id, '(all plans)' AS product_name, "
+    grouping = f"GROUP BY {group_by} ORDER BY {group_by}" if group_by else ""
     return f"""
-    SELECT {group_by}, count(*) AS plans, count(*) FILTER (WHERE is_due) AS plans_due,
+    SELECT {keys}count(*) AS plans, count(*) FILTER (WHERE is_due) AS plans_due,
         sum(booked) AS booked, sum(collected) AS collected, sum(outstanding) AS outstanding,
         count(*) FILTER (WHERE is_due AND is_completed) AS completed_due,
         count(*) FILTER (WHERE is_due AND is_defaulted) AS defaulted_due,
@@ -64,4 +64,4 @@ def plan_summary_sql(plans: str, group_by: str) -> str:
         round(sum(collected) / nullif(sum(booked), 0), 4) AS capture_rate,
         round(count(*) FILTER (WHERE is_due AND is_defaulted)
               / nullif(count(*) FILTER (WHERE is_due), 0), 4) AS default_rate
-    FROM {plans} GROUP BY {group_by} ORDER BY {group_by}"""
+    FROM {plans} {grouping}"""

@@ -1,0 +1,241 @@
+"""Small cases worked by hand, one per rule of ltv-metrics.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from ltv_pipeline.cli.report import build_report
+from ltv_pipeline.metrics.definitions import MetricOptions
+from tests.marts.cases import order_row, warehouse, webhook, write_orders
+from tests.model.loading import load_csv, load_webhooks, rebuild
+from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE
+
+
+def built(settings, tmp_path, rows, hooks=(), extra_files=()):
+    conn_cm = warehouse(settings)
+    conn = conn_cm.__enter__()
+    load_csv(conn, settings, write_orders(tmp_path / "orders.csv", rows))
+    for path in extra_files:
+        load_csv(conn, settings, path)
+    if hooks:
+        load_webhooks(conn, list(hooks))
+    rebuild(conn)
+    return conn_cm, conn
+
+
+@pytest.fixture
+def model(ltv_home, tmp_path):
+    opened = []
+
+    def make(rows, hooks=(), extra_files=()):
+        cm, conn = built(ltv_home, tmp_path, rows, hooks, extra_files)
+        opened.append(cm)
+        return conn
+
+    yield make
+    for cm in opened:
+        cm.__exit__(None, None, None)
+
+
+def cohort_rows(conn, **kwargs) -> list[list]:
+    return build_report(conn, "cohort-ltv", **kwargs)[1]
+
+
+def test_censoring_empties_a_cell_unless_every_member_is_old_enough(model):
+    conn = model(
+        [
+            order_row(1, "01/01/2024", 10, 10, "a@x.io"),
+            order_row(2, "01/25/2024", 10, 20, "b@x.io"),
+            order_row(3, "01/20/2024", 11, 5, "a@x.io"),  # day 19 for a
+            order_row(4, "02/20/2024", 10, 1, "c@x.io"),  # sets the as-of day, cohort 2024-02
+        ]
+    )
+    # As of 02/20: b is 26 days in, so d30 is empty for 2024-01 (not averaged over a).
+    assert cohort_rows(conn)[0] == [
+        "2024-01",
+        2,
+        "15.00",
+        "15.00",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "17.50",
+    ]
+    # Move the as-of day: once b reaches day 30 the cell fills in with both members.
+    later = cohort_rows(conn, options=MetricOptions(as_of=dt.date(2024, 2, 24)))
+    assert later[0][:5] == ["2024-01", 2, "15.00", "15.00", "17.50"]
+    flags = conn.execute(
+        "SELECT censored, censored_reason FROM cohort_ltv WHERE period = 'month' "
+        "AND cohort = '2024-01' AND horizon = 'd30'"
+    ).fetchall()
+    assert flags == [(True, "1 of 2 customers are not yet 30 days past their first purchase")]
+
+
+def test_same_day_bumps_and_upsells_are_day_zero_value_not_repeats(model):
+    conn = model(
+        [
+            order_row(100, "03/01/2024", 1, 47, "a@x.io", time="09:00:00"),
+            order_row(100, "03/01/2024", 2, 17, "a@x.io", time="09:00:00"),  # order bump
+            order_row(101, "03/01/2024", 3, 97, "a@x.io", time="09:05:00"),  # upsell
+            order_row(200, "04/15/2024", 1, 47, "b@x.io"),
+        ]
+    )
+    assert cohort_rows(conn)[0][:3] == ["2024-03", 1, "161.00"]
+    front_end = conn.execute(
+        "SELECT front_end_product_id FROM customers WHERE customer_key = 'a@x.io'"
+    ).fetchall()
+    assert front_end == [("1",)]  # the first order's highest-priced line, not the upsell
+    repeats = conn.execute(
+        "SELECT repeat_customers FROM repeat_purchase_rates WHERE dimension = 'cohort' "
+        "AND group_key = '2024-03' AND horizon = 'all'"
+    ).fetchall()
+    assert repeats == [(0,)]
+
+
+def test_front_end_ties_go_to_the_lowest_order_id_then_the_first_line(model):
+    conn = model(
+        [
+            order_row(9, "03/01/2024", 5, 50, "a@x.io"),
+            order_row(8, "03/01/2024", 6, 30, "a@x.io"),
+            order_row(8, "03/01/2024", 7, 30, "a@x.io"),
+        ]
+    )
+    assert conn.execute(
+        "SELECT first_order_id, front_end_product_id FROM customers"
+    ).fetchall() == [("8", "6")]
+
+
+def test_refunds_full_partial_and_by_webhook(model):
+    when = dt.datetime(2024, 3, 20, 12)
+    conn = model(
+        [
+            order_row(1, "03/01/2024", 1, 100, "a@x.io", status="Refunded"),
+            order_row(2, "03/02/2024", 1, 100, "b@x.io", status="Partially Refunded"),
+            order_row(3, "03/03/2024", 1, 100, "c@x.io", status="Partially Refunded"),
+        ],
+        hooks=[(webhook("PartialRefund", 3, 1, 40, "c@x.io", refund_transaction_id="re_1"), when)],
+    )
+    refunds = conn.execute(
+        "SELECT order_id, transaction_day, amount, refund_basis, flag FROM transactions "
+        "WHERE kind = 'refund' ORDER BY order_id"
+    ).fetchall()
+    assert refunds == [
+        ("1", dt.date(2024, 3, 1), Decimal("-100.00"), "export_status", None),
+        (
+            "2",
+            dt.date(2024, 3, 2),
+            Decimal("0.00"),
+            "export_status",
+            "partial_refund_amount_unknown",
+        ),
+        ("3", dt.date(2024, 3, 20), Decimal("-40.00"), "webhook", None),
+    ]
+    rates = conn.execute(
+        "SELECT gross_charged, refunded_amount, orders, refunded_orders, refund_rate_amount, "
+        "refund_rate_orders FROM refund_rates WHERE dimension = 'product'"
+    ).fetchall()
+    assert rates == [(Decimal("300.00"), Decimal("140.00"), 3, 3, 0.4667, 1.0)]
+
+
+def test_state_only_moves_forward_whatever_file_comes_first(ltv_home, tmp_path):
+    charged = write_orders(tmp_path / "a.csv", [order_row(1, "03/01/2024", 1, 80, "a@x.io")])
+    refunded = write_orders(
+        tmp_path / "b.csv", [order_row(1, "03/01/2024", 1, 80, "a@x.io", status="Refunded")]
+    )
+    totals = []
+    for name, files in (("one", [charged, refunded]), ("two", [refunded, charged])):
+        with warehouse(ltv_home, name) as conn:
+            for path in files:
+                load_csv(conn, ltv_home, path)
+            rebuild(conn)
+            totals.append(conn.execute("SELECT sum(amount), count(*) FROM transactions").fetchall())
+    assert totals == [[(Decimal("0.00"), 2)]] * 2
+
+
+def test_zero_dollar_orders_make_members_and_the_paid_option_moves_the_start(model):
+    conn = model(
+        [
+            order_row(1, "01/05/2024", 1, 0, "free@x.io"),
+            order_row(2, "01/06/2024", 1, 0, "later@x.io"),
+            order_row(3, "02/10/2024", 2, 50, "later@x.io"),
+        ]
+    )
+    assert cohort_rows(conn) == [
+        ["2024-01", 2, "0.00", "0.00", "0.00", "", "", "", "", "25.00"],
+    ]
+    paid = cohort_rows(conn, options=MetricOptions(cohort_start="first_paid_order"))
+    assert paid == [["2024-02", 1, "50.00", "", "", "", "", "", "", "50.00"]]
+
+
+def test_email_case_and_spaces_are_one_customer_across_sources(model):
+    when = dt.datetime(2024, 3, 2, 8)
+    conn = model(
+        [
+            order_row(1, "03/01/2024", 1, 10, "  Bob@Example.COM "),
+            order_row(2, "03/01/2024", 2, 5, "bob@example.com"),
+        ],
+        hooks=[(webhook("Order", 3, 3, 7, "BOB@example.com  "), when)],
+    )
+    assert conn.execute("SELECT customer_key FROM customers").fetchall() == [("bob@example.com",)]
+    row = cohort_rows(conn)[0]
+    assert row[:3] + row[-1:] == ["2024-03", 1, "15.00", "22.00"]
+
+
+def test_payment_plans_and_subscriptions_from_the_samples(ltv_home):
+    with warehouse(ltv_home) as conn:
+        for path in (ORDERS_SAMPLE, RECURRING_SAMPLE, LIMITED_SAMPLE):
+            load_csv(conn, ltv_home, path)
+        rebuild(conn)
+        # As of 04/14: 8001 (last due 03/10) and 8003 (last due 04/01) are past the 7-day
+        # grace; 8001 completed, 8003 delinquent. 8002 is not due yet.
+        _, plans, _ = build_report(conn, "payment-plans")
+        assert plans[-1] == [
+            "(all)",
+            "(all plans)",
+            3,
+            2,
+            "2700.00",
+            "1800.00",
+            "900.00",
+            1,
+            1,
+            "0.5000",
+            "0.6667",
+            "0.5000",
+        ]
+        # MRR: 7001 at $29/month + 7003 at $1,200/year = 29 + 100; 7002 canceled.
+        _, subs, labels = build_report(conn, "subscriptions")
+        assert subs[0][:3] == [2, 2, "129.00"]
+        assert any("formula" in label for label in labels)
+
+
+def test_a_webhook_charge_replaces_the_rebuilt_charge_nearest_its_day(ltv_home):
+    charge = webhook(
+        "RecurringPaymentSucceeded",
+        100200302,
+        55502,
+        29,
+        "ada.lovelace@example.com",
+        order={"subscription_id": 7001},
+    )
+    charge = charge.replace(b'"product": {', b'"product": {"transaction_id": "ch_1", ')
+    with warehouse(ltv_home) as conn:
+        for path in (ORDERS_SAMPLE, RECURRING_SAMPLE, LIMITED_SAMPLE):
+            load_csv(conn, ltv_home, path)
+        load_webhooks(conn, [(charge, dt.datetime(2024, 4, 16, 9))])
+        rebuild(conn)
+        rows = conn.execute(
+            "SELECT transaction_id, transaction_day, is_rebuilt, flag FROM transactions "
+            "WHERE subscription_id = '7001' AND kind = 'subscription_rebill'"
+        ).fetchall()
+        assert rows == [
+            ("charge|7001|ch_1", dt.date(2024, 4, 16), False, "replaces_rebuilt_charge")
+        ]
+        assert conn.execute("SELECT sum(amount) FROM transactions").fetchall() == [
+            (Decimal("4698.00"),)
+        ]
