@@ -7,6 +7,7 @@ from dagster import Definitions
 from ltv_pipeline.defs.marts.assets import build_mart_assets
 from ltv_pipeline.defs.model.assets import MODEL_ASSETS
 from ltv_pipeline.defs.model.automation import ltv_automation_sensor
+from ltv_pipeline.defs.publish.assets import build_publish_asset
 from ltv_pipeline.defs.raw_files.assets import build_raw_file_assets
 from ltv_pipeline.defs.raw_files.inbox_sensor import inbox_sensor
 from ltv_pipeline.defs.webhooks.assets import build_webhook_events_asset
@@ -24,6 +25,7 @@ def build_definitions() -> Definitions:
             build_webhook_events_asset(),
             *MODEL_ASSETS,
             *build_mart_assets(),
+            build_publish_asset(),
         ],
         sensors=[inbox_sensor, webhook_sensor, ltv_automation_sensor()],
         resources={

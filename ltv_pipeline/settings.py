@@ -88,6 +88,13 @@ class Settings:
     webhook_seal_seconds: float = 2.0
     webhook_commit_interval_ms: float = 5.0
     webhook_start_date: str = "2024-01-01"
+    # The upload and report pages: their own listener, never the webhook one (only that one may
+    # be exposed to the internet).
+    web_host: str = "127.0.0.1"
+    web_port: int = 8686
+    web_max_upload_bytes: int = 512 * 1024 * 1024
+    # The public base URL SamCart calls (e.g. https://ltv.example.com); empty: the local address.
+    webhook_public_url: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -119,6 +126,10 @@ class Settings:
             webhook_seal_seconds=_env_float(env, "LTV_WEBHOOK_SEAL_SECONDS", 2.0),
             webhook_commit_interval_ms=_env_float(env, "LTV_WEBHOOK_COMMIT_INTERVAL_MS", 5.0),
             webhook_start_date=_env_date(env, "LTV_WEBHOOK_START_DATE", "2024-01-01"),
+            web_host=env.get("LTV_WEB_HOST") or "127.0.0.1",
+            web_port=_env_int(env, "LTV_WEB_PORT", 8686),
+            web_max_upload_bytes=_env_int(env, "LTV_WEB_MAX_UPLOAD_BYTES", 512 * 1024 * 1024),
+            webhook_public_url=env.get("LTV_WEBHOOK_PUBLIC_URL") or "",
         )
 
     # Every path below is derived from `home`; nothing else in the code builds a state path.
@@ -155,6 +166,17 @@ class Settings:
     def webhook_tokens_path(self) -> Path:
         """Secret URL tokens per account (file mode 0600)."""
         return self.home / "webhook_tokens.json"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """One small JSON record per file uploaded through the web page (name, hash, time)."""
+        return self.home / "uploads"
+
+    @property
+    def published_dir(self) -> Path:
+        """Report rows the pipeline publishes after the marts change; the report page reads
+        only these, so it never opens (or locks) the warehouse."""
+        return self.home / "published"
 
     @property
     def formats_config_path(self) -> Path:

@@ -87,6 +87,19 @@ def _webhook_url(args: argparse.Namespace, settings: Settings) -> int:
     return print_webhook_url(settings, args.base_url, args.account)
 
 
+def _serve_web(args: argparse.Namespace, settings: Settings) -> int:
+    from ltv_web.server import serve
+
+    serve(settings, host=args.host, port=args.port)
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from ltv_pipeline.cli.demo import run_demo
+
+    return run_demo(settings, customers=args.customers, seed=args.seed, webhooks=args.webhooks)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ltv", description="Self-hosted LTV pipeline for SamCart (Dagster + DuckDB)."
@@ -116,13 +129,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_parser(commands)
 
-    cmd = commands.add_parser("run", help="start the Dagster UI and daemon on 127.0.0.1")
+    cmd = commands.add_parser(
+        "run", help="start the Dagster UI and daemon, the webhook sidecar and the pages"
+    )
     cmd.set_defaults(handler=_run)
 
     cmd = commands.add_parser("serve-webhooks", help="run the SamCart webhook sidecar")
     cmd.add_argument("--host", help="address to bind (default LTV_WEBHOOK_HOST or 127.0.0.1)")
     cmd.add_argument("--port", type=int, help="port (default LTV_WEBHOOK_PORT or 8787)")
     cmd.set_defaults(handler=_serve_webhooks)
+
+    cmd = commands.add_parser("serve-web", help="serve the upload and report pages")
+    cmd.add_argument("--host", help="address to bind (default LTV_WEB_HOST or 127.0.0.1)")
+    cmd.add_argument("--port", type=int, help="port (default LTV_WEB_PORT or 8686)")
+    cmd.set_defaults(handler=_serve_web)
+
+    cmd = commands.add_parser(
+        "demo", help="fill LTV_HOME with a synthetic SamCart business (exports + webhooks)"
+    )
+    cmd.add_argument("--customers", type=int, default=3000, help="how many customers (3000)")
+    cmd.add_argument("--seed", type=int, default=7, help="random seed, for the same business")
+    cmd.add_argument(
+        "--webhooks", type=int, default=400, help="webhook deliveries to post to the sidecar"
+    )
+    cmd.set_defaults(handler=_demo)
 
     cmd = commands.add_parser("webhook-url", help="print the URL to paste into SamCart")
     cmd.add_argument("--base-url", help="public base URL, e.g. https://ltv.example.com")

@@ -41,7 +41,28 @@ def service_commands(settings: Settings) -> dict[str, list[str]]:
             "--port",
             str(settings.webhook_port),
         ],
+        "web": [
+            sys.executable,
+            "-m",
+            "ltv_web",  # the upload and report pages, on their own listener
+            "--host",
+            settings.web_host,
+            "--port",
+            str(settings.web_port),
+        ],
     }
+
+
+def addresses(settings: Settings) -> list[str]:
+    """The three addresses a user needs, in the order of their journey's steps."""
+    from ltv_web.app import webhook_address
+
+    pages = f"http://{settings.web_host}:{settings.web_port}"
+    return [
+        f"Dagster UI:               http://{settings.dagster_host}:{settings.dagster_port}",
+        f"Upload and report pages:  {pages}/upload  and  {pages}/report",
+        f"Webhook URL for SamCart:  {webhook_address(settings)}",
+    ]
 
 
 def _stop(processes: dict[str, subprocess.Popen]) -> None:
@@ -70,13 +91,15 @@ def run_services(settings: Settings) -> int:
     signal.signal(signal.SIGINT, request_stop)
     for name, command in service_commands(settings).items():
         processes[name] = subprocess.Popen(command, start_new_session=True)
-    print(f"Dagster UI:  http://{settings.dagster_host}:{settings.dagster_port}", flush=True)
-    print(f"Drop SamCart CSV exports in: {settings.inbox_dir}", flush=True)
-    print(
-        f"Webhook sidecar: http://{settings.webhook_host}:{settings.webhook_port} "
-        "(`ltv webhook-url` prints the URL for SamCart)",
-        flush=True,
-    )
+    for line in addresses(settings):
+        print(line, flush=True)
+    if not settings.webhook_public_url:
+        print(
+            "  (local address: expose only /webhooks/samcart/ publicly, and set "
+            "LTV_WEBHOOK_PUBLIC_URL to show the public one)",
+            flush=True,
+        )
+    print(f"Or drop SamCart CSV exports in: {settings.inbox_dir}", flush=True)
     print("Stop with Ctrl-C.", flush=True)
     exit_code = 0
     try:

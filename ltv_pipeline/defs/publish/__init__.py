@@ -1,0 +1,1 @@
+"""Publishing the marts' report rows for the report page (see ltv_pipeline.publish)."""

@@ -1,0 +1,42 @@
+"""`published_reports`: after the marts rebuild, write what the report page shows.
+
+It reads the warehouse inside a pipeline run (the one writer), so the web page never has to open
+the warehouse and can never hold its lock while the pipeline writes.
+"""
+
+from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, asset
+
+from ltv_pipeline.defs.marts.build import MARTS
+from ltv_pipeline.defs.model.automation import MARTS_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
+from ltv_pipeline.lib.warehouse import Warehouse
+from ltv_pipeline.publish import publish_reports, published_path
+from ltv_pipeline.settings import get_settings
+
+
+def build_publish_asset() -> AssetsDefinition:
+    @asset(
+        name="published_reports",
+        deps=list(MARTS),
+        group_name=MARTS_GROUP,
+        kinds={"json"},
+        automation_condition=REBUILD_WHEN_UPSTREAM_CHANGES,
+        description="Every report of the report page (net/gross, month/week) as one JSON file "
+        "in LTV_HOME/published/, replaced atomically after the marts change.",
+    )
+    def published_reports(
+        context: AssetExecutionContext, warehouse: Warehouse
+    ) -> MaterializeResult:
+        published_dir = get_settings().published_dir
+        with warehouse.get_connection() as conn:
+            payload = publish_reports(conn, published_dir)
+        if payload["status"] != "ready":
+            context.log.warning(f"reports not ready: {payload['reason']}")
+        return MaterializeResult(
+            metadata={
+                "status": payload["status"],
+                "variants": len(payload["reports"]),
+                "path": str(published_path(published_dir)),
+            }
+        )
+
+    return published_reports

@@ -1,0 +1,158 @@
+"""The FastAPI app: upload page, upload status, report page, settings (webhook URL).
+
+Pages are plain server-rendered HTML forms and tables, so they work without JavaScript and with
+the keyboard alone; the only script is the progressive "Copy" button.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from ltv_pipeline.formats.profiles import load_catalog
+from ltv_pipeline.settings import DEFAULT_ACCOUNT, Settings, get_settings
+from ltv_web.report_view import build_report_page
+from ltv_web.upload_stream import UploadRejected, stream_upload
+from ltv_web.uploads import (
+    DETECT,
+    accept_upload,
+    check_choices,
+    load_record,
+    new_upload_id,
+    outcome_of,
+    recent_records,
+    temp_upload_path,
+)
+
+TEMPLATES = Path(__file__).parent / "templates"
+PENDING_REFRESH_SECONDS = 2
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+    env.filters["thousands"] = lambda n: f"{n:,}"
+    return env
+
+
+def webhook_address(settings: Settings) -> str:
+    """The Notify URL, from the same token store and format as `ltv webhook-url`."""
+    from ltv_pipeline.cli.webhooks import webhook_url
+    from ltv_webhook.tokens import ensure_token
+
+    token = ensure_token(settings.webhook_tokens_path, DEFAULT_ACCOUNT)
+    base = settings.webhook_public_url or f"http://{settings.webhook_host}:{settings.webhook_port}"
+    return webhook_url(base, token)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.ensure_layout()
+    env = _environment()
+    app = FastAPI(title="LTV pages", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def page(name: str, status_code: int = 200, **context: object) -> HTMLResponse:
+        html = env.get_template(name).render(settings=settings, **context)
+        return HTMLResponse(html, status_code=status_code)
+
+    def formats() -> list[tuple[str, str]]:
+        catalog = load_catalog(settings.formats_config_path)
+        return [(DETECT, "Detect automatically")] + [
+            (name, profile.label) for name, profile in sorted(catalog.profiles.items())
+        ]
+
+    @app.middleware("http")
+    async def same_origin_posts(request: Request, call_next):
+        # A page on another site must not be able to post files into the inbox (the listener is
+        # on loopback, but the user's browser is not).
+        if request.method == "POST":
+            origin = request.headers.get("origin")
+            if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
+                return PlainTextResponse("cross-site form posts are refused", status_code=403)
+        return await call_next(request)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/upload", status_code=303)
+
+    @app.get("/healthz")
+    def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @app.get("/upload", response_class=HTMLResponse)
+    def upload_form() -> HTMLResponse:
+        records = [(r, outcome_of(settings, r)) for r in recent_records(settings)]
+        return page(
+            "upload.html",
+            formats=formats(),
+            records=records,
+            error=None,
+            max_bytes=settings.web_max_upload_bytes,
+            active="upload",
+        )
+
+    @app.post("/upload")
+    async def upload(request: Request) -> Response:
+        upload_id = new_upload_id()
+        temp = temp_upload_path(settings, upload_id)
+        try:
+            streamed = await stream_upload(
+                request.headers.get("content-type"),
+                request.headers.get("content-length"),
+                request.stream(),
+                temp,
+                settings.web_max_upload_bytes,
+            )
+            try:
+                format_choice, account = check_choices(settings, streamed.fields)
+            except UploadRejected:
+                temp.unlink(missing_ok=True)
+                raise
+        except UploadRejected as exc:
+            records = [(r, outcome_of(settings, r)) for r in recent_records(settings)]
+            return page(
+                "upload.html",
+                status_code=exc.status_code,
+                formats=formats(),
+                records=records,
+                error=exc.message,
+                max_bytes=settings.web_max_upload_bytes,
+                active="upload",
+            )
+        record = accept_upload(settings, upload_id, streamed, format_choice, account)
+        return RedirectResponse(f"/uploads/{record.id}", status_code=303)
+
+    @app.get("/uploads/{upload_id}", response_class=HTMLResponse)
+    def upload_status(upload_id: str) -> HTMLResponse:
+        record = load_record(settings, upload_id)
+        if record is None:
+            return page("not_found.html", status_code=404, what="upload", active="upload")
+        outcome = outcome_of(settings, record)
+        pending = outcome.result is None
+        return page(
+            "upload_status.html",
+            record=record,
+            outcome=outcome,
+            refresh=PENDING_REFRESH_SECONDS if pending else None,
+            format_labels=dict(formats()),
+            active="upload",
+        )
+
+    @app.get("/report", response_class=HTMLResponse)
+    def report(basis: str = "net", period: str = "month") -> HTMLResponse:
+        view = build_report_page(settings.published_dir, basis, period)
+        return page("report.html", view=view, active="report")
+
+    @app.get("/settings", response_class=HTMLResponse)
+    def settings_page() -> HTMLResponse:
+        return page("settings.html", webhook_url=webhook_address(settings), active="settings")
+
+    return app
+
+
+def create_default_app() -> FastAPI:
+    """For `uvicorn ltv_web.app:create_default_app --factory`."""
+    return create_app()

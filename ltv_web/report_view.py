@@ -1,0 +1,138 @@
+"""The report page's content, from the snapshot the pipeline published (never the warehouse)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ltv_pipeline.publish import BASES, PERIODS, read_published, variant_key
+from ltv_web.chart import curves_svg, series_from_rows
+
+CHART_COHORTS = 12
+HORIZON_NAMES = {
+    "ltv_d0": "Day 0",
+    "ltv_d7": "Day 7",
+    "ltv_d30": "Day 30",
+    "ltv_d60": "Day 60",
+    "ltv_d90": "Day 90",
+    "ltv_d180": "Day 180",
+    "ltv_d365": "Day 365",
+    "ltv_all": "All time",
+}
+COLUMN_NAMES = {
+    **HORIZON_NAMES,
+    "cohort": "Cohort",
+    "customers": "Customers",
+    "product_id": "Product ID",
+    "product_name": "Product",
+    "dimension": "By",
+    "group_key": "Group",
+    "group_name": "Name",
+}
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    columns: list[str]
+    headers: list[str]
+    rows: list[list[Any]]
+    labels: list[str] = field(default_factory=list)
+    error: str | None = None
+    chart: str | None = None
+    censorable: bool = False  # empty cells mean right-censored
+
+
+def header(column: str) -> str:
+    return COLUMN_NAMES.get(column, column.replace("_", " ").capitalize())
+
+
+def _section(
+    reports: dict[str, Any], key: str, id_: str, title: str, censorable: bool = False
+) -> Section:
+    entry = reports.get(key)
+    if entry is None:
+        return Section(id_, title, [], [], [], error="not published yet")
+    if "error" in entry:
+        return Section(id_, title, [], [], [], error=entry["error"])
+    columns = entry["columns"]
+    return Section(
+        id_,
+        title,
+        columns,
+        [header(c) for c in columns],
+        entry["rows"],
+        entry.get("labels", []),
+        censorable=censorable,
+    )
+
+
+def _with_chart(section: Section, key_column: str, title: str) -> Section:
+    horizons = [c for c in HORIZON_NAMES if c in section.columns]
+    if section.error or not section.rows or not horizons:
+        return section
+    series = series_from_rows(section.columns, section.rows, key_column, horizons, CHART_COHORTS)
+    section.chart = curves_svg(series, [HORIZON_NAMES[c] for c in horizons], title)
+    return section
+
+
+@dataclass
+class ReportPage:
+    basis: str
+    period: str
+    status: str  # "none" (nothing published yet), "not_ready", "ready"
+    reason: str | None = None
+    published_at: str | None = None
+    sections: list[Section] = field(default_factory=list)
+
+
+def build_report_page(published_dir, basis: str, period: str) -> ReportPage:
+    basis = basis if basis in BASES else "net"
+    period = period if period in PERIODS else "month"
+    document = read_published(published_dir)
+    if document is None:
+        return ReportPage(basis, period, "none")
+    page = ReportPage(
+        basis, period, document["status"], document.get("reason"), document.get("published_at")
+    )
+    if page.status != "ready":
+        return page
+    reports = document["reports"]
+    cohorts = _section(
+        reports,
+        variant_key("cohort-ltv", basis, period),
+        "cohort-ltv",
+        f"Cohort LTV per customer ({basis}, by {period} of first purchase)",
+        censorable=True,
+    )
+    products = _section(
+        reports,
+        variant_key("front-end-products", basis, None),
+        "front-end-products",
+        f"LTV by front-end product ({basis})",
+        censorable=True,
+    )
+    page.sections = [
+        _with_chart(
+            cohorts,
+            "cohort",
+            f"{basis.capitalize()} LTV per customer by {period} cohort (latest {CHART_COHORTS})",
+        ),
+        _with_chart(
+            products, "product_name", f"{basis.capitalize()} LTV per customer by front-end product"
+        ),
+        _section(
+            reports, variant_key("payment-plans", None, None), "payment-plans", "Payment plans"
+        ),
+        _section(
+            reports, variant_key("subscriptions", None, None), "subscriptions", "Subscriptions"
+        ),
+        _section(
+            reports,
+            variant_key("refunds", None, period),
+            "refunds",
+            f"Refunds (cohorts by {period})",
+        ),
+    ]
+    return page

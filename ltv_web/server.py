@@ -1,0 +1,18 @@
+"""Serving the pages with uvicorn on their own listener (127.0.0.1 unless told otherwise)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from ltv_pipeline.settings import Settings
+from ltv_web.app import create_app
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.web_host,
+        port=port or settings.web_port,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+    )
