@@ -1,18 +1,17 @@
-"""Landing segments: the sidecar's own DuckDB files, and the rules for handing them over.
+"""Landing segments: the sidecar's files, and the rules for handing them to the pipeline.
 
 Layout under LTV_HOME/webhooks/:
-  active/<owner>.lock            held (flock) by the live sidecar process `owner` for its lifetime
-  active/<owner>-<seq>.duckdb    the segment that process is appending to
-  sealed/<owner>-<seq>.duckdb    closed (checkpointed, no WAL) and never written again
-  imported/<owner>-<seq>.duckdb  copied into the warehouse; kept as the raw archive
+  active/<owner>.lock          held (flock) by the live sidecar process `owner` for its lifetime
+  active/<owner>-<seq>.log     the framed log that process appends to (landing_log.py)
+  sealed/<owner>-<seq>.duckdb  a closed DuckDB file (no WAL), never written again
+  imported/<...>.duckdb        copied into the warehouse; kept as the raw archive
 
-A segment is sealed by closing it (DuckDB checkpoints on close, so the WAL is folded in) and then
-renaming it into sealed/, which is atomic. A process killed with -9 leaves its active segment
-and a WAL behind, and its lock is released by the kernel. Whoever starts next (a new sidecar, or
-the pipeline while no sidecar runs) takes that lock, opens the segment read-write so DuckDB
-replays the WAL, checkpoints, closes and seals it. Measured (tests/webhooks/test_duckdb_wal.py):
-renaming a killed segment without its WAL and opening it read-only shows an empty table, so a
-segment must never be moved while it has a WAL. A new process never reuses an old segment.
+Sealing converts a log into a DuckDB file written under a temporary name in active/, closed
+(DuckDB checkpoints on close, so no WAL is left) and renamed into sealed/ (atomic), and only
+then deletes the log. A process killed with -9 leaves its log behind and the kernel drops its
+lock. Whoever comes next (a new sidecar at start-up, or the pipeline while no sidecar runs) takes
+that lock and seals the log. Measured (tests/webhooks/test_duckdb_wal.py): a DuckDB file moved
+without its WAL reads as empty, which is why only closed files are ever renamed.
 """
 
 from __future__ import annotations
@@ -27,6 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+
+from ltv_webhook.landing_log import read_records
 
 log = logging.getLogger("ltv_webhook.segments")
 
@@ -40,7 +42,20 @@ CREATE_TABLE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     outcome VARCHAR NOT NULL,
     reason VARCHAR
 )"""
+ARROW_SCHEMA = pa.schema(
+    [
+        ("account", pa.string()),
+        ("content_hash", pa.string()),
+        ("received_at", pa.timestamp("us")),
+        ("content_type", pa.string()),
+        ("body", pa.binary()),
+        ("outcome", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+LOG_SUFFIX = ".log"
 SEGMENT_SUFFIX = ".duckdb"
+SEALING_SUFFIX = ".duckdb.tmp"
 
 
 @dataclass(frozen=True)
@@ -58,10 +73,6 @@ class Layout:
     @property
     def imported(self) -> Path:
         return self.root / "imported"
-
-    @property
-    def damaged(self) -> Path:
-        return self.root / "damaged"
 
     def ensure(self) -> None:
         for folder in (self.active, self.sealed, self.imported):
@@ -92,6 +103,10 @@ def new_owner_id() -> str:
     return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
+def owner_of(path: Path) -> str:
+    return path.name.split(".", 1)[0].rsplit("-", 1)[0]
+
+
 class OwnerLock:
     """An flock held for the life of the sidecar process; the kernel drops it on kill -9."""
 
@@ -106,8 +121,8 @@ class OwnerLock:
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.rename(hidden, self.path)
 
-    def segment_path(self, sequence: int) -> Path:
-        return self.layout.active / f"{self.owner_id}-{sequence:06d}{SEGMENT_SUFFIX}"
+    def log_path(self, sequence: int) -> Path:
+        return self.layout.active / f"{self.owner_id}-{sequence:06d}{LOG_SUFFIX}"
 
     def release(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -115,61 +130,50 @@ class OwnerLock:
         os.close(self._fd)
 
 
-def open_segment(path: Path) -> duckdb.DuckDBPyConnection:
-    # One thread: a landing commit is a few rows, and DuckDB's worker pool only adds CPU to it.
-    conn = duckdb.connect(str(path), config={"threads": 1})
-    conn.execute(CREATE_TABLE)
-    return conn
-
-
-def seal(path: Path, layout: Layout) -> Path | None:
-    """Move a closed, WAL-free segment into sealed/; an empty one is simply removed."""
-    wal = path.with_name(path.name + ".wal")
-    if wal.exists():
-        raise RuntimeError(f"{path.name} still has a WAL; it must be checkpointed before sealing")
-    target = layout.sealed / path.name
-    os.rename(path, target)
-    fsync_dir(layout.sealed)
-    fsync_dir(path.parent)
-    return target
-
-
-def _fold_and_count(path: Path) -> int:
-    """Open read-write so DuckDB replays any WAL, checkpoint it in, close; rows found."""
-    conn = duckdb.connect(str(path))
-    try:
-        conn.execute(CREATE_TABLE)
-        rows = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
-        conn.execute("CHECKPOINT")
-    finally:
-        conn.close()
-    return rows
-
-
-def recover_segment(path: Path, layout: Layout) -> Path | None:
-    if path.stat().st_size == 0:
-        # Created but never written: no commit, so nothing was ever acknowledged from it.
-        path.unlink()
+def seal_log(path: Path, layout: Layout) -> Path | None:
+    """Turn a closed log into a sealed DuckDB segment; idempotent, so a crash can repeat it."""
+    stem = path.name.removesuffix(LOG_SUFFIX)
+    target = layout.sealed / f"{stem}{SEGMENT_SUFFIX}"
+    if target.exists():
+        path.unlink(missing_ok=True)  # sealed before, killed before the log was deleted
         return None
-    try:
-        rows = _fold_and_count(path)
-    except duckdb.Error as exc:
-        if "not a valid DuckDB database file" not in str(exc):
-            raise  # e.g. a full disk: the rows are fine, try again later; never move them aside
-        layout.damaged.mkdir(parents=True, exist_ok=True)
-        for part in (path, path.with_name(path.name + ".wal")):
-            if part.exists():
-                os.rename(part, layout.damaged / part.name)
-        log.error("landing segment %s cannot be opened (%s); moved to damaged/", path.name, exc)
-        return None
-    if rows == 0:
-        path.unlink()
-        return None
-    return seal(path, layout)
+    columns: list[list] = [[] for _ in ARROW_SCHEMA]
+    for record in read_records(path):
+        for column, value in zip(columns, record, strict=True):
+            column.append(value)
+    if columns[0]:
+        temporary = layout.active / f"{stem}{SEALING_SUFFIX}"
+        temporary.unlink(missing_ok=True)
+        table = pa.Table.from_arrays(
+            [pa.array(c, type=f.type) for c, f in zip(columns, ARROW_SCHEMA, strict=True)],
+            schema=ARROW_SCHEMA,
+        )
+        conn = duckdb.connect(str(temporary), config={"threads": 1})
+        try:
+            conn.execute(CREATE_TABLE)
+            conn.from_arrow(table).insert_into(TABLE)
+        finally:
+            conn.close()  # checkpoints: the sealed file carries no WAL
+        os.rename(temporary, target)
+        fsync_dir(layout.sealed)
+    path.unlink()
+    fsync_dir(layout.active)
+    return target if columns[0] else None
+
+
+def _seal_owner_files(owner_id: str, layout: Layout) -> list[Path]:
+    sealed = []
+    for leftover in layout.active.glob(f"{owner_id}-*{SEALING_SUFFIX}"):
+        leftover.unlink()  # a conversion cut short; its log is still there
+    for log_file in sorted(layout.active.glob(f"{owner_id}-*{LOG_SUFFIX}")):
+        target = seal_log(log_file, layout)
+        if target is not None:
+            sealed.append(target)
+    return sealed
 
 
 def recover_dead_owners(layout: Layout) -> list[Path]:
-    """Seal every segment whose owner process is gone; segments of live owners are untouched."""
+    """Seal every log whose owner process is gone; logs of live owners are untouched."""
     recovered: list[Path] = []
     for lock_path in layout.owner_locks():
         try:
@@ -180,32 +184,25 @@ def recover_dead_owners(layout: Layout) -> list[Path]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                continue  # its owner is alive and will seal its own segments
+                continue  # its owner is alive and seals its own logs
             try:
                 if os.fstat(fd).st_ino != os.stat(lock_path).st_ino:
                     continue  # another recoverer finished and removed it meanwhile
             except FileNotFoundError:
                 continue
-            owner_id = lock_path.name.removesuffix(".lock")
-            for segment in sorted(layout.active.glob(f"{owner_id}-*{SEGMENT_SUFFIX}")):
-                sealed = recover_segment(segment, layout)
-                if sealed is not None:
-                    recovered.append(sealed)
+            recovered += _seal_owner_files(lock_path.name.removesuffix(".lock"), layout)
             lock_path.unlink()
         finally:
             os.close(fd)
-    # A segment whose lock file is gone entirely (removed by hand) has no owner either.
-    live_owners = {lock.name.removesuffix(".lock") for lock in layout.owner_locks()}
-    for segment in sorted(layout.active.glob(f"*{SEGMENT_SUFFIX}")):
-        if segment.name.rsplit("-", 1)[0] not in live_owners:
-            sealed = recover_segment(segment, layout)
-            if sealed is not None:
-                recovered.append(sealed)
+    # A log whose lock file is gone entirely (removed by hand) has no owner either.
+    live = {lock.name.removesuffix(".lock") for lock in layout.owner_locks()}
+    for owner_id in sorted({owner_of(p) for p in layout.active.glob(f"*{LOG_SUFFIX}")} - live):
+        recovered += _seal_owner_files(owner_id, layout)
     return recovered
 
 
 def has_unsealed_dead_segments(layout: Layout) -> bool:
-    """True when a segment waits in active/ with no live owner (only a check; seals nothing)."""
+    """True when a log waits in active/ with no live owner (only a check; seals nothing)."""
     live: set[str] = set()
     for lock_path in layout.owner_locks():
         try:
@@ -219,7 +216,4 @@ def has_unsealed_dead_segments(layout: Layout) -> bool:
             continue
         finally:
             os.close(fd)  # closing drops a lock we may just have taken
-    return any(
-        segment.name.rsplit("-", 1)[0] not in live
-        for segment in layout.active.glob(f"*{SEGMENT_SUFFIX}")
-    )
+    return any(owner_of(p) not in live for p in layout.active.glob(f"*{LOG_SUFFIX}"))

@@ -1,10 +1,11 @@
-"""The landing store: group commit into the sidecar's own DuckDB segment, one writer thread.
+"""The landing store: group commit into the sidecar's own log, one writer thread.
 
 Requests hand their delivery to the event loop's pending list and wait on a future. A flusher
-takes everything pending as one batch and runs one INSERT + COMMIT on the writer thread (the only
-thread that ever touches the connection), then answers every request in the batch at once:
-one thread hop per batch, not per request. A 2xx therefore always follows a commit.
-Every `seal_seconds` a non-empty segment is closed and moved to sealed/ for the pipeline.
+takes everything pending as one batch, and the writer thread (the only one that touches the
+file) appends the batch's frames and fdatasyncs once; then every request in the batch is
+answered at once: one thread hop per batch, not per request. A 2xx therefore always follows a
+durable write. Every `seal_seconds` a non-empty log is rotated and a second thread turns it into
+a sealed DuckDB segment for the pipeline (segments.py); no DuckDB connection is shared.
 """
 
 from __future__ import annotations
@@ -13,43 +14,37 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-import pyarrow as pa
-
+from ltv_webhook.landing_log import encode
 from ltv_webhook.segments import (
-    TABLE,
     Layout,
     OwnerLock,
+    fsync_dir,
     new_owner_id,
-    open_segment,
     recover_dead_owners,
-    recover_segment,
-    seal,
+    seal_log,
 )
 
 log = logging.getLogger("ltv_webhook.store")
 
 COMMIT_TIMEOUT_SECONDS = 10.0
 MAX_REMEMBERED_HASHES = 1_000_000
-ARROW_SCHEMA = pa.schema(
-    [
-        ("account", pa.string()),
-        ("content_hash", pa.string()),
-        ("received_at", pa.timestamp("us")),
-        ("content_type", pa.string()),
-        ("body", pa.binary()),
-        ("outcome", pa.string()),
-        ("reason", pa.string()),
-    ]
-)
 
 
 class StoreUnavailable(RuntimeError):
     """The delivery could not be committed; the sender must retry (HTTP 503)."""
+
+
+class WriteFailed(OSError):
+    """A batch could not be made durable; `abandoned` is the log to seal later."""
+
+    def __init__(self, cause: OSError, abandoned: Path | None) -> None:
+        super().__init__(cause.errno, cause.strerror)
+        self.abandoned = abandoned
 
 
 @dataclass(frozen=True)
@@ -64,7 +59,7 @@ class Delivery:
 
 
 class _Writer:
-    """Everything that touches the segment connection; called only on the writer thread."""
+    """Everything that touches the active log; called only on the writer thread."""
 
     def __init__(self, layout: Layout, owner: OwnerLock) -> None:
         self.layout = layout
@@ -72,88 +67,68 @@ class _Writer:
         self.sequence = 0
         self.rows = 0
         self.path: Path | None = None
-        self.conn: duckdb.DuckDBPyConnection | None = None
-        self.abandoned: list[Path] = []
+        self.fd: int | None = None
 
     def open_next(self) -> None:
         self.sequence += 1
-        self.path = self.owner.segment_path(self.sequence)
-        self.conn = open_segment(self.path)
+        self.path = self.owner.log_path(self.sequence)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fsync_dir(self.layout.active)
         self.rows = 0
 
     def write(self, batch: list[Delivery]) -> None:
-        if self.conn is None:
+        if self.fd is None:
             self.open_next()
-        assert self.conn is not None
-        columns = list(
-            zip(
-                *(
-                    (
-                        d.account,
-                        d.content_hash,
-                        d.received_at,
-                        d.content_type,
-                        d.body,
-                        d.outcome,
-                        d.reason,
-                    )
-                    for d in batch
-                ),
-                strict=True,
+        assert self.fd is not None
+        data = memoryview(
+            b"".join(
+                encode(
+                    d.account,
+                    d.content_hash,
+                    d.received_at,
+                    d.content_type,
+                    d.body,
+                    d.outcome,
+                    d.reason,
+                )
+                for d in batch
             )
         )
-        table = pa.Table.from_arrays(
-            [pa.array(col, type=f.type) for col, f in zip(columns, ARROW_SCHEMA, strict=True)],
-            schema=ARROW_SCHEMA,
-        )
         try:
-            self.conn.from_arrow(table).insert_into(TABLE)  # one statement, one commit
-        except duckdb.Error:
-            self._abandon()
-            raise
+            while data:
+                data = data[os.write(self.fd, data) :]
+            os.fdatasync(self.fd)
+        except OSError as exc:
+            raise WriteFailed(exc, self._abandon()) from exc
         self.rows += len(batch)
 
-    def _abandon(self) -> None:
-        """After a failed commit start a fresh segment; the old one (which may hold earlier,
-        acknowledged rows) is folded and sealed by the seal timer once the disk allows."""
-        with contextlib.suppress(duckdb.Error):
-            if self.conn is not None:
-                self.conn.close()
-        if self.path is not None:
-            self.abandoned.append(self.path)
-        self.conn = None
+    def _abandon(self) -> Path | None:
+        """After a failed write start a new log: the old one may end in a torn frame, and its
+        earlier, acknowledged frames are sealed by the seal timer."""
+        old = self.path
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+        self.fd = None
         self.path = None
+        return old
 
-    def seal_abandoned(self) -> None:
-        for path in list(self.abandoned):
-            if not path.exists():
-                self.abandoned.remove(path)
-                continue
-            with contextlib.suppress(duckdb.Error, OSError):
-                recover_segment(path, self.layout)
-                self.abandoned.remove(path)
-
-    def seal_if_nonempty(self) -> Path | None:
-        self.seal_abandoned()
-        if self.conn is None or self.rows == 0:
+    def rotate(self) -> Path | None:
+        """Close a non-empty log and start the next; returns the closed one for sealing."""
+        if self.fd is None or self.rows == 0:
             return None
-        assert self.path is not None
-        self.conn.close()  # checkpoints: the sealed file carries no WAL
-        self.conn = None
-        sealed = seal(self.path, self.layout)
+        old = self.path
+        os.close(self.fd)
+        self.fd = None
         self.open_next()
-        return sealed
+        return old
 
     def close(self) -> Path | None:
-        if self.conn is None:
+        if self.fd is None:
             return None
-        assert self.path is not None
-        self.conn.close()
-        self.conn = None
-        if self.rows:
-            return seal(self.path, self.layout)
-        self.path.unlink(missing_ok=True)
-        return None
+        os.close(self.fd)
+        self.fd = None
+        return self.path
 
 
 class LandingStore:
@@ -164,6 +139,8 @@ class LandingStore:
         self.seal_seconds = seal_seconds
         self.commit_interval = commit_interval_seconds
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-writer")
+        self._sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-sealer")
+        self._to_seal: list[Path] = []
         self._pending: list[tuple[Delivery, asyncio.Future]] = []
         self._committed: set[tuple[str, str]] = set()
         self._wakeup = asyncio.Event()
@@ -197,10 +174,15 @@ class LandingStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._writer is not None:
-            await self._run(self._writer.close)
+            closed = await self._run(self._writer.close)
+            if closed is not None:
+                self._to_seal.append(closed)
+        await self._seal_waiting()
         if self._owner is not None:
+            # Anything left unsealed (a full disk) is sealed by whoever starts next.
             self._owner.release()
         self._executor.shutdown(wait=True)
+        self._sealer.shutdown(wait=True)
 
     @property
     def healthy(self) -> bool:
@@ -231,9 +213,8 @@ class LandingStore:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            # Each DuckDB commit costs ~1.3 ms of CPU however few rows it has; committing at
-            # most every `commit_interval` lets a batch fill up instead of spending a core on
-            # tiny commits (measured: 41% of bare throughput without it).
+            # Committing at most every `commit_interval` lets a batch fill up: one fdatasync
+            # for many requests instead of one each.
             wait = last_commit + self.commit_interval - loop.time()
             if wait > 0 and not self._stopping:
                 await asyncio.sleep(wait)
@@ -249,6 +230,8 @@ class LandingStore:
         try:
             await self._run(self._writer.write, [delivery for delivery, _ in batch])
         except Exception as exc:
+            if isinstance(exc, WriteFailed) and exc.abandoned is not None:
+                self._to_seal.append(exc.abandoned)
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.error("landing commit of %d deliveries failed: %s", len(batch), self.last_error)
             for _, future in batch:
@@ -263,6 +246,18 @@ class LandingStore:
             if not future.done():
                 future.set_result(None)
 
+    async def _seal_waiting(self) -> None:
+        loop = asyncio.get_running_loop()
+        for path in list(self._to_seal):
+            try:
+                await loop.run_in_executor(self._sealer, seal_log, path, self.layout)
+            except Exception as exc:
+                log.error(
+                    "sealing %s failed (will retry): %s: %s", path.name, type(exc).__name__, exc
+                )
+                continue
+            self._to_seal.remove(path)
+
     async def _seal_loop(self) -> None:
         assert self._writer is not None
         while not self._stopping:
@@ -270,10 +265,11 @@ class LandingStore:
             if self._stopping:
                 return
             try:
-                sealed = await self._run(self._writer.seal_if_nonempty)
-            except Exception as exc:
+                rotated = await self._run(self._writer.rotate)
+            except OSError as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.error("sealing the landing segment failed: %s", self.last_error)
+                log.error("rotating the landing log failed: %s", self.last_error)
                 continue
-            if sealed is not None:
-                log.debug("sealed %s", sealed.name)
+            if rotated is not None:
+                self._to_seal.append(rotated)
+            await self._seal_waiting()

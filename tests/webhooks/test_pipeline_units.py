@@ -120,7 +120,7 @@ def test_ltv_sql_counts_events_after_materialize(tmp_path: Path, monkeypatch, ca
     monkeypatch.setenv("LTV_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     _sealed_segment(home, "z-000001.duckdb", [(event_body(n), "accepted", None) for n in range(4)])
-    assert ltv_main(["materialize"]) == 0
+    assert ltv_main(["materialize", "key:raw_samcart_webhook_events"]) == 0
     capsys.readouterr()
     assert ltv_main(["sql", "select count(*) from raw_samcart_webhook_events"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "4"
