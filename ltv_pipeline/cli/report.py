@@ -20,6 +20,7 @@ import duckdb
 from ltv_pipeline.lib.csv_output import write_csv
 from ltv_pipeline.lib.warehouse import connect_warehouse
 from ltv_pipeline.metrics.as_of import resolve_as_of
+from ltv_pipeline.metrics.customer_ltv import customer_ltv_sql
 from ltv_pipeline.metrics.definitions import (
     BASES,
     COHORT_STARTS,
@@ -86,7 +87,8 @@ def _rate(value: Any) -> str:
 
 
 def _cohort_rows(conn, options, as_of, basis, account, grouping) -> tuple[list[str], list[list]]:
-    rows = ltv_table(conn, ltv_curves_sql(options, as_of, grouping), basis, account)
+    customers = f"({customer_ltv_sql(options, as_of)})"
+    rows = ltv_table(conn, ltv_curves_sql(options, as_of, grouping, customers), basis, account)
     if grouping == "cohort":
         columns = ["cohort", "customers", *HORIZON_COLUMNS]
         lead = [[r["group_key"], r["customers"]] for r in rows]
@@ -140,7 +142,9 @@ def _subscriptions(conn, as_of, account) -> tuple[list[str], list[list]]:
 
 
 def _refunds(conn, options, as_of, account) -> tuple[list[str], list[list]]:
-    base, params = _filtered(refund_rates_sql(options, as_of), account)
+    base, params = _filtered(
+        refund_rates_sql(options, as_of, f"({customer_ltv_sql(options, as_of)})"), account
+    )
     columns, rows = _query(
         conn,
         f"""SELECT dimension, group_key, group_name, gross_charged, refunded_amount,

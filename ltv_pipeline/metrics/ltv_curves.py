@@ -11,36 +11,30 @@ from __future__ import annotations
 import datetime as dt
 
 from ltv_pipeline.metrics.as_of import day_literal
-from ltv_pipeline.metrics.cohort_members import members_sql
-from ltv_pipeline.metrics.definitions import HORIZONS, MetricOptions
-
-GROUPINGS = {
-    "cohort": ("cohort", "cohort AS group_name"),
-    "front_end_product": ("product_id", "min(product_name) AS group_name"),
-}
+from ltv_pipeline.metrics.definitions import HORIZONS, MetricOptions, cohort_label_sql
 
 
-def _window(days: int | None) -> str:
-    return "true" if days is None else f"t.transaction_day <= m.start_day + {days}"
+def group_columns(options: MetricOptions, grouping: str) -> tuple[str, str]:
+    """(group key, group name) expressions over per-customer rows (customer_ltv.py)."""
+    if grouping == "cohort":
+        label = cohort_label_sql(options.period, "first_purchase_day")
+        return label, label
+    return "front_end_product_id", "front_end_product_name"
 
 
-def _eligible(days: int | None, as_of: dt.date) -> str:
-    return "true" if days is None else f"start_day + {days} <= {day_literal(as_of)}"
+def eligible_sql(days: int | None, as_of: dt.date) -> str:
+    return "true" if days is None else f"first_purchase_day + {days} <= {day_literal(as_of)}"
 
 
-def ltv_curves_sql(options: MetricOptions, as_of: dt.date, grouping: str) -> str:
-    """Long rows: (account, group_key, group_name, horizon, horizon_days, customers, eligible,
-    net_revenue, gross_revenue, net_ltv, gross_ltv, censored, censored_reason)."""
-    key, name = GROUPINGS[grouping]
-    per_customer = ", ".join(
-        f"coalesce(sum(t.amount) FILTER (WHERE {_window(d)}), 0) AS net_{h}, "
-        f"coalesce(sum(t.amount) FILTER (WHERE {_window(d)} AND t.amount > 0), 0) AS gross_{h}"
-        for h, d in HORIZONS
-    )
+def ltv_curves_sql(options: MetricOptions, as_of: dt.date, grouping: str, customers: str) -> str:
+    """Long rows (account, group_key, group_name, horizon, horizon_days, customers, eligible,
+    net_revenue, gross_revenue, as_of_day, net_ltv, gross_ltv, censored, censored_reason) from
+    `customers`, a table or subquery of per-customer rows built for the same options."""
+    key, name = group_columns(options, grouping)
     per_group = ", ".join(
-        f"count(*) FILTER (WHERE {_eligible(d, as_of)}) AS eligible_{h}, "
-        f"coalesce(sum(net_{h}) FILTER (WHERE {_eligible(d, as_of)}), 0) AS net_{h}, "
-        f"coalesce(sum(gross_{h}) FILTER (WHERE {_eligible(d, as_of)}), 0) AS gross_{h}"
+        f"count(*) FILTER (WHERE {eligible_sql(d, as_of)}) AS eligible_{h}, "
+        f"coalesce(sum(net_{h}) FILTER (WHERE {eligible_sql(d, as_of)}), 0) AS net_{h}, "
+        f"coalesce(sum(gross_{h}) FILTER (WHERE {eligible_sql(d, as_of)}), 0) AS gross_{h}"
         for h, d in HORIZONS
     )
     horizons = " UNION ALL ".join(
@@ -51,18 +45,10 @@ def ltv_curves_sql(options: MetricOptions, as_of: dt.date, grouping: str) -> str
         for h, d in HORIZONS
     )
     return f"""
-    WITH members AS ({members_sql(options, as_of)}),
-    per_customer AS (
-        SELECT m.account, m.customer_key, any_value(m.start_day) AS start_day,
-            any_value(m.cohort) AS cohort, any_value(m.product_id) AS product_id,
-            any_value(m.product_name) AS product_name, {per_customer}
-        FROM members m LEFT JOIN transactions t
-          ON t.account = m.account AND t.customer_key = m.customer_key
-         AND t.transaction_day <= {day_literal(as_of)}
-        GROUP BY m.account, m.customer_key
-    ), grouped AS (
-        SELECT account, {key} AS group_key, {name}, count(*) AS customers, {per_group}
-        FROM per_customer GROUP BY account, {key}
+    WITH grouped AS (
+        SELECT account, {key} AS group_key, min({name}) AS group_name, count(*) AS customers,
+            {per_group}
+        FROM {customers} GROUP BY account, {key}
     ), long AS ({horizons})
     SELECT *, {day_literal(as_of)} AS as_of_day,
         CASE WHEN eligible = customers THEN round(net_revenue / customers, 2) END AS net_ltv,

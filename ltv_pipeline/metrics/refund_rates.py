@@ -8,35 +8,31 @@ import datetime as dt
 from ltv_pipeline.metrics.as_of import day_literal
 from ltv_pipeline.metrics.cohort_members import members_sql
 from ltv_pipeline.metrics.definitions import MetricOptions
+from ltv_pipeline.metrics.ltv_curves import group_columns
 
 
-def refund_rates_sql(options: MetricOptions, as_of: dt.date) -> str:
+def refund_rates_sql(options: MetricOptions, as_of: dt.date, customers: str) -> str:
     """Rows (account, dimension, group_key, group_name, gross_charged, refunded_amount, orders,
-    refunded_orders): dimension 'cohort' groups by the customer's cohort, 'product' by the
-    product of each line."""
+    refunded_orders): 'cohort' sums the per-customer rows of `customers`, 'product' groups the
+    members' transactions by the product of each line."""
+    key, name = group_columns(options, "cohort")
     return f"""
-    WITH members AS ({members_sql(options, as_of)}),
-    facts AS (
-        SELECT t.account, m.cohort, t.product_id, t.product_name, t.order_id, t.amount, t.kind
-        FROM transactions t JOIN members m
-          ON t.account = m.account AND t.customer_key = m.customer_key
-        WHERE t.transaction_day <= {day_literal(as_of)}
-    ), by_group AS (
-        SELECT account, 'cohort' AS dimension, cohort AS group_key, cohort AS group_name, *
-            EXCLUDE (account, cohort, product_id, product_name)
-        FROM facts
-        UNION ALL
-        SELECT account, 'product', coalesce(product_id, '(none)'), product_name, *
-            EXCLUDE (account, cohort, product_id, product_name)
-        FROM facts
-    )
-    SELECT account, dimension, group_key, min(group_name) AS group_name,
-        coalesce(sum(amount) FILTER (WHERE amount > 0), 0) AS gross_charged,
-        coalesce(-sum(amount) FILTER (WHERE kind = 'refund'), 0) AS refunded_amount,
-        count(DISTINCT order_id) FILTER (WHERE kind = 'order_line') AS orders,
-        count(DISTINCT order_id) FILTER (WHERE kind = 'refund') AS refunded_orders,
+    SELECT account, 'cohort' AS dimension, {key} AS group_key, min({name}) AS group_name,
+        sum(gross_all) AS gross_charged, sum(refunds) AS refunded_amount,
+        sum(orders) AS orders, sum(refunded_orders) AS refunded_orders,
         {day_literal(as_of)} AS as_of_day
-    FROM by_group GROUP BY account, dimension, group_key"""
+    FROM {customers} GROUP BY account, {key}
+    UNION ALL
+    SELECT t.account, 'product', coalesce(t.product_id, '(none)'), min(t.product_name),
+        coalesce(sum(t.amount) FILTER (WHERE t.amount > 0), 0),
+        coalesce(-sum(t.amount) FILTER (WHERE t.kind = 'refund'), 0),
+        count(DISTINCT t.order_id) FILTER (WHERE t.kind = 'order_line'),
+        count(DISTINCT t.order_id) FILTER (WHERE t.kind = 'refund'),
+        {day_literal(as_of)}
+    FROM transactions t SEMI JOIN ({members_sql(options, as_of)}) m
+      ON t.account = m.account AND t.customer_key = m.customer_key
+    WHERE t.transaction_day <= {day_literal(as_of)}
+    GROUP BY t.account, coalesce(t.product_id, '(none)')"""
 
 
 def rates_sql() -> str:

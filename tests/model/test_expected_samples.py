@@ -79,8 +79,8 @@ def test_the_csv_exports_alone_give_every_figure_of_expected_md(ltv_home, instan
     customers = query(
         ltv_home,
         "SELECT c.customer_key, c.first_order_id, c.first_purchase_day, "
-        "strftime(c.first_purchase_day, '%Y-%m'), c.front_end_product_name, l.net_revenue, "
-        "l.gross_revenue FROM customers c JOIN customer_ltv l USING (account, customer_key) "
+        "strftime(c.first_purchase_day, '%Y-%m'), c.front_end_product_name, l.net_all, "
+        "l.gross_all FROM customers c JOIN customer_ltv l USING (account, customer_key) "
         "ORDER BY c.customer_key",
     )
     assert customers == [

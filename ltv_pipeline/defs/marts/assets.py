@@ -73,7 +73,7 @@ def _preview(conn: duckdb.DuckDBPyConnection, mart: Mart) -> MetadataValue:
 def build_mart_asset(mart: Mart) -> AssetsDefinition:
     @asset(
         name=mart.name,
-        deps=MODEL_DEPS,
+        deps=[*MODEL_DEPS, *mart.deps],
         group_name=MARTS_GROUP,
         kinds={"duckdb"},
         automation_condition=REBUILD_WHEN_UPSTREAM_CHANGES,

@@ -26,23 +26,28 @@ CURVE_COLUMNS = (
 PERIODS_STORED = ("month", "week")
 
 
+# The cohort marts aggregate the customer_ltv mart (built first, same options and as-of day).
+CUSTOMERS = "customer_ltv"
+
+
 def _cohort_ltv(as_of: dt.date) -> str:
     return " UNION ALL ".join(
         f"SELECT account, '{period}' AS period, group_key AS cohort, {CURVE_COLUMNS} "
-        f"FROM ({ltv_curves_sql(MetricOptions(period=period), as_of, 'cohort')})"
+        f"FROM ({ltv_curves_sql(MetricOptions(period=period), as_of, 'cohort', CUSTOMERS)})"
         for period in PERIODS_STORED
     )
 
 
 def _by_product(as_of: dt.date) -> str:
+    curves = ltv_curves_sql(MetricOptions(), as_of, "front_end_product", CUSTOMERS)
     return (
         f"SELECT account, group_key AS product_id, group_name AS product_name, {CURVE_COLUMNS} "
-        f"FROM ({ltv_curves_sql(MetricOptions(), as_of, 'front_end_product')})"
+        f"FROM ({curves})"
     )
 
 
 def _refund_rates(as_of: dt.date) -> str:
-    return f"SELECT *, {rates_sql()} FROM ({refund_rates_sql(MetricOptions(), as_of)})"
+    return f"SELECT *, {rates_sql()} FROM ({refund_rates_sql(MetricOptions(), as_of, CUSTOMERS)})"
 
 
 @dataclass(frozen=True)
@@ -51,29 +56,33 @@ class Mart:
     key: tuple[str, ...]
     sql: Callable[[dt.date], str]
     description: str
+    deps: tuple[str, ...] = ()  # other marts this one aggregates
 
 
 MARTS: dict[str, Mart] = {
     m.name: m
     for m in [
         Mart(
+            "customer_ltv",
+            ("account", "customer_key"),
+            lambda as_of: customer_ltv_sql(MetricOptions(), as_of),
+            "Per customer: net and gross value within each horizon and all time (net_all, "
+            "gross_all), refunds, orders, first and last purchase; the base of the cohort marts.",
+        ),
+        Mart(
             "cohort_ltv",
             ("account", "period", "cohort", "horizon"),
             _cohort_ltv,
             "Net and gross LTV per customer of each acquisition cohort (month and ISO week) at "
             "day 0, 7, 30, 60, 90, 180, 365 and all time; right-censored cells are empty.",
+            (CUSTOMERS,),
         ),
         Mart(
             "ltv_by_front_end_product",
             ("account", "product_id", "horizon"),
             _by_product,
             "The same LTV curves per front-end product (the main product of the first order).",
-        ),
-        Mart(
-            "customer_ltv",
-            ("account", "customer_key"),
-            lambda as_of: customer_ltv_sql(MetricOptions(), as_of),
-            "Per customer: gross, refunds, net, orders, first and last purchase.",
+            (CUSTOMERS,),
         ),
         Mart(
             "payment_plans",
@@ -93,13 +102,15 @@ MARTS: dict[str, Mart] = {
             ("account", "dimension", "group_key"),
             _refund_rates,
             "Refunded amount / gross charged and refunded orders / orders, by cohort and product.",
+            (CUSTOMERS,),
         ),
         Mart(
             "repeat_purchase_rates",
             ("account", "dimension", "group_key", "horizon"),
-            lambda as_of: repeat_purchase_rates_sql(MetricOptions(), as_of),
+            lambda as_of: repeat_purchase_rates_sql(MetricOptions(), as_of, CUSTOMERS),
             "Eligible customers with a new checkout order on days 1..N / eligible customers, by "
             "cohort and front-end product.",
+            (CUSTOMERS,),
         ),
     ]
 }

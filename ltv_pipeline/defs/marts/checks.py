@@ -16,7 +16,7 @@ NET_TOTALS = {
     "ltv_by_front_end_product": [
         "SELECT sum(net_revenue) FROM ltv_by_front_end_product WHERE horizon = 'all'"
     ],
-    "customer_ltv": ["SELECT sum(net_revenue) FROM customer_ltv"],
+    "customer_ltv": ["SELECT sum(net_all) FROM customer_ltv"],
     "refund_rates": [
         f"SELECT sum(gross_charged - refunded_amount) FROM refund_rates WHERE dimension = '{d}'"
         for d in ("cohort", "product")

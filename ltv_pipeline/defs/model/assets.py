@@ -112,7 +112,7 @@ def transactions(context: AssetExecutionContext, warehouse: Warehouse) -> Materi
 
 
 @asset(
-    deps=[RAW_ORDERS, RAW_WEBHOOKS],
+    deps=[RAW_ORDERS, RAW_WEBHOOKS, "transactions"],
     group_name=MODEL_GROUP,
     kinds={"duckdb"},
     automation_condition=REBUILD_WHEN_UPSTREAM_CHANGES,

@@ -41,22 +41,17 @@ def customers_sql() -> str:
         FROM transactions GROUP BY account, customer_key
     ), aliases AS (
         SELECT account, customer_key, list(DISTINCT customer_id ORDER BY customer_id)
-                FILTER (WHERE customer_id IS NOT NULL) AS platform_ids,
-            min(first_name) AS first_name, min(last_name) AS last_name
+            AS platform_ids
         FROM (
-            SELECT account, lower(trim(customer_email)) AS customer_key, customer_id,
-                customer_first_name AS first_name, customer_last_name AS last_name
-            FROM raw_samcart_orders
+            SELECT account, lower(trim(customer_email)) AS customer_key, customer_id
+            FROM raw_samcart_orders WHERE customer_id IS NOT NULL
             UNION ALL
-            SELECT account, customer_key, customer_id, customer_first_name, customer_last_name
-            FROM subscriptions
-            UNION ALL
-            SELECT account, customer_email, NULL, customer_first_name, customer_last_name
-            FROM raw_samcart_webhook_events
+            SELECT account, customer_key, customer_id FROM subscriptions
+            WHERE customer_id IS NOT NULL
         ) GROUP BY account, customer_key
     )
     SELECT e.account, e.customer_key,
-        coalesce(a.platform_ids, []) AS platform_ids, a.first_name, a.last_name,
+        coalesce(a.platform_ids, []) AS platform_ids,
         CASE WHEN f.order_id IS NOT NULL THEN 'first_order' ELSE 'first_charge' END
             AS cohort_basis,
         f.order_id AS first_order_id,

@@ -18,7 +18,11 @@ Rules applied here, in this order:
 
 import duckdb
 
-from ltv_pipeline.metrics.definitions import order_state_sql, schedule_day_sql
+from ltv_pipeline.metrics.definitions import (
+    DECLINED_STATUSES,
+    order_state_sql,
+    schedule_day_sql,
+)
 
 SOURCE_EXPORT = "orders_export"
 SOURCE_WEBHOOK = "webhook"
@@ -26,7 +30,7 @@ SOURCE_SUBSCRIPTION_EXPORT = "subscription_export"
 
 
 def order_lines_sql() -> str:
-    """Every order line any source reported, merged by identity (also used by declined_charges)."""
+    """Every order line any source reported, merged by identity."""
     return f"""
     WITH export_lines AS (
         SELECT account, order_id, product_id, product_name, price, ordered_at AS moment,
@@ -57,7 +61,6 @@ def order_lines_sql() -> str:
         coalesce(min(moment) FILTER (WHERE from_export), min(moment)) AS moment,
         coalesce(min(day) FILTER (WHERE from_export), min(day)) AS day,
         max(state) AS state,
-        bool_or(order_status = 'declined') AS declined,
         coalesce(min(customer_key) FILTER (WHERE from_export), min(customer_key)) AS customer_key,
         min(subscription_id) AS subscription_id,
         min(position) AS position,
@@ -201,13 +204,21 @@ def build_transactions(conn: duckdb.DuckDBPyConnection) -> int:
 
 
 def declined_charges_sql() -> str:
-    """Declined or failed charges: not revenue, kept apart for dunning and churn."""
+    """Declined or failed charges: not revenue, kept apart for dunning and churn. A declined
+    export line that another source shows as charged is a charge, not a decline (forward-only
+    state), so it is left out here."""
     return f"""
-    SELECT account, 'line|' || order_id || '|' || product_id || '|' || occurrence
-            AS charge_key, 'order_line' AS kind, customer_key, order_id, product_id,
-        product_name, CAST(NULL AS VARCHAR) AS subscription_id, day AS declined_day,
-        price AS amount, sources
-    FROM ({order_lines_sql()}) WHERE state = 0 AND declined
+    SELECT account, 'line|' || order_id || '|' || product_id AS charge_key,
+        'order_line' AS kind, min(lower(trim(customer_email))) AS customer_key, order_id,
+        product_id, min(product_name) AS product_name,
+        CAST(NULL AS VARCHAR) AS subscription_id, min(order_date) AS declined_day,
+        min(price) AS amount, ['{SOURCE_EXPORT}'] AS sources
+    FROM raw_samcart_orders d
+    WHERE order_status IN ({", ".join(f"'{s}'" for s in DECLINED_STATUSES)})
+      AND NOT EXISTS (
+        SELECT 1 FROM transactions t WHERE t.kind = 'order_line' AND t.account = d.account
+           AND t.order_id = d.order_id AND t.product_id = d.product_id)
+    GROUP BY account, order_id, product_id
     UNION ALL
     SELECT account, 'failed|' || subscription_id || '|' || delivery_hash || '|' || line_index,
         'subscription_charge', customer_email, order_id, product_id, product_name,

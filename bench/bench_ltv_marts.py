@@ -1,0 +1,198 @@
+"""LTV marts benchmark: full rebuild of the unified model and every mart, against one
+hand-written DuckDB query computing the net cohort LTV table straight from the transactions.
+
+A synthetic history is generated inside DuckDB (no Python loops): 1,000,000 customers, order
+lines in the Orders export layout (5% of them repeated by an overlapping second export, 1%
+refunded, 0.5% declined) and recurring subscriptions whose rebuilt charges bring the unified
+model to about 10,000,000 transactions. Then, each in a fresh child process that times only its
+own work and reports its peak memory:
+
+- rebuild: the assets' own code (ltv_pipeline.defs.model.build + defs.marts.build), in one
+  process; Dagster's start-up (importing and building the Definitions) is timed apart;
+- baseline: one hand-written query for the net cohort LTV table from `transactions`.
+
+Run: `.venv/bin/python bench/bench_ltv_marts.py [--customers N] [--keep DIR]`.
+Targets (issue 4): rebuild / baseline <= 3, peak memory < 4 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def generate(path: Path, customers: int) -> dict[str, int]:
+    """Raw tables as the raw assets store them, made with DuckDB's range()."""
+    sys.path.insert(0, str(ROOT))
+    import duckdb
+
+    from ltv_pipeline.lib.tables import ensure_tables
+
+    conn = duckdb.connect(str(path))
+    ensure_tables(conn)
+    orders = customers * 6
+    conn.execute(
+        f"""
+        INSERT INTO raw_samcart_orders (account, file_hash, line_number, order_id, order_date,
+            order_time, order_status, product_id, product_name, price, customer_email, ordered_at)
+        WITH o AS (
+            SELECT k, k % {customers} AS c, k // {customers} AS seq,
+                DATE '2022-01-01' + CAST(hash(k % {customers}) % 730 AS INTEGER)
+                    + CAST((k // {customers}) * (hash(k) % 45) AS INTEGER) AS day
+            FROM range({orders}) t(k)
+        ), lines AS (
+            SELECT o.*, line FROM o, range(1, CASE WHEN k % 3 = 0 THEN 3 ELSE 2 END) r(line)
+        )
+        SELECT 'default', 'file-a', row_number() OVER () + 1, CAST(100000000 + k AS VARCHAR),
+            day, TIME '10:00:00',
+            CASE WHEN hash(k, 'status') % 200 < 2 THEN 'refunded'
+                 WHEN hash(k, 'status') % 200 < 3 THEN 'declined' ELSE 'charged' END,
+            CAST(55500 + line * 10 + c % 7 AS VARCHAR), 'Product ' || (line * 10 + c % 7),
+            CAST(CASE line WHEN 1 THEN 47 + (c % 5) * 50 ELSE 17 END AS DECIMAL(18, 2)),
+            'buyer' || c || '@example.com', day + TIME '10:00:00'
+        FROM lines"""
+    )
+    # An overlapping second export: 5% of the same lines again, in another file.
+    conn.execute(
+        """INSERT INTO raw_samcart_orders SELECT * REPLACE ('file-b' AS file_hash)
+           FROM raw_samcart_orders WHERE hash(order_id) % 20 = 0"""
+    )
+    subscriptions = customers // 5
+    conn.execute(
+        f"""
+        INSERT INTO raw_samcart_recurring_subscriptions (account, file_hash, line_number,
+            subscription_id, customer_email, product_id, product_name, status, created_date,
+            recurring_price, frequency, charges_made, total_collected)
+        SELECT 'default', 'subs-a', s + 2, CAST(7000000 + s AS VARCHAR),
+            'buyer' || (s * 5) || '@example.com', '55502', 'Membership',
+            CASE WHEN s % 4 = 0 THEN 'canceled' ELSE 'active' END,
+            DATE '2022-01-01' + CAST(hash(s * 5) % 730 AS INTEGER), 29.00, 'monthly', 11, 319.00
+        FROM range({subscriptions}) t(s)"""
+    )
+    counts = {
+        "order_rows": conn.execute("SELECT count(*) FROM raw_samcart_orders").fetchall()[0][0],
+        "subscription_rows": subscriptions,
+    }
+    conn.execute("CHECKPOINT")
+    conn.close()
+    return counts
+
+
+BASELINE_SQL = """
+WITH firsts AS (
+    SELECT account, customer_key, min(transaction_day) AS first_day
+    FROM transactions WHERE kind = 'order_line' GROUP BY ALL
+), per_customer AS (
+    SELECT f.account, f.customer_key, strftime(f.first_day, '%Y-%m') AS cohort, f.first_day,
+        {sums}
+    FROM firsts f JOIN transactions t USING (account, customer_key)
+    GROUP BY ALL
+), as_of AS (SELECT max(transaction_day) AS day FROM transactions)
+SELECT cohort, count(*) AS customers, {cells}
+FROM per_customer, as_of GROUP BY cohort ORDER BY cohort
+"""
+HORIZONS = [("d0", 0), ("d7", 7), ("d30", 30), ("d60", 60), ("d90", 90), ("d180", 180),
+            ("d365", 365)]
+
+
+def baseline_sql() -> str:
+    sums = ", ".join(
+        f"sum(amount) FILTER (WHERE t.transaction_day <= f.first_day + {d}) AS {h}"
+        for h, d in HORIZONS
+    ) + ", sum(amount) AS all_time"
+    cells = ", ".join(
+        f"CASE WHEN max(first_day) + {d} <= any_value(as_of.day) "
+        f"THEN round(sum({h}) / count(*), 2) END AS ltv_{h}"
+        for h, d in HORIZONS
+    ) + ", round(sum(all_time) / count(*), 2) AS ltv_all"
+    return BASELINE_SQL.format(sums=sums, cells=cells)
+
+
+def peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+
+def child(mode: str, path: str) -> None:
+    """Runs in a fresh process: times only its own work, prints JSON."""
+    sys.path.insert(0, str(ROOT))
+    result: dict[str, float] = {}
+    if mode == "rebuild":
+        started = time.perf_counter()
+        from ltv_pipeline.definitions import build_definitions
+
+        build_definitions()
+        result["dagster_startup_s"] = time.perf_counter() - started
+        from ltv_pipeline.defs.marts.build import build_marts
+        from ltv_pipeline.defs.model.build import build_model
+        from ltv_pipeline.lib.warehouse import connect_warehouse
+
+        conn = connect_warehouse(Path(path))
+        started = time.perf_counter()
+        build_model(conn)
+        result["model_s"] = time.perf_counter() - started
+        build_marts(conn)
+        result["seconds"] = time.perf_counter() - started
+        result["transactions"] = conn.execute("SELECT count(*) FROM transactions").fetchall()[0][0]
+        result["customers"] = conn.execute("SELECT count(*) FROM customers").fetchall()[0][0]
+        conn.close()
+    else:
+        import duckdb
+
+        conn = duckdb.connect(path)
+        started = time.perf_counter()
+        rows = conn.execute(baseline_sql()).fetchall()
+        result["seconds"] = time.perf_counter() - started
+        result["cohorts"] = len(rows)
+        conn.close()
+    result["peak_gb"] = peak_gb()
+    print(json.dumps(result))
+
+
+def run_child(mode: str, path: Path) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", mode, str(path)],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, help="folder to keep the warehouse in")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="bench_ltv_"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "warehouse.duckdb"
+    if not path.exists():
+        started = time.perf_counter()
+        counts = generate(path, args.customers)
+        print(f"generated {counts} in {time.perf_counter() - started:.1f} s")
+    rebuild = run_child("rebuild", path)
+    baseline = run_child("baseline", path)
+    ratio = rebuild["seconds"] / baseline["seconds"]
+    print(f"transactions: {rebuild['transactions']:,}  customers: {rebuild['customers']:,}")
+    print(f"dagster start-up (apart): {rebuild['dagster_startup_s']:.2f} s")
+    print(
+        f"full rebuild (model {rebuild['model_s']:.1f} s + marts): {rebuild['seconds']:.1f} s, "
+        f"peak memory {rebuild['peak_gb']:.2f} GB"
+    )
+    print(f"hand-written cohort query: {baseline['seconds']:.1f} s, "
+          f"peak memory {baseline['peak_gb']:.2f} GB")
+    print(f"ratio: {ratio:.2f} (target <= 3)  peak: {rebuild['peak_gb']:.2f} GB (target < 4)")
+
+
+if __name__ == "__main__":
+    main()
