@@ -1,0 +1,156 @@
+"""The user's journey in headless Chromium, against the real services that `make run` starts.
+
+`ltv run` on free ports with a temporary LTV_HOME; the webhook URL is on the settings page; the
+three sample exports are uploaded through the page (one with the keyboard alone); the test waits
+for the ingest and for the pipeline to publish the report, then checks the numbers the report
+page shows against the marts in the warehouse. SIGTERM then stops everything, leaving no process.
+
+Set LTV_UPDATE_SCREENSHOTS=1 to refresh docs/upload-page.png and docs/report-page.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from ltv_pipeline.lib.warehouse import connect_warehouse
+from ltv_pipeline.publish import published_path
+from ltv_pipeline.settings import Settings
+from ltv_web.app import webhook_address
+from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE
+from tests.web.services import LtvRun, free_port
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+UPLOADS = [
+    (ORDERS_SAMPLE, "samcart-orders", 10),
+    (RECURRING_SAMPLE, "samcart-recurring-subscriptions", 3),
+    (LIMITED_SAMPLE, "detect", 3),
+]
+HORIZONS = ["d0", "d7", "d30", "d60", "d90", "d180", "d365", "all"]
+
+
+def screenshot(page, name: str, tmp_path: Path) -> None:
+    target = DOCS / name if os.environ.get("LTV_UPDATE_SCREENSHOTS") == "1" else tmp_path / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target), full_page=False)
+
+
+def published_after_results(settings: Settings) -> bool:
+    """The snapshot is published and newer than every file's result, so it saw all the data."""
+    path = published_path(settings.published_dir)
+    results = list(settings.results_dir.glob("*.json"))
+    if not path.exists() or len(results) < len(UPLOADS):
+        return False
+    if json.loads(path.read_text())["status"] != "ready":
+        return False
+    return path.stat().st_mtime > max(r.stat().st_mtime for r in results)
+
+
+def mart_curves(settings: Settings, table: str, key: str, where: str = "") -> dict:
+    """{(group, horizon): (net_ltv, gross_ltv, censored)} from a curve mart."""
+    conn = connect_warehouse(settings.warehouse_path, read_only=True, timeout_seconds=120)
+    try:
+        rows = conn.execute(
+            f"SELECT {key}, horizon, net_ltv, gross_ltv, censored FROM {table} {where}"
+        ).fetchall()
+    finally:
+        conn.close()
+    return {(str(k), h): (net, gross, censored) for k, h, net, gross, censored in rows}
+
+
+def shown_table(page, table_id: str) -> dict[tuple[str, str], str]:
+    """{(row key, horizon): cell text} of a report table as the browser shows it."""
+    cells = page.eval_on_selector_all(
+        f"#{table_id} tbody tr td[data-col^='ltv_']",
+        "tds => tds.map(td => [td.parentElement.dataset.key, td.dataset.col, td.textContent])",
+    )
+    return {(key, col.removeprefix("ltv_")): text.strip() for key, col, text in cells}
+
+
+def assert_matches_mart(shown: dict, mart: dict, basis: str) -> None:
+    assert shown, "the report table is empty"
+    assert {k for k in shown} == {k for k in mart}
+    for cell, text in shown.items():
+        net, gross, censored = mart[cell]
+        if censored:
+            assert text == "—", f"{cell}: censored in the mart, page shows {text}"
+        else:
+            expected = net if basis == "net" else gross
+            assert abs(float(text) - float(expected)) < 0.006, f"{cell}: {text} != {expected}"
+
+
+@pytest.mark.slow
+def test_upload_ingest_and_report_in_a_real_browser(browser, ltv_home, tmp_path):
+    env = {
+        **os.environ,
+        "LTV_DAGSTER_PORT": str(free_port()),
+        "LTV_WEBHOOK_PORT": str(free_port()),
+        "LTV_WEB_PORT": str(free_port()),
+    }
+    settings = Settings.from_env(env)
+    run = LtvRun(env)
+    try:
+        run.wait_until(run.web_ready, 90, "the pages answering")
+        run.wait_until(lambda: any("Webhook URL" in ln for ln in run.lines), 10, "addresses")
+        printed = run.output()
+        assert f"http://127.0.0.1:{env['LTV_DAGSTER_PORT']}" in printed
+        assert f"{run.base_url}/upload" in printed and f"{run.base_url}/report" in printed
+        assert webhook_address(settings) in printed
+
+        page = browser.new_page()
+        page.goto(f"{run.base_url}/settings")
+        assert page.input_value("#webhook-url") == webhook_address(settings)
+        assert re.search(r"/webhooks/samcart/[\w-]{20,}$", page.input_value("#webhook-url"))
+        page.click("#copy-webhook")
+        page.wait_for_function("document.getElementById('copy-status').textContent !== ''")
+
+        for n, (sample, format_choice, rows) in enumerate(UPLOADS):
+            page.goto(f"{run.base_url}/upload")
+            page.set_input_files("#file", str(sample))
+            page.select_option("#format", format_choice)
+            if n == len(UPLOADS) - 1:
+                page.focus("#account")  # the last one with the keyboard alone
+                page.keyboard.press("Tab")
+                page.keyboard.press("Enter")
+            else:
+                page.click("button[type=submit]")
+            page.wait_for_url(re.compile(r"/uploads/"))
+            page.wait_for_selector("#outcome[data-state=loaded]", timeout=180_000)
+            assert page.text_content("#rows-accepted") == str(rows)
+            assert page.text_content("#rows-rejected") == "0"
+
+        page.goto(f"{run.base_url}/upload")
+        assert page.locator("#recent-uploads tbody tr").count() == len(UPLOADS)
+        screenshot(page, "upload-page.png", tmp_path)
+
+        run.wait_until(lambda: published_after_results(settings), 240, "the report published")
+        cohorts = mart_curves(settings, "cohort_ltv", "cohort", "WHERE period = 'month'")
+        products = mart_curves(settings, "ltv_by_front_end_product", "product_id")
+
+        page.goto(f"{run.base_url}/report")
+        assert page.locator("#cohort-ltv-heading + svg, section svg").count() >= 1
+        assert_matches_mart(shown_table(page, "cohort-ltv"), cohorts, "net")
+        assert_matches_mart(shown_table(page, "front-end-products"), products, "net")
+        for section in ("payment-plans", "subscriptions", "refunds"):
+            assert page.locator(f"#{section} tbody tr").count() >= 1, section
+        screenshot(page, "report-page.png", tmp_path)
+
+        page.check("#basis-gross")
+        page.click("#apply-switches")
+        page.wait_for_url(re.compile(r"basis=gross"))
+        assert_matches_mart(shown_table(page, "cohort-ltv"), cohorts, "gross")
+
+        page.check("#period-week")
+        page.click("#apply-switches")
+        page.wait_for_url(re.compile(r"period=week"))
+        weeks = mart_curves(settings, "cohort_ltv", "cohort", "WHERE period = 'week'")
+        assert_matches_mart(shown_table(page, "cohort-ltv"), weeks, "gross")
+        page.close()
+    finally:
+        code = run.stop()
+    assert code == 0, run.output()
+    assert run.survivors() == [], "processes of ltv run outlived it"
