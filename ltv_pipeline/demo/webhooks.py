@@ -115,17 +115,13 @@ def demo_deliveries(business: Business, count: int, seed: int) -> list[dict[str,
                     )
                 )
     # New customers today: first orders with bumps, one delivery per product line.
-    new_customers = max(0, count - len(bodies)) // 2
-    for n in range(new_customers):
+    n = 0
+    while len(bodies) < count:
         customer = Customer(
-            "Demo",
-            f"Buyer{n}",
-            f"today.buyer.{n}@example.com",
-            "+1 555 0199",
-            "Austin",
-            "TX",
+            "Demo", f"Buyer{n}", f"today.buyer.{n}@example.com", "+1 555 0199", "Austin", "TX",
             "73301",
         )
+        n += 1
         next_order += 1
         product = rng.choice(one_time)
         bodies.append(_body("Order", customer, next_order, product, product.price, transaction()))

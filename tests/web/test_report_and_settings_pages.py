@@ -1,0 +1,138 @@
+"""The report page reads only the published snapshot; the settings page shows the webhook URL."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stdout
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ltv_pipeline.cli.run_services import addresses, service_commands
+from ltv_pipeline.cli.webhooks import print_webhook_url
+from ltv_pipeline.publish import VARIANTS, read_published, write_published
+from ltv_pipeline.settings import DEFAULT_ACCOUNT
+from ltv_web.app import create_app
+
+COHORT_COLUMNS = [
+    "cohort",
+    "customers",
+    "ltv_d0",
+    "ltv_d7",
+    "ltv_d30",
+    "ltv_d60",
+    "ltv_d90",
+    "ltv_d180",
+    "ltv_d365",
+    "ltv_all",
+]
+
+
+def snapshot() -> dict:
+    """A published document as the pipeline writes it (see ltv_pipeline.publish)."""
+    reports = {}
+    for variant in VARIANTS:
+        scale = 2 if variant.basis == "gross" else 1
+        if variant.report == "cohort-ltv":
+            first = "2024-01" if variant.period == "month" else "2024-W02"
+            rows = [
+                [first, 2, f"{100 * scale:.2f}", "", "", "", "", "", "", ""],
+                [
+                    "2024-02" if variant.period == "month" else "2024-W06",
+                    1,
+                    "50.00",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                ],
+            ]
+            reports[variant.key] = {
+                "report": variant.report,
+                "columns": COHORT_COLUMNS,
+                "rows": rows,
+                "labels": ["basis: x"],
+            }
+        elif variant.report == "payment-plans":
+            reports[variant.key] = {"report": variant.report, "error": "Binder Error: boom"}
+        else:
+            reports[variant.key] = {
+                "report": variant.report,
+                "columns": ["group_key", "value"],
+                "rows": [["k", "1.00"]],
+                "labels": [],
+            }
+    return {"status": "ready", "reason": None, "reports": reports}
+
+
+@pytest.fixture
+def client(ltv_home) -> TestClient:
+    return TestClient(create_app(ltv_home))
+
+
+def test_before_anything_is_published_the_page_says_what_to_do(client):
+    html = client.get("/report").text
+    assert "No report yet" in html and 'href="/upload"' in html
+
+
+def test_a_not_ready_snapshot_says_why(client, ltv_home):
+    write_published(
+        ltv_home.published_dir,
+        {"status": "not_ready", "reason": "the model is not built", "reports": {}},
+    )
+    assert "not ready yet: the model is not built" in client.get("/report").text
+
+
+def test_the_switches_pick_the_published_variant(client, ltv_home):
+    write_published(ltv_home.published_dir, snapshot())
+    net = client.get("/report").text
+    assert '<tr data-key="2024-01">' in net and ">100.00<" in net
+    assert 'title="right-censored">—<' in net
+    assert "<svg" in net and "Net LTV per customer by month cohort" in net
+    gross = client.get("/report?basis=gross&period=week").text
+    assert '<tr data-key="2024-W02">' in gross and ">200.00<" in gross
+    assert 'id="basis-gross" name="basis" value="gross" checked' in gross
+    assert 'id="period-week" name="period" value="week" checked' in gross
+    # One broken report does not hide the others.
+    assert "could not be computed: Binder Error: boom" in net
+    assert 'id="subscriptions"' in net and 'id="refunds"' in net
+    # Unknown switch values fall back to the defaults rather than failing.
+    assert '<tr data-key="2024-01">' in client.get("/report?basis=x&period=y").text
+
+
+def test_a_snapshot_is_replaced_whole(ltv_home):
+    write_published(ltv_home.published_dir, snapshot())
+    write_published(ltv_home.published_dir, {"status": "ready", "reason": None, "reports": {}})
+    assert read_published(ltv_home.published_dir)["reports"] == {}
+    assert [p.name for p in ltv_home.published_dir.iterdir()] == ["reports.json"]
+
+
+def test_the_settings_page_shows_the_url_ltv_webhook_url_prints(client, ltv_home):
+    html = client.get("/settings").text
+    out = io.StringIO()
+    with redirect_stdout(out):
+        print_webhook_url(ltv_home, None, DEFAULT_ACCOUNT)
+    url = out.getvalue().splitlines()[0]
+    assert f'value="{url}"' in html
+    assert '<label for="webhook-url">' in html and 'id="copy-webhook"' in html
+    assert "Product Purchased" in html and "Subscription Charged" in html
+
+
+def test_ltv_run_serves_the_pages_on_their_own_loopback_listener(ltv_home):
+    commands = service_commands(ltv_home)
+    assert set(commands) == {"dagster", "webhooks", "web"}
+    web = commands["web"]
+    assert web[web.index("--host") + 1] == "127.0.0.1"
+    assert (
+        web[web.index("--port") + 1]
+        != commands["webhooks"][commands["webhooks"].index("--port") + 1]
+    )
+    lines = addresses(ltv_home)
+    assert [line.split(":")[0] for line in lines] == [
+        "Dagster UI",
+        "Upload and report pages",
+        "Webhook URL for SamCart",
+    ]
