@@ -35,6 +35,9 @@ PENDING_REFRESH_SECONDS = 2
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
     env.filters["thousands"] = lambda n: f"{n:,}"
+    env.filters["mib"] = lambda n: (
+        f"{n / 1024 / 1024:,.0f} MiB" if n >= 1024 * 1024 else f"{n:,} bytes"
+    )
     return env
 
 

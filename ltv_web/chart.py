@@ -46,6 +46,17 @@ def _nice_top(value: float) -> float:
     return 10 * magnitude
 
 
+def _runs(points: list[float | None]) -> list[list[tuple[int, float]]]:
+    """Stretches of consecutive known values, as (horizon index, value)."""
+    runs: list[list[tuple[int, float]]] = [[]]
+    for i, value in enumerate(points):
+        if value is None:
+            runs.append([])
+        else:
+            runs[-1].append((i, value))
+    return [run for run in runs if len(run) > 1]
+
+
 def curves_svg(
     series: list[tuple[str, list[float | None]]], horizon_labels: list[str], title: str
 ) -> str:
@@ -83,15 +94,16 @@ def curves_svg(
     for n, (name, points) in enumerate(series):
         color = PALETTE[n % len(PALETTE)]
         coords = [(x(i), y(v)) for i, v in enumerate(points) if v is not None]
-        if coords:
-            path = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
+        # A line joins only neighbouring horizons: across a censored gap there is no line.
+        for run in _runs(points):
+            path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in run)
             parts.append(
                 f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{path}">'
                 f"<title>{escape(name)}</title></polyline>"
             )
-            parts += [
-                f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2.5" fill="{color}"/>' for cx, cy in coords
-            ]
+        parts += [
+            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3" fill="{color}"/>' for cx, cy in coords
+        ]
         legend_y = TOP + 14 * n + 8
         parts.append(
             f'<rect x="{WIDTH - RIGHT + 12}" y="{legend_y - 8}" width="10" height="10" '

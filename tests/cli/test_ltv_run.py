@@ -37,6 +37,7 @@ def test_a_file_dropped_in_the_inbox_is_ingested_and_everything_stops_on_sigterm
         **os.environ,
         "LTV_DAGSTER_PORT": str(free_port()),
         "LTV_WEBHOOK_PORT": str(free_port()),
+        "LTV_WEB_PORT": str(free_port()),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "ltv_pipeline.cli.main", "run"],
