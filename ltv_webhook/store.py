@@ -32,7 +32,7 @@ from ltv_webhook.segments import (
 log = logging.getLogger("ltv_webhook.store")
 
 COMMIT_TIMEOUT_SECONDS = 10.0
-MAX_REMEMBERED_HASHES = 1_000_000
+MAX_REMEMBERED_HASHES = 200_000  # about 40 MB of (account, hash) keys
 
 
 class StoreUnavailable(RuntimeError):
