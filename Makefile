@@ -27,6 +27,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/bench_orders_import.py
+	$(BIN)/python bench/bench_webhooks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

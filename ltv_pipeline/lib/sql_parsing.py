@@ -84,7 +84,7 @@ def _money_full_sql(expr: str) -> str:
         f"CASE WHEN regexp_full_match({body}, {quote(MONEY_PATTERN)}) "
         f"AND NOT ({in_parens} AND contains({body}, '-')) "
         f"AND length({body}) - length(replace({body}, '-', '')) <= 1 "
-        f"THEN CAST(CAST({digits} AS DECIMAL(38,10)) AS DECIMAL(18,2)) "
+        f"THEN TRY_CAST(TRY_CAST({digits} AS DECIMAL(38,10)) AS DECIMAL(18,2)) "
         f"* CASE WHEN {negative} THEN -1 ELSE 1 END END"
     )
 

@@ -45,7 +45,20 @@ def test_money_parses_exactly(text: str, expected: Decimal) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["abc", "1,23.00", "12,50", "1.005", "--5", "(-5)", "$", "1.2.3", "5-"]
+    "text",
+    [
+        "abc",
+        "1,23.00",
+        "12,50",
+        "1.005",
+        "--5",
+        "(-5)",
+        "$",
+        "1.2.3",
+        "5-",
+        "$10,000,000,000,000,000.00",  # beyond DECIMAL(18,2): refused, never an error
+        "123456789012345678901234567890.00",
+    ],
 )
 def test_money_rejects_what_it_cannot_read_exactly(text: str) -> None:
     assert evaluate(sp.money_sql, text) is None
