@@ -31,10 +31,11 @@ def customer_ltv_sql(options: MetricOptions, as_of: dt.date) -> str:
         max(t.transaction_day) FILTER (WHERE t.amount > 0) AS last_purchase_day,
         any_value(m.product_id) AS front_end_product_id,
         any_value(m.product_name) AS front_end_product_name,
-        count(DISTINCT t.order_id) FILTER (WHERE t.kind = 'order_line') AS orders,
+        len(list_distinct(list(t.order_id) FILTER (WHERE t.kind = 'order_line'))) AS orders,
         count(*) FILTER (WHERE t.kind IN ('subscription_rebill', 'plan_installment'))
             AS recurring_charges,
-        count(DISTINCT t.order_id) FILTER (WHERE t.kind = 'refund') AS refunded_orders,
+        len(list_distinct(list(t.order_id) FILTER (WHERE t.kind = 'refund')))
+            AS refunded_orders,
         coalesce(-sum(t.amount) FILTER (WHERE t.kind = 'refund'), 0) AS refunds,
         min(t.transaction_day) FILTER (
             WHERE t.kind = 'order_line' AND t.transaction_day > m.start_day) AS first_repeat_day,

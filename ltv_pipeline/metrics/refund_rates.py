@@ -26,7 +26,8 @@ def refund_rates_sql(options: MetricOptions, as_of: dt.date, customers: str) -> 
     SELECT t.account, 'product', coalesce(t.product_id, '(none)'), min(t.product_name),
         coalesce(sum(t.amount) FILTER (WHERE t.amount > 0), 0),
         coalesce(-sum(t.amount) FILTER (WHERE t.kind = 'refund'), 0),
-        count(DISTINCT t.order_id) FILTER (WHERE t.kind = 'order_line'),
+        -- each (order, product) has exactly one first occurrence: a distinct count, cheaply
+        count(*) FILTER (WHERE t.kind = 'order_line' AND t.line_occurrence = 1),
         count(DISTINCT t.order_id) FILTER (WHERE t.kind = 'refund'),
         {day_literal(as_of)}
     FROM transactions t SEMI JOIN ({members_sql(options, as_of)}) m

@@ -52,7 +52,9 @@ def curve_metadata(conn: duckdb.DuckDBPyConnection, mart: Mart) -> dict[str, Met
             for r in rows
         ],
     )
-    png = cohort_curves_png(rows, f"Net LTV per customer by {label} (empty = not yet observable)")
+    png = cohort_curves_png(
+        rows, f"Net LTV per customer by {label} (censored horizons are not drawn)"
+    )
     charts = get_settings().home / "charts"
     charts.mkdir(parents=True, exist_ok=True)
     path = charts / f"{mart.name}.png"

@@ -17,7 +17,7 @@ MAX_LINES = 24  # the latest cohorts; older ones make the chart unreadable
 
 def cohort_curves_png(rows: list[dict[str, object]], title: str) -> bytes:
     """One line per cohort over days 0..365; censored horizons are simply not drawn."""
-    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=100)
+    figure, axes = plt.subplots(figsize=(10, 4.8), dpi=100)
     for row in rows[-MAX_LINES:]:
         points = [
             (days, float(row[f"ltv_{label}"]))  # type: ignore[arg-type]
@@ -33,7 +33,7 @@ def cohort_curves_png(rows: list[dict[str, object]], title: str) -> bytes:
     axes.set_xticks([days for _, days in DAY_HORIZONS])
     axes.grid(True, alpha=0.3)
     if axes.lines:
-        axes.legend(fontsize="small", loc="upper left", ncols=2)
+        axes.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

@@ -9,7 +9,8 @@ first charge instead, marked in `cohort_basis`, so every dollar still belongs to
 
 import duckdb
 
-ORDER_RANK = "moment, try_cast(order_id AS BIGINT) NULLS LAST, order_id"
+# Earliest order time, then lowest order id (numerically when it is a number).
+ORDER_RANK = "(moment, try_cast(order_id AS BIGINT), order_id)"
 
 
 def customers_sql() -> str:
@@ -19,19 +20,23 @@ def customers_sql() -> str:
             min(transaction_day) AS day, sum(amount) AS order_amount
         FROM transactions WHERE kind = 'order_line'
         GROUP BY account, customer_key, order_id
-    ), first_order AS (
-        SELECT * FROM orders
-        QUALIFY row_number() OVER (PARTITION BY account, customer_key ORDER BY {ORDER_RANK}) = 1
-    ), first_paid_order AS (
-        SELECT * FROM orders WHERE order_amount > 0
-        QUALIFY row_number() OVER (PARTITION BY account, customer_key ORDER BY {ORDER_RANK}) = 1
+    ), firsts AS (
+        SELECT account, customer_key,
+            arg_min(order_id, {ORDER_RANK}) AS first_order_id,
+            min(moment) AS first_moment,
+            arg_min(day, {ORDER_RANK}) AS first_day,
+            arg_min(order_id, {ORDER_RANK}) FILTER (WHERE order_amount > 0)
+                AS first_paid_order_id,
+            arg_min(day, {ORDER_RANK}) FILTER (WHERE order_amount > 0) AS first_paid_day
+        FROM orders GROUP BY account, customer_key
     ), front_end AS (
-        SELECT t.account, t.customer_key, t.product_id, t.product_name
-        FROM transactions t JOIN first_order f
+        SELECT t.account, t.customer_key,
+            arg_min(t.product_id, (-t.amount, t.line_position, t.product_id)) AS product_id,
+            arg_min(t.product_name, (-t.amount, t.line_position, t.product_id)) AS product_name
+        FROM transactions t JOIN firsts f
           ON t.account = f.account AND t.customer_key = f.customer_key
-         AND t.order_id = f.order_id AND t.kind = 'order_line'
-        QUALIFY row_number() OVER (PARTITION BY t.account, t.customer_key
-                                   ORDER BY t.amount DESC, t.line_position, t.product_id) = 1
+         AND t.order_id = f.first_order_id AND t.kind = 'order_line'
+        GROUP BY t.account, t.customer_key
     ), everyone AS (
         SELECT account, customer_key,
             min(transaction_at) FILTER (WHERE amount > 0) AS first_charge_at,
@@ -43,7 +48,7 @@ def customers_sql() -> str:
         SELECT account, customer_key, list(DISTINCT customer_id ORDER BY customer_id)
             AS platform_ids
         FROM (
-            SELECT account, lower(trim(customer_email)) AS customer_key, customer_id
+            SELECT account, customer_email AS customer_key, customer_id
             FROM raw_samcart_orders WHERE customer_id IS NOT NULL
             UNION ALL
             SELECT account, customer_key, customer_id FROM subscriptions
@@ -52,20 +57,19 @@ def customers_sql() -> str:
     )
     SELECT e.account, e.customer_key,
         coalesce(a.platform_ids, []) AS platform_ids,
-        CASE WHEN f.order_id IS NOT NULL THEN 'first_order' ELSE 'first_charge' END
+        CASE WHEN f.first_order_id IS NOT NULL THEN 'first_order' ELSE 'first_charge' END
             AS cohort_basis,
-        f.order_id AS first_order_id,
-        coalesce(f.moment, e.first_charge_at, e.first_event_at) AS first_purchase_at,
-        coalesce(f.day, e.first_charge_day, e.first_event_day) AS first_purchase_day,
+        f.first_order_id,
+        coalesce(f.first_moment, e.first_charge_at, e.first_event_at) AS first_purchase_at,
+        coalesce(f.first_day, e.first_charge_day, e.first_event_day) AS first_purchase_day,
         fe.product_id AS front_end_product_id,
         fe.product_name AS front_end_product_name,
-        p.order_id AS first_paid_order_id,
-        coalesce(p.day, CASE WHEN f.order_id IS NULL THEN e.first_charge_day END)
+        f.first_paid_order_id,
+        coalesce(f.first_paid_day, CASE WHEN f.first_order_id IS NULL THEN e.first_charge_day END)
             AS first_paid_purchase_day,
         e.last_charge_day AS last_purchase_day
     FROM everyone e
-    LEFT JOIN first_order f ON e.account = f.account AND e.customer_key = f.customer_key
-    LEFT JOIN first_paid_order p ON e.account = p.account AND e.customer_key = p.customer_key
+    LEFT JOIN firsts f ON e.account = f.account AND e.customer_key = f.customer_key
     LEFT JOIN front_end fe ON e.account = fe.account AND e.customer_key = fe.customer_key
     LEFT JOIN aliases a ON e.account = a.account AND e.customer_key = a.customer_key
     """

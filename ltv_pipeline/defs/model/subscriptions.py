@@ -29,7 +29,7 @@ EXPORT_STATUS_RANK = {
 def _export_rows(table: str, plan_kind: str, plan_columns: str) -> str:
     return f"""
     SELECT '{plan_kind}' AS plan_kind, account, subscription_id, order_id, customer_id,
-        lower(trim(customer_email)) AS customer_key, customer_first_name, customer_last_name,
+        customer_email AS customer_key, customer_first_name, customer_last_name,
         product_id, product_name, status, created_date, next_rebill_date, canceled_date,
         recurring_price, frequency, charges_made, failed_charges, total_collected,
         {plan_columns}, file_hash, line_number

@@ -4,7 +4,8 @@ Identities (ltv-metrics.md): an order line is (account, order id, product id, n-
 the product in the order); a subscription or plan charge is (account, subscription id, charge
 id), or (account, subscription id, charge number) when rebuilt from an export; a refund is
 (account, order id, product id, refund transaction id), or the export's status when that is all
-there is. Every row says which sources reported it.
+there is. Every row says which sources reported it (`sources`, comma-separated, and
+`source_rows`, how many raw rows were merged into it).
 
 Rules applied here, in this order:
 - an order line's date, time and price come from the export when one has it (a webhook's
@@ -30,47 +31,64 @@ SOURCE_SUBSCRIPTION_EXPORT = "subscription_export"
 
 
 def order_lines_sql() -> str:
-    """Every order line any source reported, merged by identity."""
+    """Every order line any source reported, merged by identity. Customer emails arrive
+    trimmed and case-folded from the raw assets (lib/sql_parsing.email_sql), the one place that
+    rule lives. The n-th occurrence needs a window only for the rare (order, product) pairs that
+    repeat within a file; every other line is occurrence 1."""
+    export_columns = (
+        "account, order_id, product_id, product_name, price, ordered_at AS moment, "
+        f"order_date AS day, {order_state_sql('order_status')} AS state, "
+        "customer_email AS customer_key, subscription_id, line_number AS position"
+    )
+    identity = "account, order_id, product_id, occurrence"
+    merged = (
+        "min(product_name) AS product_name, min(price) AS price, min(moment) AS moment, "
+        "min(day) AS day, max(state) AS state, min(customer_key) AS customer_key, "
+        "min(subscription_id) AS subscription_id, min(position) AS position, "
+        "count(*) AS source_rows"
+    )
     return f"""
-    WITH export_lines AS (
-        SELECT account, order_id, product_id, product_name, price, ordered_at AS moment,
-            order_date AS day, {order_state_sql("order_status")} AS state, order_status,
-            lower(trim(customer_email)) AS customer_key, subscription_id,
+    WITH repeated AS (
+        SELECT account, file_hash, order_id, product_id FROM raw_samcart_orders
+        GROUP BY ALL HAVING count(*) > 1
+    ), export_lines AS (
+        SELECT {export_columns}, 1 AS occurrence
+        FROM raw_samcart_orders r ANTI JOIN repeated USING (account, file_hash, order_id,
+                                                             product_id)
+        UNION ALL
+        SELECT {export_columns},
             row_number() OVER (PARTITION BY account, file_hash, order_id, product_id
-                               ORDER BY line_number) AS occurrence,
-            row_number() OVER (PARTITION BY account, file_hash, order_id
-                               ORDER BY line_number) AS position
-        FROM raw_samcart_orders
+                               ORDER BY line_number) AS occurrence
+        FROM raw_samcart_orders r SEMI JOIN repeated USING (account, file_hash, order_id,
+                                                             product_id)
+    ), export_merged AS (
+        SELECT {identity}, {merged} FROM export_lines GROUP BY {identity}
     ), hook_lines AS (
-        SELECT account, order_id, product_id, product_name, amount AS price, received_at AS moment,
-            received_day AS day, 1 AS state, 'charged' AS order_status,
-            customer_email AS customer_key, subscription_id,
+        SELECT account, order_id, product_id, product_name, amount AS price,
+            received_at AS moment, received_day AS day, 1 AS state,
+            customer_email AS customer_key, subscription_id, line_index AS position,
             row_number() OVER (PARTITION BY account, delivery_hash, order_id, product_id
-                               ORDER BY line_index) AS occurrence,
-            line_index AS position
+                               ORDER BY line_index) AS occurrence
         FROM raw_samcart_webhook_events
         WHERE event_type = 'Order' AND order_id IS NOT NULL
-    ), sourced AS (
-        SELECT *, true AS from_export FROM export_lines
-        UNION ALL BY NAME
-        SELECT *, false AS from_export FROM hook_lines
+    ), hook_merged AS (
+        SELECT {identity}, {merged} FROM hook_lines GROUP BY {identity}
     )
-    SELECT account, order_id, product_id, occurrence,
-        coalesce(min(product_name) FILTER (WHERE from_export), min(product_name)) AS product_name,
-        coalesce(min(price) FILTER (WHERE from_export), min(price)) AS price,
-        coalesce(min(moment) FILTER (WHERE from_export), min(moment)) AS moment,
-        coalesce(min(day) FILTER (WHERE from_export), min(day)) AS day,
-        max(state) AS state,
-        coalesce(min(customer_key) FILTER (WHERE from_export), min(customer_key)) AS customer_key,
-        min(subscription_id) AS subscription_id,
-        min(position) AS position,
-        CASE WHEN bool_or(from_export) AND bool_or(NOT from_export)
-             THEN ['{SOURCE_EXPORT}', '{SOURCE_WEBHOOK}']
-             WHEN bool_or(from_export) THEN ['{SOURCE_EXPORT}']
-             ELSE ['{SOURCE_WEBHOOK}'] END AS sources,
-        count(*) AS source_rows
-    FROM sourced
-    GROUP BY account, order_id, product_id, occurrence
+    SELECT {identity},
+        coalesce(e.product_name, h.product_name) AS product_name,
+        coalesce(e.price, h.price) AS price,
+        coalesce(e.moment, h.moment) AS moment,
+        coalesce(e.day, h.day) AS day,
+        greatest(e.state, h.state) AS state,
+        coalesce(e.customer_key, h.customer_key) AS customer_key,
+        coalesce(e.subscription_id, h.subscription_id) AS subscription_id,
+        coalesce(e.position, h.position) AS position,
+        CASE WHEN e.account IS NOT NULL AND h.account IS NOT NULL
+             THEN '{SOURCE_EXPORT},{SOURCE_WEBHOOK}'
+             WHEN e.account IS NOT NULL THEN '{SOURCE_EXPORT}'
+             ELSE '{SOURCE_WEBHOOK}' END AS sources,
+        coalesce(e.source_rows, 0) + coalesce(h.source_rows, 0) AS source_rows
+    FROM export_merged e FULL OUTER JOIN hook_merged h USING ({identity})
     """
 
 
@@ -152,7 +170,7 @@ def transactions_sql() -> str:
             || r.refund_id,
         'refund', coalesce(l.customer_key, r.customer_key), r.order_id, r.product_id,
         coalesce(l.product_name, r.product_name), NULL, NULL, l.subscription_id, NULL,
-        r.day, r.moment, -r.amount, false, 'webhook', NULL, ['{SOURCE_WEBHOOK}'], r.source_rows
+        r.day, r.moment, -r.amount, false, 'webhook', NULL, '{SOURCE_WEBHOOK}', r.source_rows
     FROM hook_refunds r LEFT JOIN lines l
       ON r.account = l.account AND r.order_id = l.order_id AND r.product_id = l.product_id
      AND l.occurrence = 1
@@ -164,7 +182,7 @@ def transactions_sql() -> str:
         false,
         CASE WHEN state = 3 AND by_hook THEN 'export_status_remainder' ELSE 'export_status' END,
         CASE WHEN state = 2 THEN 'partial_refund_amount_unknown' END,
-        ['{SOURCE_EXPORT}'], source_rows
+        '{SOURCE_EXPORT}', source_rows
     FROM export_refunds
     WHERE (state = 3 AND price > hook_refunded) OR (state = 2 AND NOT by_hook)
     UNION ALL
@@ -174,7 +192,7 @@ def transactions_sql() -> str:
         s.customer_key, NULL, s.product_id, s.product_name, NULL, NULL, s.subscription_id,
         s.charge_number, s.day, CAST(s.day AS TIMESTAMP), s.amount, true, NULL,
         CASE WHEN s.frequency_assumed THEN 'frequency_assumed_monthly' END,
-        ['{SOURCE_SUBSCRIPTION_EXPORT}'], 1
+        '{SOURCE_SUBSCRIPTION_EXPORT}', 1
     FROM slots s ANTI JOIN replaced r
       ON s.account = r.account AND s.subscription_id = r.subscription_id
      AND s.charge_number = r.charge_number
@@ -185,7 +203,7 @@ def transactions_sql() -> str:
         coalesce(p.customer_key, h.customer_key), NULL, h.product_id, h.product_name, NULL,
         NULL, h.subscription_id, r.charge_number, h.day, h.moment, h.amount, false, NULL,
         CASE WHEN r.charge_number IS NOT NULL THEN 'replaces_rebuilt_charge' END,
-        ['{SOURCE_WEBHOOK}'], h.source_rows
+        '{SOURCE_WEBHOOK}', h.source_rows
     FROM hook_charges h
     LEFT JOIN replaced r ON h.account = r.account AND h.subscription_id = r.subscription_id
      AND h.charge_id = r.charge_id
@@ -209,10 +227,10 @@ def declined_charges_sql() -> str:
     state), so it is left out here."""
     return f"""
     SELECT account, 'line|' || order_id || '|' || product_id AS charge_key,
-        'order_line' AS kind, min(lower(trim(customer_email))) AS customer_key, order_id,
+        'order_line' AS kind, min(customer_email) AS customer_key, order_id,
         product_id, min(product_name) AS product_name,
         CAST(NULL AS VARCHAR) AS subscription_id, min(order_date) AS declined_day,
-        min(price) AS amount, ['{SOURCE_EXPORT}'] AS sources
+        min(price) AS amount, '{SOURCE_EXPORT}' AS sources
     FROM raw_samcart_orders d
     WHERE order_status IN ({", ".join(f"'{s}'" for s in DECLINED_STATUSES)})
       AND NOT EXISTS (
@@ -222,7 +240,7 @@ def declined_charges_sql() -> str:
     UNION ALL
     SELECT account, 'failed|' || subscription_id || '|' || delivery_hash || '|' || line_index,
         'subscription_charge', customer_email, order_id, product_id, product_name,
-        subscription_id, received_day, amount, ['{SOURCE_WEBHOOK}']
+        subscription_id, received_day, amount, '{SOURCE_WEBHOOK}'
     FROM raw_samcart_webhook_events WHERE event_type = 'RecurringPaymentFailed'
     """
 

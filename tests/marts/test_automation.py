@@ -1,0 +1,48 @@
+"""Declarative automation: new raw data requests the model and every mart, once; a running
+sensor (not Dagster's default one, which starts stopped) carries it under `dagster dev`."""
+
+from __future__ import annotations
+
+from dagster import AssetKey, DefaultSensorStatus, evaluate_automation_conditions, instance_for_test
+
+from ltv_pipeline.definitions import build_definitions
+from tests.model.dagster_runs import build_model_and_marts, import_csv
+from tests.support import ORDERS_SAMPLE, RECURRING_SAMPLE
+
+MODEL_AND_MARTS = {
+    "subscriptions",
+    "transactions",
+    "declined_charges",
+    "customers",
+    "cohort_ltv",
+    "ltv_by_front_end_product",
+    "customer_ltv",
+    "payment_plans",
+    "subscription_metrics",
+    "refund_rates",
+    "repeat_purchase_rates",
+}
+
+
+def requested(result) -> set[str]:
+    return {r.key.to_user_string() for r in result.results if r.true_subset.size > 0}
+
+
+def test_new_raw_data_requests_the_model_and_marts_once(ltv_home):
+    defs = build_definitions()
+    sensor = defs.get_sensor_def("ltv_model_and_marts_automation")
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
+    with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
+        # The sensor ticks before any data arrives, then again after an import.
+        empty = evaluate_automation_conditions(defs=defs, instance=instance)
+        import_csv(ltv_home, instance, ORDERS_SAMPLE)
+        first = evaluate_automation_conditions(defs=defs, instance=instance, cursor=empty.cursor)
+        # subscriptions reads only the subscription exports and webhooks: not requested here.
+        assert requested(first) >= MODEL_AND_MARTS - {"subscriptions"}
+        assert "subscriptions" not in requested(first)
+        build_model_and_marts(instance)
+        settled = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert requested(settled) & MODEL_AND_MARTS == set()
+        import_csv(ltv_home, instance, RECURRING_SAMPLE)
+        again = evaluate_automation_conditions(defs=defs, instance=instance, cursor=settled.cursor)
+        assert AssetKey("subscriptions") in {AssetKey(k) for k in requested(again)}

@@ -1,0 +1,76 @@
+"""`ltv report` as a user runs it: options, formats, safe CSV, and waiting for a busy warehouse."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from ltv_pipeline.cli.main import main
+from tests.marts.cases import order_row, warehouse, write_orders
+from tests.model.loading import load_csv, rebuild
+from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE
+
+
+def load_samples(settings) -> None:
+    with warehouse(settings) as conn:
+        for path in (ORDERS_SAMPLE, RECURRING_SAMPLE, LIMITED_SAMPLE):
+            load_csv(conn, settings, path)
+        rebuild(conn)
+
+
+def test_a_report_before_any_model_says_what_to_do(ltv_home, capsys):
+    assert main(["report", "cohort-ltv"]) == 1
+    assert "run `ltv materialize` first" in capsys.readouterr().err
+
+
+def test_each_report_prints_in_every_format(ltv_home, capsys):
+    load_samples(ltv_home)
+    for report in ("cohort-ltv", "front-end-products", "payment-plans", "subscriptions", "refunds"):
+        assert main(["report", report, "--format", "json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert rows, report
+        assert main(["report", report]) == 0
+        table = capsys.readouterr().out
+        assert "# as of 2024-04-14 (latest day in the data)" in table
+    assert main(["report", "cohort-ltv", "--period", "week", "--format", "csv"]) == 0
+    weeks = [line.split(",")[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert weeks == ["2024-W01", "2024-W02", "2024-W05"]
+    assert main(["report", "cohort-ltv", "--account", "other", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == []
+    assert main(["report", "front-end-products", "--format", "csv"]) == 0
+    assert (
+        capsys.readouterr().out.splitlines()[1].startswith("55502,Inner Circle Membership,1,29.00")
+    )
+
+
+def test_csv_cells_that_look_like_formulas_are_neutralised(ltv_home, tmp_path, capsys):
+    row = order_row(1, "03/01/2024", 5, 10, "a@x.io")
+    row[5] = '=HYPERLINK("http://evil")'
+    with warehouse(ltv_home) as conn:
+        load_csv(conn, ltv_home, write_orders(tmp_path / "orders.csv", [row]))
+        rebuild(conn)
+    assert main(["report", "front-end-products", "--format", "csv"]) == 0
+    assert "'=HYPERLINK" in capsys.readouterr().out
+
+
+def test_a_report_waits_while_another_process_holds_the_warehouse(ltv_home, capsys):
+    load_samples(ltv_home)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True);"
+            " time.sleep(2); c.close()",
+            str(ltv_home.warehouse_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    started = time.monotonic()
+    assert main(["report", "cohort-ltv", "--format", "csv"]) == 0
+    assert time.monotonic() - started > 0.5  # it waited for the lock instead of failing
+    assert capsys.readouterr().out.startswith("cohort,customers,ltv_d0")
+    holder.wait(timeout=10)
