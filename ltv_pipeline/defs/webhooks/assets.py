@@ -12,7 +12,6 @@ import polars as pl
 import pyarrow as pa
 from dagster import (
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetsDefinition,
@@ -21,6 +20,7 @@ from dagster import (
     asset,
 )
 
+from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_result
 from ltv_pipeline.contracts.webhook_events import webhook_contract_failures
 from ltv_pipeline.defs.webhooks.parsing import (
     EVENT_COLUMNS,
@@ -34,7 +34,6 @@ from ltv_pipeline.lib.warehouse import Warehouse
 from ltv_pipeline.lib.webhook_import import day_window, import_landed
 from ltv_pipeline.settings import get_settings
 
-CONTRACT_CHECK = "contract"
 PREVIEW_ROWS = 5
 LINES_TABLE = "webhook_lines"
 IN_WINDOW = (
@@ -145,20 +144,14 @@ def _contract_check(conn, day: dt.date, delivery_hashes: set[str]) -> AssetCheck
     }
     accounted = set(stored["delivery_hash"].to_list()) | (rejected & delivery_hashes)
     balanced = accounted == delivery_hashes
-    metadata = {
-        "lines": stored.height,
-        "deliveries": len(delivery_hashes),
-        "every_delivery_stored_or_rejected": balanced,
-        "failure_count": failures.height,
-    }
-    if failures.height:
-        shown = failures.head(20).select("column", "check", "failure_case", "index")
-        metadata["failure_cases"] = MetadataValue.md(markdown_table(shown.columns, shown.rows()))
-    return AssetCheckResult(
-        check_name=CONTRACT_CHECK,
-        passed=balanced and failures.height == 0,
-        severity=AssetCheckSeverity.ERROR,
-        metadata=metadata,
+    return contract_check_result(
+        failures,
+        balanced,
+        {
+            "lines": stored.height,
+            "deliveries": len(delivery_hashes),
+            "every_delivery_stored_or_rejected": balanced,
+        },
     )
 
 
