@@ -239,3 +239,19 @@ def test_a_webhook_charge_replaces_the_rebuilt_charge_nearest_its_day(ltv_home):
         assert conn.execute("SELECT sum(amount) FROM transactions").fetchall() == [
             (Decimal("4698.00"),)
         ]
+
+
+def test_a_total_collected_that_does_not_add_up_is_reported(ltv_home, tmp_path):
+    from ltv_pipeline.defs.model.reconciliation import collected_mismatches
+
+    recurring = tmp_path / "recurring.csv"
+    recurring.write_text(
+        RECURRING_SAMPLE.read_text(encoding="utf-8").replace("Monthly,2,$58.00", "Monthly,2,$60.00")
+    )
+    with warehouse(ltv_home) as conn:
+        for path in (ORDERS_SAMPLE, recurring, LIMITED_SAMPLE):
+            load_csv(conn, ltv_home, path)
+        rebuild(conn)
+        assert collected_mismatches(conn) == [
+            ("default", "7001", Decimal("60.00"), Decimal("58.00"))
+        ]

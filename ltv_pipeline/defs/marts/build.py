@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
 from ltv_pipeline.metrics.as_of import resolve_as_of
 from ltv_pipeline.metrics.customer_ltv import customer_ltv_sql
 from ltv_pipeline.metrics.definitions import MetricOptions
@@ -117,6 +118,7 @@ MARTS: dict[str, Mart] = {
 
 
 def build_mart(conn: duckdb.DuckDBPyConnection, mart: Mart, as_of: dt.date | None = None) -> int:
+    for_large_rebuilds(conn)
     day = resolve_as_of(conn, as_of)
     conn.execute(f"CREATE OR REPLACE TABLE {mart.name} AS {mart.sql(day)}")
     return conn.execute(f"SELECT count(*) FROM {mart.name}").fetchall()[0][0]

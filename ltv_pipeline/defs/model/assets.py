@@ -4,6 +4,7 @@ result independent of arrival order and of how exports overlap."""
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -15,7 +16,7 @@ from dagster import (
 
 from ltv_pipeline.defs.model.automation import MODEL_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
 from ltv_pipeline.defs.model.customers import build_customers
-from ltv_pipeline.defs.model.reconciliation import reconcile_transactions
+from ltv_pipeline.defs.model.reconciliation import collected_mismatches, reconcile_transactions
 from ltv_pipeline.defs.model.subscriptions import build_subscriptions
 from ltv_pipeline.defs.model.transactions import build_declined_charges, build_transactions
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
@@ -87,6 +88,12 @@ def subscriptions(context: AssetExecutionContext, warehouse: Warehouse) -> Mater
             description="Order lines and their amounts equal the distinct accepted source "
             "lines; every rebuilt charge slot is rebuilt or replaced exactly once.",
         ),
+        AssetCheckSpec(
+            "export_totals_collected_match",
+            asset="transactions",
+            description="First order + rebuilt charges add up to each subscription export's "
+            "Total Collected (a warning lists the ones that do not).",
+        ),
     ],
     description="One row per real-world money event (order line, rebill, installment, refund), "
     "each counted once however many sources reported it, with its sources.",
@@ -96,6 +103,7 @@ def transactions(context: AssetExecutionContext, warehouse: Warehouse) -> Materi
         rows = build_transactions(conn)
         unique = _keys_unique(conn, "transactions", "account, transaction_id")
         figures = reconcile_transactions(conn)
+        mismatches = collected_mismatches(conn)
         by_kind = _summary(
             conn,
             "SELECT account, kind, is_rebuilt, count(*) AS transactions, "
@@ -107,6 +115,20 @@ def transactions(context: AssetExecutionContext, warehouse: Warehouse) -> Materi
         check_results=[
             unique,
             AssetCheckResult(check_name="reconciles_with_sources", passed=passed, metadata=figures),
+            AssetCheckResult(
+                check_name="export_totals_collected_match",
+                passed=not mismatches,
+                severity=AssetCheckSeverity.WARN,
+                metadata={
+                    "mismatches": len(mismatches),
+                    "first_mismatches": MetadataValue.md(
+                        markdown_table(
+                            ["account", "subscription", "total collected", "first + rebuilt"],
+                            mismatches[:20],
+                        )
+                    ),
+                },
+            ),
         ],
     )
 

@@ -9,6 +9,8 @@ first charge instead, marked in `cohort_basis`, so every dollar still belongs to
 
 import duckdb
 
+from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
+
 # Earliest order time, then lowest order id (numerically when it is a number).
 ORDER_RANK = "(moment, try_cast(order_id AS BIGINT), order_id)"
 
@@ -77,5 +79,6 @@ def customers_sql() -> str:
 
 def build_customers(conn: duckdb.DuckDBPyConnection) -> int:
     """Needs `transactions` and `subscriptions`."""
+    for_large_rebuilds(conn)
     conn.execute(f"CREATE OR REPLACE TABLE customers AS {customers_sql()}")
     return conn.execute("SELECT count(*) FROM customers").fetchall()[0][0]

@@ -59,3 +59,20 @@ def reconcile_transactions(conn: duckdb.DuckDBPyConnection) -> dict[str, object]
         and slots == model_slots
         and duplicates == 0,
     }
+
+
+# ltv-metrics.md: where an export gives a total collected, the first order plus the rebuilt (or
+# replacing webhook) charges must add up to it; a mismatch is reported, not hidden.
+COLLECTED_MISMATCHES = """
+SELECT s.account, s.subscription_id, s.total_collected,
+    coalesce(sum(t.amount) FILTER (WHERE t.amount > 0 AND (t.kind = 'order_line' OR t.is_rebuilt
+        OR t.flag = 'replaces_rebuilt_charge')), 0) AS first_order_plus_rebuilt
+FROM subscriptions s LEFT JOIN transactions t
+  ON t.account = s.account AND t.subscription_id = s.subscription_id
+WHERE s.from_export AND s.total_collected IS NOT NULL
+GROUP BY ALL HAVING first_order_plus_rebuilt <> s.total_collected
+ORDER BY ALL"""
+
+
+def collected_mismatches(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return conn.execute(COLLECTED_MISMATCHES).fetchall()

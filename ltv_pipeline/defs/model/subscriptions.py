@@ -8,6 +8,7 @@ history; the latest of them is the current status, else the export's.
 
 import duckdb
 
+from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
 from ltv_pipeline.metrics.definitions import (
     ASSUMED_FREQUENCY,
     FREQUENCY_DAYS,
@@ -128,5 +129,6 @@ def subscriptions_sql() -> str:
 
 
 def build_subscriptions(conn: duckdb.DuckDBPyConnection) -> int:
+    for_large_rebuilds(conn)
     conn.execute(f"CREATE OR REPLACE TABLE subscriptions AS {subscriptions_sql()}")
     return conn.execute("SELECT count(*) FROM subscriptions").fetchall()[0][0]

@@ -19,6 +19,7 @@ Rules applied here, in this order:
 
 import duckdb
 
+from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
 from ltv_pipeline.metrics.definitions import (
     DECLINED_STATUSES,
     order_state_sql,
@@ -213,6 +214,7 @@ def transactions_sql() -> str:
 
 def build_transactions(conn: duckdb.DuckDBPyConnection) -> int:
     """Needs `subscriptions`; the merged order lines live only for this build."""
+    for_large_rebuilds(conn)
     conn.execute(f"CREATE OR REPLACE TEMP TABLE merged_order_lines AS {order_lines_sql()}")
     try:
         conn.execute(f"CREATE OR REPLACE TABLE transactions AS {transactions_sql()}")
@@ -246,5 +248,6 @@ def declined_charges_sql() -> str:
 
 
 def build_declined_charges(conn: duckdb.DuckDBPyConnection) -> int:
+    for_large_rebuilds(conn)
     conn.execute(f"CREATE OR REPLACE TABLE declined_charges AS {declined_charges_sql()}")
     return conn.execute("SELECT count(*) FROM declined_charges").fetchall()[0][0]

@@ -1,0 +1,13 @@
+"""Session settings for rebuilding tables of millions of rows on a small machine.
+
+Every model and mart table is rebuilt whole and read back through its keys, never by row
+order, so DuckDB need not keep insertion order: that lets it stream CREATE TABLE AS without
+buffering, which keeps peak memory down (bench/bench_ltv_marts.py measures it).
+"""
+
+import duckdb
+
+
+def for_large_rebuilds(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    conn.execute("SET preserve_insertion_order = false")
+    return conn
