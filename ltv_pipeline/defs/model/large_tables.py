@@ -2,12 +2,17 @@
 
 Every model and mart table is rebuilt whole and read back through its keys, never by row
 order, so DuckDB need not keep insertion order: that lets it stream CREATE TABLE AS without
-buffering, which keeps peak memory down (bench/bench_ltv_marts.py measures it).
+buffering, which keeps peak memory down (bench/bench_ltv_marts.py measures it). The memory
+cap makes DuckDB spill the big joins and aggregates to disk rather than grow past it, so a
+rebuild fits next to the Dagster daemon and UI on a small machine.
 """
 
 import duckdb
 
+REBUILD_MEMORY_LIMIT = "3GB"
+
 
 def for_large_rebuilds(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     conn.execute("SET preserve_insertion_order = false")
+    conn.execute(f"SET memory_limit = '{REBUILD_MEMORY_LIMIT}'")
     return conn
