@@ -255,3 +255,22 @@ def test_a_total_collected_that_does_not_add_up_is_reported(ltv_home, tmp_path):
         assert collected_mismatches(conn) == [
             ("default", "7001", Decimal("60.00"), Decimal("58.00"))
         ]
+
+
+def test_accounts_never_mix_and_sum_across(ltv_home):
+    with warehouse(ltv_home) as conn:
+        for account in ("store-a", "store-b"):
+            for path in (ORDERS_SAMPLE, RECURRING_SAMPLE, LIMITED_SAMPLE):
+                load_csv(conn, ltv_home, path, account=account)
+        rebuild(conn)
+        assert conn.execute(
+            "SELECT account, count(*) FROM customers GROUP BY 1 ORDER BY 1"
+        ).fetchall() == [
+            ("store-a", 3),
+            ("store-b", 3),
+        ]
+        one = build_report(conn, "cohort-ltv", account="store-a")[1]
+        both = build_report(conn, "cohort-ltv")[1]
+        assert one[0][:3] == ["2024-01", 2, "164.50"]
+        # Summed across accounts: twice the customers, the same LTV per customer.
+        assert [[r[0], r[1] // 2, *r[2:]] for r in both] == one
