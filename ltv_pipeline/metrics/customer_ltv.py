@@ -31,10 +31,11 @@ def customer_ltv_sql(options: MetricOptions, as_of: dt.date) -> str:
         max(t.transaction_day) FILTER (WHERE t.amount > 0) AS last_purchase_day,
         any_value(m.product_id) AS front_end_product_id,
         any_value(m.product_name) AS front_end_product_name,
-        len(list_distinct(list(t.order_id) FILTER (WHERE t.kind = 'order_line'))) AS orders,
+        coalesce(len(list_distinct(list(t.order_id) FILTER (WHERE t.kind = 'order_line'))), 0)
+            AS orders,
         count(*) FILTER (WHERE t.kind IN ('subscription_rebill', 'plan_installment'))
             AS recurring_charges,
-        len(list_distinct(list(t.order_id) FILTER (WHERE t.kind = 'refund')))
+        coalesce(len(list_distinct(list(t.order_id) FILTER (WHERE t.kind = 'refund'))), 0)
             AS refunded_orders,
         coalesce(-sum(t.amount) FILTER (WHERE t.kind = 'refund'), 0) AS refunds,
         min(t.transaction_day) FILTER (

@@ -74,3 +74,11 @@ def test_a_report_waits_while_another_process_holds_the_warehouse(ltv_home, caps
     assert time.monotonic() - started > 0.5  # it waited for the lock instead of failing
     assert capsys.readouterr().out.startswith("cohort,customers,ltv_d0")
     holder.wait(timeout=10)
+
+
+def test_refund_rates_count_zero_refunded_orders_as_zero(ltv_home, capsys):
+    load_samples(ltv_home)
+    assert main(["report", "refunds", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "cohort,2024-01,2024-01,1798.00,97.00,0.0539,6,1,0.1667"
+    assert lines[2] == "cohort,2024-02,2024-02,2997.00,0.00,0.0000,3,0,0.0000"
