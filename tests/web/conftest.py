@@ -62,7 +62,7 @@ def _ensure_playwright() -> None:
             _unavailable(f"pip install playwright failed: {done.stderr.strip()[-500:]}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A headless Chromium with a new, empty profile."""
     executable = _ensure_chromium()
