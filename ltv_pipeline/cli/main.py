@@ -175,6 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`ltv report ... | head`): not an error worth a trace.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
