@@ -28,6 +28,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/bench_orders_import.py
 	$(BIN)/python bench/bench_webhooks.py
+	$(BIN)/python bench/bench_ltv_marts.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
