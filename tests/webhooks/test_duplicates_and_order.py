@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import DATA
 from tests.webhooks.sidecar import (
     Sidecar,
     event_body,
@@ -18,7 +19,7 @@ from tests.webhooks.sidecar import (
     warehouse_rows,
 )
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "webhooks"
+SAMPLES = DATA / "webhooks"  # copies of shared/samples/webhooks
 COMPARED = (
     "account, delivery_hash, line_index, event_type, raw_type, order_id, product_id, "
     "product_name, subscription_id, transaction_id, refund_transaction_id, amount, quantity, "
@@ -38,8 +39,8 @@ def _stream() -> list[bytes]:
             }
         ).encode()
     )
-    if SAMPLES.exists():
-        bodies += [p.read_bytes() for p in sorted(SAMPLES.glob("*.json"))]
+    bodies += [p.read_bytes() for p in sorted(SAMPLES.glob("*.json"))]
+    assert len(bodies) > 4, "the sample webhook bodies are missing"
     return bodies
 
 
