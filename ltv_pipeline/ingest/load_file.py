@@ -313,8 +313,8 @@ def load_file(
         )
         _contract_rejects(conn, failures, accepted_sql, mapping, facts)
         conn.execute(
-            f"INSERT INTO {profile.asset} {accepted_sql} "
-            "AND line_number NOT IN (SELECT line_number FROM _contract_rejects)"
+            f"INSERT INTO {profile.asset} SELECT * FROM ({accepted_sql}) "
+            "ANTI JOIN _contract_rejects USING (line_number)"
         )
         conn.execute(
             f"""INSERT INTO rejects

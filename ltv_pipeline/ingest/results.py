@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -58,9 +60,11 @@ def write_result(results_dir: Path, result: FileResult) -> None:
         return
     results_dir.mkdir(parents=True, exist_ok=True)
     path = result_path(results_dir, result.sha256)
-    temp = path.with_suffix(".json.tmp")
-    temp.write_text(json.dumps(asdict(result), indent=2, ensure_ascii=False))
-    temp.replace(path)
+    # A unique temporary name: the pages, the sensor and a run may write results at once.
+    handle, temp = tempfile.mkstemp(dir=results_dir, prefix=".result-", suffix=".tmp")
+    with os.fdopen(handle, "w") as out:
+        out.write(json.dumps(asdict(result), indent=2, ensure_ascii=False))
+    os.replace(temp, path)
 
 
 def read_result(results_dir: Path, sha256: str) -> FileResult | None:

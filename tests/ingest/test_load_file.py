@@ -239,3 +239,35 @@ def test_a_failure_half_way_keeps_what_was_stored(
     landed = warehouse.execute("SELECT count(*) FROM landed_samcart_orders").fetchall()[0][0]
     assert after == before
     assert landed == 10
+
+
+@pytest.mark.parametrize("index", [0, None])
+def test_contract_failures_reject_their_row_and_keep_the_rest(
+    warehouse, catalog, monkeypatch, index
+) -> None:
+    """A row the contract refuses is a reject; one without a row number never empties the file."""
+    import polars as pl
+
+    def one_failure(frame, profile, catalog):
+        return pl.DataFrame(
+            {
+                "failure_case": ["x"],
+                "column": ["customer_email"],
+                "check": ["str_matches"],
+                "index": [index],
+            },
+            schema={
+                "failure_case": pl.Utf8,
+                "column": pl.Utf8,
+                "check": pl.Utf8,
+                "index": pl.Int32,
+            },
+        )
+
+    monkeypatch.setattr("ltv_pipeline.ingest.load_file.contract_failures", one_failure)
+    result = load(warehouse, catalog, ORDERS_SAMPLE)
+    expected_stored = 9 if index == 0 else 10
+    assert result.rows_accepted == expected_stored
+    reasons = warehouse.execute("SELECT line_number, reason FROM rejects").fetchall()
+    assert [reason for _, reason in reasons] == ["contract check failed: str_matches"]
+    assert reasons[0][0] == (2 if index == 0 else None)
