@@ -14,10 +14,9 @@ from dagster import (
 )
 
 from ltv_pipeline.definitions import build_definitions
+from ltv_pipeline.defs.raw_files.partitions import file_partitions, unregistered_archived_files
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.formats.profiles import load_catalog
-from ltv_pipeline.ingest.archive import all_arrivals
-from ltv_pipeline.lib.partition_keys import file_partition_key
 from ltv_pipeline.lib.warehouse import WarehouseBusy, connect_warehouse
 from ltv_pipeline.lib.webhook_import import import_landed, received_days
 from ltv_pipeline.settings import Settings
@@ -84,14 +83,8 @@ def materialize_one(
 def register_archived_files(instance: DagsterInstance, settings: Settings) -> None:
     """Make sure every archived file has its partition, even if the tick that took it died."""
     catalog = load_catalog(settings.formats_config_path)
-    for sha256, arrival in all_arrivals(settings.archive_dir):
-        profile = catalog.profiles.get(arrival.format)
-        if profile is None:
-            continue
-        name = f"{profile.asset}_files"
-        key = file_partition_key(arrival.account, sha256)
-        if not instance.has_dynamic_partition(name, key):
-            instance.add_dynamic_partitions(name, [key])
+    for profile, key, _ in unregistered_archived_files(instance, catalog, settings.archive_dir):
+        instance.add_dynamic_partitions(file_partitions(profile).name, [key])
 
 
 def plan(

@@ -22,11 +22,13 @@ from dagster import (
 )
 
 from ltv_pipeline.defs.raw_files.jobs import INGEST_JOBS, ingest_job_name
-from ltv_pipeline.defs.raw_files.partitions import already_loaded, file_partitions
+from ltv_pipeline.defs.raw_files.partitions import (
+    already_loaded,
+    file_partitions,
+    unregistered_archived_files,
+)
 from ltv_pipeline.formats.profiles import FormatConfigError, FormatProfile, load_catalog
-from ltv_pipeline.ingest.archive import all_arrivals
 from ltv_pipeline.ingest.receive import receive_file
-from ltv_pipeline.lib.partition_keys import file_partition_key
 from ltv_pipeline.settings import DEFAULT_ACCOUNT, SettingsError, get_settings, validate_account
 
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".error.txt")
@@ -145,15 +147,10 @@ def inbox_sensor(context: SensorEvaluationContext) -> SensorResult:
 
     # Anything archived whose partition never got registered (a tick that died half-way) is
     # requested again here; run keys make this a no-op for work already requested.
-    for sha256, arrival in all_arrivals(settings.archive_dir):
-        profile = catalog.profiles.get(arrival.format)
-        if profile is None:
-            continue
-        key = file_partition_key(arrival.account, sha256)
-        partitions = file_partitions(profile)
-        if key in new_keys[profile.asset] or context.instance.has_dynamic_partition(
-            partitions.name, key
-        ):
+    for profile, key, arrival in unregistered_archived_files(
+        context.instance, catalog, settings.archive_dir
+    ):
+        if key in new_keys[profile.asset]:
             continue
         new_keys[profile.asset].append(key)
         run_requests.append(_run_request(profile, key, arrival.file_name))

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 from dagster import AssetKey, DagsterInstance, DynamicPartitionsDefinition
 
-from ltv_pipeline.formats.profiles import FormatProfile
+from ltv_pipeline.formats.profiles import FormatCatalog, FormatProfile
+from ltv_pipeline.ingest.archive import Arrival, all_arrivals
+from ltv_pipeline.lib.partition_keys import file_partition_key
 
 
 def file_partitions(profile: FormatProfile) -> DynamicPartitionsDefinition:
@@ -18,3 +23,20 @@ def already_loaded(instance: DagsterInstance):
         return partition_key in instance.get_materialized_partitions(AssetKey(profile.asset))
 
     return check
+
+
+def unregistered_archived_files(
+    instance: DagsterInstance, catalog: FormatCatalog, archive_dir: Path
+) -> Iterator[tuple[FormatProfile, str, Arrival]]:
+    """Archived files whose partition is missing: a sensor tick or import that died half-way.
+
+    The inbox sensor requests them again and `ltv materialize` registers them, so no archived
+    file is ever left out of the pipeline.
+    """
+    for sha256, arrival in all_arrivals(archive_dir):
+        profile = catalog.profiles.get(arrival.format)
+        if profile is None:
+            continue
+        key = file_partition_key(arrival.account, sha256)
+        if not instance.has_dynamic_partition(file_partitions(profile).name, key):
+            yield profile, key, arrival
