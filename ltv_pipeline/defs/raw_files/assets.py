@@ -120,8 +120,14 @@ def build_raw_file_asset(profile: FormatProfile) -> AssetsDefinition:
                     ),
                 )
                 raise Failure(description=f"{file_name}: {exc}") from None
+            # Run history is a log: the preview shows the shape of the data, not who bought.
+            masked = ", ".join(
+                f"regexp_replace({c.name}, '^(.)[^@]*@', '\\1***@') AS {c.name}"
+                for c in profile.columns
+                if c.type == "email"
+            )
             preview = conn.execute(
-                f"SELECT * EXCLUDE (account, file_hash) FROM {profile.asset} "
+                f"SELECT * EXCLUDE (account, file_hash) REPLACE ({masked}) FROM {profile.asset} "
                 "WHERE account = ? AND file_hash = ? ORDER BY line_number LIMIT ?",
                 [account, sha256, PREVIEW_ROWS],
             )
