@@ -21,6 +21,7 @@ import duckdb
 from ltv_webhook.segments import TABLE, Layout, fsync_dir, recover_dead_owners
 
 ALIAS = "landing_segment"
+JOURNAL = "imported.journal"  # one line per imported segment name, append-only (for the sensor)
 
 
 @dataclass
@@ -73,12 +74,36 @@ def import_landed(conn: duckdb.DuckDBPyConnection, webhooks_dir: Path) -> Import
         summary.segments.append(segment.name)
         summary.rows_read += read
         summary.rows_new += new
+        _journal(layout, segment.name)  # before the move: a lost move re-imports and re-journals
         try:
             os.rename(segment, layout.imported / segment.name)
         except FileNotFoundError:
             continue
         fsync_dir(layout.imported)
     return summary
+
+
+def _journal(layout: Layout, name: str) -> None:
+    fd = os.open(layout.root / JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, f"{name}\n".encode())  # one small O_APPEND write: never interleaved
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def imported_since(webhooks_dir: Path, offset: int) -> tuple[list[str], int]:
+    """Segment names journaled as imported after byte `offset`, and the offset to read from next
+    (only whole lines count, so a line being written is read at the next call)."""
+    path = Path(webhooks_dir) / JOURNAL
+    try:
+        with open(path, "rb") as journal:
+            journal.seek(offset)
+            data = journal.read()
+    except FileNotFoundError:
+        return [], offset
+    complete = data[: data.rfind(b"\n") + 1]
+    return complete.decode().split(), offset + len(complete)
 
 
 def day_window(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:

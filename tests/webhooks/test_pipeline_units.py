@@ -9,17 +9,24 @@ import stat
 from pathlib import Path
 
 import duckdb
-from dagster import DagsterInstance, build_sensor_context
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, build_sensor_context
+from dagster._core.test_utils import create_run_for_test
 
 from ltv_pipeline.cli.main import main as ltv_main
 from ltv_pipeline.defs.webhooks.sensor import webhook_sensor
-from ltv_pipeline.lib.webhook_import import day_window, received_days
+from ltv_pipeline.lib.tables import WEBHOOK_TABLES
+from ltv_pipeline.lib.webhook_import import day_window, import_landed, received_days
 from ltv_pipeline.settings import Settings
 from ltv_webhook.segments import CREATE_TABLE, TABLE, Layout
 from tests.webhooks.sidecar import event_body, materialize_days, sha256, warehouse_rows
 
 
-def _sealed_segment(home: Path, name: str, bodies: list[tuple[bytes, str, str | None]]) -> None:
+def _sealed_segment(
+    home: Path,
+    name: str,
+    bodies: list[tuple[bytes, str, str | None]],
+    received: list[dt.datetime] | None = None,
+) -> None:
     """Write a sealed segment the way the sidecar does (rows, close, rename into sealed/)."""
     layout = Layout(home / "webhooks")
     layout.ensure()
@@ -27,10 +34,10 @@ def _sealed_segment(home: Path, name: str, bodies: list[tuple[bytes, str, str | 
     conn = duckdb.connect(str(path))
     conn.execute(CREATE_TABLE)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    for body, outcome, reason in bodies:
+    for index, (body, outcome, reason) in enumerate(bodies):
         conn.execute(
             f"INSERT INTO {TABLE} VALUES ('default', ?, ?, 'application/json', ?, ?, ?)",
-            [sha256(body), now, body, outcome, reason],
+            [sha256(body), received[index] if received else now, body, outcome, reason],
         )
     conn.close()
     path.rename(layout.sealed / name)
@@ -82,6 +89,57 @@ def test_sensor_asks_for_today_when_a_segment_is_sealed(tmp_path: Path, monkeypa
     result = webhook_sensor(build_sensor_context(instance=instance))
     today = dt.datetime.now(dt.UTC).date().isoformat()
     assert [r.partition_key for r in result.run_requests] == [today]
+
+
+def test_sensor_asks_for_every_day_of_a_segment_imported_by_another_run(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A run imports every sealed segment; the days it did not materialize are asked for, and
+    stay asked for (also after a failed run) until a run of that day succeeds."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("LTV_HOME", str(home))
+    instance = DagsterInstance.ephemeral()
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    today, yesterday = now.date().isoformat(), (now - dt.timedelta(days=1)).date().isoformat()
+    _sealed_segment(
+        home,
+        "w-000001.duckdb",
+        [(event_body(1), "accepted", None), (event_body(2), "accepted", None)],
+        received=[now - dt.timedelta(days=1), now],
+    )
+    conn = duckdb.connect()  # a run for yesterday imports the segment (both days), then fails
+    conn.execute(WEBHOOK_TABLES[0])
+    import_landed(conn, home / "webhooks")
+    assert not Layout(home / "webhooks").sealed_segments()
+
+    def requested(cursor: str | None) -> tuple[list[str], str | None]:
+        result = webhook_sensor(build_sensor_context(instance=instance, cursor=cursor))
+        return sorted(r.partition_key for r in result.run_requests), result.cursor
+
+    days, cursor = requested(None)
+    assert days == [yesterday, today]
+    days, cursor = requested(cursor)  # no run succeeded: asked for again
+    assert days == [yesterday, today]
+    for day, status in ((yesterday, DagsterRunStatus.FAILURE), (today, DagsterRunStatus.SUCCESS)):
+        create_run_for_test(
+            instance,
+            tags={"dagster/partition": day},
+            status=status,
+            asset_selection={AssetKey("raw_samcart_webhook_events")},
+        )
+    days, cursor = requested(cursor)
+    assert days == [yesterday]
+    create_run_for_test(
+        instance,
+        tags={"dagster/partition": yesterday},
+        status=DagsterRunStatus.SUCCESS,
+        asset_selection={AssetKey("raw_samcart_webhook_events")},
+    )
+    days, cursor = requested(cursor)
+    assert days == []
+    assert "no sealed" in str(
+        webhook_sensor(build_sensor_context(instance=instance, cursor=cursor))
+    )
 
 
 def test_local_days_follow_the_configured_time_zone() -> None:

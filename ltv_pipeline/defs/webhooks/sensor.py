@@ -1,14 +1,19 @@
 """Keeps raw_samcart_webhook_events fresh while `make run` is up.
 
 Every 30 s: if sealed landing segments are waiting (or a dead sidecar left unsealed ones), ask
-for a run of each local day they hold, today included. The sensor only reads sealed segments
-(read-only, never the warehouse), and skips a day that already has a run queued or running;
-segments stay until imported, so a failed run is simply asked for again next tick.
+for a run of each local day they hold, today included. The sensor only reads segments
+(read-only, never the warehouse), and skips a day that already has a run queued or running.
+
+A run imports every sealed segment, whatever its own day, so segments can reach the warehouse
+without a run of all their days (a segment spanning midnight, a recovered log of earlier days, a
+run failing after its import). So the sensor also reads the import journal from its cursor: each
+day of a newly imported segment stays pending in the cursor, asked for on every tick, until a run
+of that day created after the segment was sealed has succeeded (such a run found the segment
+sealed or imported, so it read its deliveries).
 """
 
-from __future__ import annotations
-
 import datetime as dt
+import json
 
 import duckdb
 from dagster import (
@@ -24,7 +29,7 @@ from dagster import (
 )
 
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
-from ltv_pipeline.lib.webhook_import import local_day, segment_days
+from ltv_pipeline.lib.webhook_import import imported_since, local_day, segment_days
 from ltv_pipeline.settings import get_settings
 from ltv_webhook.segments import Layout, has_unsealed_dead_segments
 
@@ -47,6 +52,19 @@ def _in_flight(context: SensorEvaluationContext, day: str) -> bool:
     return bool(runs)
 
 
+def _done_since(context: SensorEvaluationContext, day: str, sealed_at: float) -> bool:
+    """A run of the webhook asset for `day`, created after `sealed_at`, has succeeded."""
+    runs = context.instance.get_runs(
+        filters=RunsFilter(
+            statuses=[DagsterRunStatus.SUCCESS],
+            tags={"dagster/partition": day},
+            created_after=dt.datetime.fromtimestamp(sealed_at, dt.UTC),
+        ),
+    )
+    key = AssetKey(WEBHOOK_EVENTS_ASSET)
+    return any(run.asset_selection is None or key in run.asset_selection for run in runs)
+
+
 @sensor(
     name="webhook_sensor",
     minimum_interval_seconds=30,
@@ -57,7 +75,21 @@ def _in_flight(context: SensorEvaluationContext, day: str) -> bool:
 def webhook_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
     settings = get_settings()
     layout = Layout(settings.webhooks_dir)
-    days: set[dt.date] = set()
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    offset: int = cursor.get("offset", 0)
+    pending: dict[str, float] = cursor.get("pending", {})
+    names, offset = imported_since(layout.root, offset)
+    for name in names:
+        segment = layout.imported / name
+        try:
+            sealed_at = segment.stat().st_mtime
+            for day in segment_days(segment, settings.timezone):
+                pending[day.isoformat()] = max(pending.get(day.isoformat(), 0.0), sealed_at)
+        except (duckdb.Error, FileNotFoundError):
+            context.log.warning(f"imported segment {name} is unreadable; its days not requested")
+    pending = {day: at for day, at in pending.items() if not _done_since(context, day, at)}
+    new_cursor = json.dumps({"offset": offset, "pending": pending}, sort_keys=True)
+    days: set[dt.date] = {dt.date.fromisoformat(day) for day in pending}
     for segment in layout.sealed_segments():
         try:
             days.update(segment_days(segment, settings.timezone))
@@ -66,6 +98,8 @@ def webhook_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReaso
     if layout.active.exists() and has_unsealed_dead_segments(layout):
         days.add(local_day(dt.datetime.now(dt.UTC).replace(tzinfo=None), settings.timezone))
     if not days:
+        if new_cursor != context.cursor:
+            return SensorResult(skip_reason="no sealed webhook segments waiting", cursor=new_cursor)
         return SkipReason("no sealed webhook segments waiting")
     first = dt.date.fromisoformat(settings.webhook_start_date)
     today = local_day(dt.datetime.now(dt.UTC).replace(tzinfo=None), settings.timezone)
@@ -76,6 +110,7 @@ def webhook_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReaso
             continue  # a clock ahead of ours; the day becomes a partition when it comes
         if day < first:
             context.log.warning(f"deliveries on {key} are before LTV_WEBHOOK_START_DATE; skipped")
+            pending.pop(key, None)
             continue
         if _in_flight(context, key):
             continue
@@ -85,4 +120,5 @@ def webhook_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReaso
                 tags={SOURCE_TAG: "webhooks"},
             )
         )
-    return SensorResult(run_requests=requests)
+    new_cursor = json.dumps({"offset": offset, "pending": pending}, sort_keys=True)
+    return SensorResult(run_requests=requests, cursor=new_cursor)
