@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from ltv_pipeline.cli.report import build_report
+from ltv_pipeline.defs.marts.build import MARTS, build_mart
 from ltv_pipeline.metrics.definitions import MetricOptions
 from tests.marts.cases import order_row, warehouse, webhook, write_orders
 from tests.model.loading import load_csv, load_webhooks, rebuild
@@ -274,3 +275,27 @@ def test_accounts_never_mix_and_sum_across(ltv_home):
         assert one[0][:3] == ["2024-01", 2, "164.50"]
         # Summed across accounts: twice the customers, the same LTV per customer.
         assert [[r[0], r[1] // 2, *r[2:]] for r in both] == one
+
+
+def test_cohort_marts_use_the_as_of_day_stored_with_customer_ltv(model):
+    conn = model([order_row(1, "01/01/2024", 10, 10, "a@x.io")])
+    assert conn.execute("SELECT max(as_of_day) FROM customer_ltv").fetchall() == [
+        (dt.date(2024, 1, 1),)
+    ]
+    # A webhook run lands between the customer_ltv step and the cohort steps.
+    later = dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC)
+    load_webhooks(conn, [(webhook("Order", 9, 10, 5, "z@x.io"), later)])
+    for name in ("cohort_ltv", "ltv_by_front_end_product", "refund_rates", "repeat_purchase_rates"):
+        build_mart(conn, MARTS[name])
+        assert conn.execute(f"SELECT DISTINCT as_of_day FROM {name}").fetchall() == [
+            (dt.date(2024, 1, 1),)
+        ], name
+    # a's sums stop at 01/01, so day 30 stays censored rather than eligible at the later day.
+    assert conn.execute(
+        "SELECT eligible, censored FROM cohort_ltv WHERE period = 'month' AND horizon = 'd30'"
+    ).fetchall() == [(0, True)]
+    # The user's explicit day still wins.
+    build_mart(conn, MARTS["cohort_ltv"], dt.date(2024, 2, 15))
+    assert conn.execute("SELECT DISTINCT as_of_day FROM cohort_ltv").fetchall() == [
+        (dt.date(2024, 2, 15),)
+    ]

@@ -117,9 +117,20 @@ MARTS: dict[str, Mart] = {
 }
 
 
+def mart_as_of(conn: duckdb.DuckDBPyConnection, mart: Mart, chosen: dt.date | None) -> dt.date:
+    """The user's day if set; a mart built on customer_ltv takes the as-of day stored with it
+    (the data may have grown since, e.g. a webhook run between two mart steps, and the
+    customers' sums stop at that day); otherwise the data's day."""
+    if chosen is None and CUSTOMERS in mart.deps:
+        stored = conn.execute(f"SELECT max(as_of_day) FROM {CUSTOMERS}").fetchall()[0][0]
+        if stored is not None:
+            return stored
+    return resolve_as_of(conn, chosen)
+
+
 def build_mart(conn: duckdb.DuckDBPyConnection, mart: Mart, as_of: dt.date | None = None) -> int:
     for_large_rebuilds(conn)
-    day = resolve_as_of(conn, as_of)
+    day = mart_as_of(conn, mart, as_of)
     conn.execute(f"CREATE OR REPLACE TABLE {mart.name} AS {mart.sql(day)}")
     return conn.execute(f"SELECT count(*) FROM {mart.name}").fetchall()[0][0]
 
