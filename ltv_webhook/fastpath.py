@@ -19,6 +19,10 @@ PREFIX = "/webhooks/samcart/"
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
+class ClientDisconnected(Exception):
+    """The sender went away before its body was complete: nothing is landed or answered."""
+
+
 class WebhookFastPath:
     def __init__(self, app: FastAPI, limit: int) -> None:
         self.app = app
@@ -46,21 +50,24 @@ class WebhookFastPath:
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":
-                    return
+                    raise ClientDisconnected  # a truncated body must never be committed
                 yield message.get("body", b"")
                 if not message.get("more_body", False):
                     return
 
         state = self.app.state
-        answer = await handle_delivery(
-            state.store,
-            state.tokens,
-            self.limit,
-            path[len(PREFIX) :],
-            chunks(),
-            content_length,
-            content_type,
-        )
+        try:
+            answer = await handle_delivery(
+                state.store,
+                state.tokens,
+                self.limit,
+                path[len(PREFIX) :],
+                chunks(),
+                content_length,
+                content_type,
+            )
+        except ClientDisconnected:
+            return  # no one to answer, and nothing was committed
         headers = [*JSON_HEADERS, (b"content-length", str(len(answer.body)).encode())]
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})

@@ -132,6 +132,25 @@ def test_bad_content_length_is_400(sidecar: Sidecar) -> None:
     assert reply.split(b" ", 2)[1] in (b"400",)
 
 
+def test_client_gone_mid_body_lands_nothing(sidecar: Sidecar) -> None:
+    import socket
+    import time
+
+    body = b"type=Order&customer%5Bemail%5D=half%40b.example&order%5Bid%5D=77&product%5Bid%5D=9"
+    half = body[: len(body) // 2]  # still a valid form body on its own
+    with socket.create_connection(("127.0.0.1", sidecar.port)) as sock:
+        path = f"/webhooks/samcart/{sidecar.token()}"
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+        )
+        sock.sendall(head.encode() + half)
+        time.sleep(0.3)  # the server has read the headers and the first half
+    time.sleep(0.5)  # ... and has seen the disconnect
+    landed = landed_hashes_after_stop(sidecar)
+    assert sha256(half) not in landed and sha256(body) not in landed
+
+
 def test_healthz_and_openapi(sidecar: Sidecar) -> None:
     health = httpx.get(f"{sidecar.base}/healthz")
     assert health.status_code == 200 and health.json()["store_writable"] is True
