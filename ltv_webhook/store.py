@@ -120,7 +120,11 @@ class _Writer:
         old = self.path
         os.close(self.fd)
         self.fd = None
-        self.open_next()
+        self.path = None
+        try:
+            self.open_next()
+        except OSError as exc:
+            raise WriteFailed(exc, old) from exc  # the closed log is still sealed
         return old
 
     def close(self) -> Path | None:
@@ -267,8 +271,11 @@ class LandingStore:
             try:
                 rotated = await self._run(self._writer.rotate)
             except OSError as exc:
+                if isinstance(exc, WriteFailed) and exc.abandoned is not None:
+                    self._to_seal.append(exc.abandoned)
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.error("rotating the landing log failed: %s", self.last_error)
+                await self._seal_waiting()
                 continue
             if rotated is not None:
                 self._to_seal.append(rotated)
