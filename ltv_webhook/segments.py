@@ -5,6 +5,7 @@ Layout under LTV_HOME/webhooks/:
   active/<owner>-<seq>.log     the framed log that process appends to (landing_log.py)
   sealed/<owner>-<seq>.duckdb  a closed DuckDB file (no WAL), never written again
   imported/<...>.duckdb        copied into the warehouse; kept as the raw archive
+  recover.lock                 held (flock) by whoever is sealing logs of dead owners
 
 Sealing converts a log into a DuckDB file written under a temporary name in active/, closed
 (DuckDB checkpoints on close, so no WAL is left) and renamed into sealed/ (atomic), and only
@@ -172,8 +173,22 @@ def _seal_owner_files(owner_id: str, layout: Layout) -> list[Path]:
     return sealed
 
 
+RECOVER_LOCK = "recover.lock"
+
+
 def recover_dead_owners(layout: Layout) -> list[Path]:
-    """Seal every log whose owner process is gone; logs of live owners are untouched."""
+    """Seal every log whose owner process is gone; logs of live owners are untouched. One
+    recoverer at a time (the sidecar at start-up, the pipeline's import): otherwise both could
+    seal the same orphan and one delete the other's half-written segment."""
+    fd = os.open(layout.root / RECOVER_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return _recover_dead_owners(layout)
+    finally:
+        os.close(fd)  # drops the lock
+
+
+def _recover_dead_owners(layout: Layout) -> list[Path]:
     recovered: list[Path] = []
     for lock_path in layout.owner_locks():
         try:

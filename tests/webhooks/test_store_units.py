@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 from pathlib import Path
 
 import duckdb
 
-from ltv_webhook.segments import TABLE, Layout
+from ltv_webhook.landing_log import encode
+from ltv_webhook.segments import TABLE, Layout, recover_dead_owners
 from ltv_webhook.store import Delivery, LandingStore
 from tests.webhooks.sidecar import event_body, sha256
 
@@ -65,3 +67,47 @@ def test_a_log_whose_successor_cannot_be_opened_is_still_sealed(tmp_path: Path) 
     failures, sealed = asyncio.run(scenario())
     assert failures == [1]
     assert sealed == [_delivery(1).content_hash]
+
+
+def test_concurrent_recoveries_of_one_orphan_log_seal_it_once(tmp_path: Path) -> None:
+    rows = 3000
+    for attempt in range(5):
+        layout = Layout(tmp_path / f"webhooks-{attempt}")
+        layout.ensure()
+        deliveries = [_delivery(n) for n in range(rows)]
+        with open(layout.active / "20260101T000000-1-abcdef-000001.log", "wb") as log:
+            for d in deliveries:
+                log.write(
+                    encode(
+                        d.account,
+                        d.content_hash,
+                        d.received_at,
+                        d.content_type,
+                        d.body,
+                        d.outcome,
+                        d.reason,
+                    )
+                )
+        start = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def recover(
+            layout: Layout = layout,
+            start: threading.Barrier = start,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            start.wait()
+            try:
+                recover_dead_owners(layout)
+            except BaseException as exc:  # reported by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=recover) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert len(layout.sealed_segments()) == 1
+        assert _sealed_hashes(layout) == sorted(d.content_hash for d in deliveries)
+        assert not list(layout.active.glob("*.log")) and not list(layout.active.glob("*.tmp"))
