@@ -38,11 +38,16 @@ def raw_asset_keys() -> list[AssetKey]:
 
 
 def _keys_unique(conn, table: str, key: str) -> AssetCheckResult:
-    (duplicates,) = conn.execute(
-        f"SELECT count(*) - count(DISTINCT ({key})) FROM {table}"
+    """No two rows share a key, and no key column is NULL (a NULL key is no identity)."""
+    any_null = " OR ".join(f"{column.strip()} IS NULL" for column in key.split(","))
+    duplicates, null_keys = conn.execute(
+        f"SELECT count(*) - count(DISTINCT ({key})), count(*) FILTER (WHERE {any_null}) "
+        f"FROM {table}"
     ).fetchall()[0]
     return AssetCheckResult(
-        check_name=KEYS_UNIQUE, passed=duplicates == 0, metadata={"duplicates": duplicates}
+        check_name=KEYS_UNIQUE,
+        passed=duplicates == 0 and null_keys == 0,
+        metadata={"duplicates": duplicates, "null_keys": null_keys},
     )
 
 

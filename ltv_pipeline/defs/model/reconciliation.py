@@ -18,7 +18,7 @@ WITH rows AS (
     SELECT account, order_id, product_id, amount, false, 1,
         row_number() OVER (PARTITION BY account, delivery_hash, order_id, product_id
                            ORDER BY line_index)
-    FROM raw_samcart_webhook_events WHERE event_type = 'Order' AND order_id IS NOT NULL
+    FROM raw_samcart_webhook_events WHERE event_type = 'Order'
 ), lines AS (
     SELECT coalesce(min(price) FILTER (WHERE from_export), min(price)) AS price
     FROM rows GROUP BY account, order_id, product_id, n HAVING max(state) >= 1
@@ -34,18 +34,38 @@ SELECT coalesce(sum(greatest(charges - 1, 0)), 0) FROM (
         SELECT account, subscription_id, charges_made FROM raw_samcart_limited_subscriptions
     ) GROUP BY ALL
 )"""
+# Every accepted webhook refund and successful charge, by identity and with no filter: one
+# without its identity (no order id, no subscription id) must not vanish unnoticed.
+SOURCE_WEBHOOK_EVENTS = """
+SELECT
+    (SELECT count(*) FROM (
+        SELECT DISTINCT account, order_id, product_id,
+            coalesce(refund_transaction_id, 'delivery:' || delivery_hash)
+        FROM raw_samcart_webhook_events WHERE event_type IN ('Refund', 'PartialRefund'))),
+    (SELECT count(*) FROM (
+        SELECT DISTINCT account, subscription_id,
+            coalesce(transaction_id, 'delivery:' || delivery_hash)
+        FROM raw_samcart_webhook_events WHERE event_type = 'RecurringPaymentSucceeded'))"""
 MODEL_SIDE = """
 SELECT count(*) FILTER (WHERE kind = 'order_line'),
     coalesce(sum(amount) FILTER (WHERE kind = 'order_line'), 0),
     count(*) FILTER (WHERE is_rebuilt OR flag = 'replaces_rebuilt_charge'),
-    count(*) - count(DISTINCT (account, transaction_id))
+    count(*) - count(DISTINCT (account, transaction_id)),
+    count(*) FILTER (WHERE account IS NULL OR transaction_id IS NULL),
+    count(*) FILTER (WHERE kind = 'refund' AND refund_basis = 'webhook'),
+    count(*) FILTER (WHERE kind IN ('subscription_rebill', 'plan_installment')
+                     AND NOT is_rebuilt)
 FROM transactions"""
 
 
 def reconcile_transactions(conn: duckdb.DuckDBPyConnection) -> dict[str, object]:
     lines, line_amount = conn.execute(SOURCE_ORDER_LINES).fetchall()[0]
     (slots,) = conn.execute(SOURCE_SLOTS).fetchall()[0]
-    model_lines, model_amount, model_slots, duplicates = conn.execute(MODEL_SIDE).fetchall()[0]
+    refunds, charges = conn.execute(SOURCE_WEBHOOK_EVENTS).fetchall()[0]
+    model = conn.execute(MODEL_SIDE).fetchall()[0]
+    model_lines, model_amount, model_slots, duplicates, null_keys, model_refunds, model_charges = (
+        model
+    )
     return {
         "source_order_lines": lines,
         "model_order_lines": model_lines,
@@ -54,10 +74,18 @@ def reconcile_transactions(conn: duckdb.DuckDBPyConnection) -> dict[str, object]
         "source_rebuilt_slots": int(slots),
         "model_rebuilt_or_replaced": model_slots,
         "duplicate_keys": duplicates,
+        "null_keys": null_keys,
+        "source_webhook_refunds": refunds,
+        "model_webhook_refunds": model_refunds,
+        "source_webhook_charges": charges,
+        "model_webhook_charges": model_charges,
         "passed": lines == model_lines
         and line_amount == model_amount
         and slots == model_slots
-        and duplicates == 0,
+        and duplicates == 0
+        and null_keys == 0
+        and refunds == model_refunds
+        and charges == model_charges,
     }
 
 
