@@ -79,6 +79,46 @@ def test_partition_is_replaced_exactly_and_rejects_are_not_repeated(tmp_path: Pa
     assert (home / "webhooks" / "imported" / "x-000001.duckdb").exists()
 
 
+def _event(event_type: str, order: dict, **extra: object) -> bytes:
+    body = {
+        "type": event_type,
+        "customer": {"email": "a@b.example"},
+        "order": order,
+        "product": {"id": 2, "price": "10.00"},
+        **extra,
+    }
+    return json.dumps(body).encode()
+
+
+def test_events_without_the_identity_their_type_needs_are_rejected(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    missing_order = {
+        t: _event(t, {"subscription_id": 70}) for t in ("Order", "Refund", "PartialRefund")
+    }
+    missing_subscription = {
+        t: _event(t, {"id": 5}) for t in ("RecurringPaymentSucceeded", "RecurringPaymentFailed")
+    }
+    fine = [
+        _event("RecurringPaymentSucceeded", {"id": 6}, subscription={"id": 71}),
+        _event("Cancel", {"subscription_id": 72}),
+        _event("Refund", {"id": 7}),
+    ]
+    bodies = [*missing_order.values(), *missing_subscription.values(), *fine]
+    _sealed_segment(home, "v-000001.duckdb", [(b, "accepted", None) for b in bodies])
+    materialize_days(home)
+    stored = warehouse_rows(home, "SELECT delivery_hash FROM raw_samcart_webhook_events")
+    assert sorted(row[0] for row in stored) == sorted(sha256(b) for b in fine)
+    rejects = dict(warehouse_rows(home, "SELECT file_hash, reason FROM rejects"))
+    for event_type, body in missing_order.items():
+        assert rejects[sha256(body)] == (
+            f"order.id: missing; a {event_type} event needs the SamCart order id"
+        )
+    for event_type, body in missing_subscription.items():
+        assert rejects[sha256(body)].startswith("order.subscription_id: missing")
+        assert f"a {event_type} event needs the SamCart subscription id" in rejects[sha256(body)]
+    assert len(rejects) == len(missing_order) + len(missing_subscription)
+
+
 def test_sensor_asks_for_today_when_a_segment_is_sealed(tmp_path: Path, monkeypatch) -> None:
     home = tmp_path / "home"
     monkeypatch.setenv("LTV_HOME", str(home))

@@ -19,3 +19,8 @@ def event_type_spellings() -> dict[str, str]:
     """normalised spelling -> canonical type, in the shape vocabulary_sql expects."""
     catalog = load_catalog(get_settings().formats_config_path)
     return catalog.spellings(EVENT_TYPE_VOCABULARY)
+
+
+# The identity each type needs in the model: the order it belongs to, or the subscription.
+ORDER_ID_EVENT_TYPES = ("Order", "Refund", "PartialRefund")
+SUBSCRIPTION_ID_EVENT_TYPES = ("RecurringPaymentSucceeded", "RecurringPaymentFailed")

@@ -17,7 +17,12 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from ltv_pipeline.defs.webhooks.event_types import MONEY_EVENT_TYPES, event_type_spellings
+from ltv_pipeline.defs.webhooks.event_types import (
+    MONEY_EVENT_TYPES,
+    ORDER_ID_EVENT_TYPES,
+    SUBSCRIPTION_ID_EVENT_TYPES,
+    event_type_spellings,
+)
 from ltv_pipeline.lib.sql_parsing import (
     EMAIL_EXPECTED,
     INTEGER_EXPECTED,
@@ -134,6 +139,8 @@ def lines_sql(docs: str, day: dt.date) -> str:
         f"{_first(paths)} AS {name}" for name, paths in {**FIELDS, **PRODUCT_FIELDS}.items()
     )
     money_types = ", ".join(quote(t) for t in MONEY_EVENT_TYPES)
+    order_types = ", ".join(quote(t) for t in ORDER_ID_EVENT_TYPES)
+    subscription_types = ", ".join(quote(t) for t in SUBSCRIPTION_ID_EVENT_TYPES)
     type_expected = vocabulary_expected(spellings).replace(
         "(more spellings can be added in formats.toml)", "or a SamCart trigger name"
     )
@@ -172,6 +179,9 @@ def lines_sql(docs: str, day: dt.date) -> str:
         affiliate, coupon,
         CASE
             WHEN raw_type IS NULL THEN 'type'
+            WHEN order_id IS NULL AND event_type IN ({order_types}) THEN 'order.id'
+            WHEN subscription_id IS NULL AND event_type IN ({subscription_types})
+                THEN 'order.subscription_id'
             WHEN order_id IS NULL AND subscription_id IS NULL THEN 'order.id'
             WHEN email IS NULL OR customer_email IS NULL THEN 'customer.email'
             WHEN amount_text IS NOT NULL AND amount IS NULL THEN 'product.price'
@@ -181,6 +191,8 @@ def lines_sql(docs: str, day: dt.date) -> str:
         END AS reject_column,
         CASE
             WHEN raw_type IS NULL THEN NULL
+            WHEN order_id IS NULL AND event_type IN ({order_types}) THEN NULL
+            WHEN subscription_id IS NULL AND event_type IN ({subscription_types}) THEN NULL
             WHEN order_id IS NULL AND subscription_id IS NULL THEN NULL
             WHEN email IS NULL OR customer_email IS NULL THEN email
             WHEN amount_text IS NOT NULL AND amount IS NULL THEN amount_text
@@ -190,6 +202,11 @@ def lines_sql(docs: str, day: dt.date) -> str:
         END AS reject_value,
         CASE
             WHEN raw_type IS NULL THEN {quote("type: missing; expected " + type_expected)}
+            WHEN order_id IS NULL AND event_type IN ({order_types})
+                THEN 'order.id: missing; a ' || event_type || ' event needs the SamCart order id'
+            WHEN subscription_id IS NULL AND event_type IN ({subscription_types})
+                THEN 'order.subscription_id: missing (nor subscription.id, subscription_id); a '
+                    || event_type || ' event needs the SamCart subscription id'
             WHEN order_id IS NULL AND subscription_id IS NULL
                 THEN 'order.id: missing (and no subscription id); expected the SamCart order id'
             WHEN email IS NULL THEN {quote("customer.email: missing; expected " + EMAIL_EXPECTED)}
