@@ -14,7 +14,12 @@ Rules applied here, in this order:
   refund (or less than the line's price) is refunded in full (the remainder), dated at the
   order; `Partially Refunded` with no webhook refund is a 0 refund, flagged;
 - subscription and plan charges the exports only count are rebuilt (start + k x frequency),
-  and a webhook charge replaces the rebuilt charge nearest its day within half a period.
+  and a webhook charge replaces the rebuilt charge nearest its day within half a period;
+- a webhook charge is one event per (subscription id, transaction id). Its amount is the sum of
+  the lines of the delivery that carries it (a multi-product charge is split into one line per
+  product, each with its own product.price; a one-line delivery without a price carries
+  order.total, which the parser puts in the line's amount). Several deliveries of the same charge
+  (retries) are one event: the earliest delivery's amount counts, never their sum.
 
 A webhook event without its identity (an Order or Refund without an order id, a charge without a
 subscription id) cannot be placed, so it is left out here; the webhook parser rejects such events,
@@ -135,14 +140,22 @@ def transactions_sql() -> str:
             {schedule_day_sql("created_date", "frequency", "charge_number")} AS day
         FROM (SELECT *, unnest(range(1, payments_made)) AS charge_number
               FROM subscriptions WHERE from_export AND payments_made > 1)
-    ), hook_charges AS (
-        SELECT account, subscription_id,
+    ), charge_deliveries AS (
+        -- One delivery's lines of one charge, their amounts summed (module docstring).
+        SELECT account, subscription_id, delivery_hash,
             coalesce(transaction_id, 'delivery:' || delivery_hash) AS charge_id,
-            min(received_day) AS day, min(received_at) AS moment, min(amount) AS amount,
+            min(received_day) AS day, min(received_at) AS moment, sum(amount) AS amount,
             min(customer_email) AS customer_key, min(product_id) AS product_id,
             min(product_name) AS product_name, count(*) AS source_rows
         FROM raw_samcart_webhook_events
         WHERE event_type = 'RecurringPaymentSucceeded' AND subscription_id IS NOT NULL
+        GROUP BY account, subscription_id, charge_id, delivery_hash
+    ), hook_charges AS (
+        SELECT account, subscription_id, charge_id, min(day) AS day, min(moment) AS moment,
+            arg_min(amount, (moment, delivery_hash)) AS amount,
+            min(customer_key) AS customer_key, min(product_id) AS product_id,
+            min(product_name) AS product_name, sum(source_rows) AS source_rows
+        FROM charge_deliveries
         GROUP BY account, subscription_id, charge_id
     ), nearest_slot AS (
         SELECT h.account, h.subscription_id, h.charge_id, s.charge_number,
