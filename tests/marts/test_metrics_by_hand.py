@@ -299,3 +299,24 @@ def test_cohort_marts_use_the_as_of_day_stored_with_customer_ltv(model):
     assert conn.execute("SELECT DISTINCT as_of_day FROM cohort_ltv").fetchall() == [
         (dt.date(2024, 2, 15),)
     ]
+
+
+def test_a_webhook_refund_is_not_taken_off_each_occurrence_of_a_product(model):
+    # Order 1 holds product 1 twice, both lines Refunded; one webhook refund covers one line.
+    when = dt.datetime(2024, 3, 20, 12)
+    conn = model(
+        [
+            order_row(1, "03/01/2024", 1, 100, "a@x.io", status="Refunded"),
+            order_row(1, "03/01/2024", 1, 100, "a@x.io", status="Refunded"),
+        ],
+        hooks=[(webhook("Refund", 1, 1, 100, "a@x.io", refund_transaction_id="re_1"), when)],
+    )
+    refunds = conn.execute(
+        "SELECT transaction_day, amount, refund_basis FROM transactions "
+        "WHERE kind = 'refund' ORDER BY ALL"
+    ).fetchall()
+    assert refunds == [
+        (dt.date(2024, 3, 1), Decimal("-100.00"), "export_status"),
+        (dt.date(2024, 3, 20), Decimal("-100.00"), "webhook"),
+    ]
+    assert conn.execute("SELECT sum(amount) FROM transactions").fetchall() == [(Decimal("0.00"),)]

@@ -12,7 +12,8 @@ Rules applied here, in this order:
   receive time only fills in); its state is the furthest any source reached (forward only);
 - webhook refunds carry their own day and amount; an export `Refunded` line with no webhook
   refund (or less than the line's price) is refunded in full (the remainder), dated at the
-  order; `Partially Refunded` with no webhook refund is a 0 refund, flagged;
+  order; the webhook refunds of an (order, product) are shared out over its occurrences in
+  order, each up to its price; `Partially Refunded` with no webhook refund is a 0 refund, flagged;
 - subscription and plan charges the exports only count are rebuilt (start + k x frequency),
   and a webhook charge replaces the rebuilt charge nearest its day within half a period;
 - a webhook charge is one event per (subscription id, transaction id). Its amount is the sum of
@@ -130,10 +131,20 @@ def transactions_sql() -> str:
         SELECT account, order_id, product_id, sum(amount) AS refunded
         FROM hook_refunds GROUP BY ALL
     ), export_refunds AS (
-        SELECT l.*, coalesce(w.refunded, 0) AS hook_refunded, w.refunded IS NOT NULL AS by_hook
-        FROM lines l LEFT JOIN hook_refunded w
-          ON l.account = w.account AND l.order_id = w.order_id AND l.product_id = w.product_id
-        WHERE l.state >= 2
+        -- The webhook refunds of an (order, product) are shared out over its occurrences in
+        -- order, each taking at most its price, so a product twice in an order is not
+        -- counted as refunded twice over.
+        SELECT * FROM (
+            SELECT l.*,
+                greatest(least(coalesce(w.refunded, 0) - coalesce(sum(l.price) OVER (
+                    PARTITION BY l.account, l.order_id, l.product_id ORDER BY l.occurrence
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), l.price), 0)
+                    AS hook_refunded,
+                w.refunded IS NOT NULL AS by_hook
+            FROM lines l LEFT JOIN hook_refunded w
+              ON l.account = w.account AND l.order_id = w.order_id
+             AND l.product_id = w.product_id
+        ) WHERE state >= 2
     ), slots AS (
         SELECT account, subscription_id, plan_kind, customer_key, product_id, product_name,
             recurring_price AS amount, period_days, frequency_assumed, charge_number,
@@ -200,7 +211,8 @@ def transactions_sql() -> str:
         subscription_id, NULL, day, moment,
         CASE WHEN state = 3 THEN -(price - hook_refunded) ELSE 0 END,
         false,
-        CASE WHEN state = 3 AND by_hook THEN 'export_status_remainder' ELSE 'export_status' END,
+        CASE WHEN state = 3 AND hook_refunded > 0 THEN 'export_status_remainder'
+             ELSE 'export_status' END,
         CASE WHEN state = 2 THEN 'partial_refund_amount_unknown' END,
         '{SOURCE_EXPORT}', source_rows
     FROM export_refunds
