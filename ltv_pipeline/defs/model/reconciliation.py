@@ -3,6 +3,7 @@ after de-duplication, counted straight from the raw tables without the model's j
 
 import duckdb
 
+from ltv_pipeline.defs.model.subscriptions import chosen_export_rows_sql
 from ltv_pipeline.metrics.definitions import order_state_sql
 
 # Distinct order-line identities with a successful status, from either source, and their price
@@ -24,16 +25,11 @@ WITH rows AS (
     FROM rows GROUP BY account, order_id, product_id, n HAVING max(state) >= 1
 )
 SELECT count(*), coalesce(sum(price), 0) FROM lines"""
-# Every rebuilt slot (charge 2..n of the furthest-along export row) is in the model either as a
-# rebuilt charge or replaced by exactly one webhook charge.
-SOURCE_SLOTS = """
-SELECT coalesce(sum(greatest(charges - 1, 0)), 0) FROM (
-    SELECT account, subscription_id, max(coalesce(charges_made, 0)) AS charges FROM (
-        SELECT account, subscription_id, charges_made FROM raw_samcart_recurring_subscriptions
-        UNION ALL
-        SELECT account, subscription_id, charges_made FROM raw_samcart_limited_subscriptions
-    ) GROUP BY ALL
-)"""
+# Every rebuilt slot (charge 2..n of the export row the model keeps, chosen by the model's own
+# rule) is in the model either as a rebuilt charge or replaced by exactly one webhook charge.
+SOURCE_SLOTS = f"""
+SELECT coalesce(sum(greatest(coalesce(charges_made, 0) - 1, 0)), 0)
+FROM ({chosen_export_rows_sql()})"""
 # Every accepted webhook refund and successful charge, by identity and with no filter: one
 # without its identity (no order id, no subscription id) must not vanish unnoticed.
 SOURCE_WEBHOOK_EVENTS = """

@@ -1,7 +1,8 @@
 """`subscriptions`: one row per (account, subscription id), recurring or payment plan.
 
 Overlapping exports may hold the same subscription several times in different states; the row
-kept is the furthest along (most charges, then the later status), so the result does not depend
+kept is a payment plan's over a recurring one, then the furthest along (most charges, then the
+later status; chosen_export_rows_sql), so the result does not depend
 on which file arrived first. Webhook status events (cancel, failed, recovered, ...) add a dated
 history; the latest of them is the current status, else the export's.
 """
@@ -37,29 +38,32 @@ def _export_rows(table: str, plan_kind: str, plan_columns: str) -> str:
     FROM {table}"""
 
 
+def chosen_export_rows_sql() -> str:
+    """One export row per (account, subscription id): a payment-plan row over a recurring one,
+    then the furthest along (most charges, then the later status). The one definition of the
+    row kept, shared by the model and its reconciliation check."""
+    recurring = _export_rows(
+        "raw_samcart_recurring_subscriptions",
+        "recurring",
+        "CAST(NULL AS INTEGER) AS plan_payments, CAST(NULL AS DATE) AS end_date",
+    )
+    plans = _export_rows(
+        "raw_samcart_limited_subscriptions", "payment_plan", "plan_payments, end_date"
+    )
+    return f"""
+    SELECT *, count(*) OVER (PARTITION BY account, subscription_id) AS export_rows
+    FROM ({recurring} UNION ALL {plans})
+    QUALIFY row_number() OVER (
+        PARTITION BY account, subscription_id
+        ORDER BY plan_kind = 'payment_plan' DESC, coalesce(charges_made, 0) DESC,
+            {sql_case("status", EXPORT_STATUS_RANK, "-1")} DESC, file_hash, line_number
+    ) = 1"""
+
+
 def subscriptions_sql() -> str:
     webhook_statuses = ", ".join(f"'{t}'" for t in WEBHOOK_STATUS_EVENTS)
     return f"""
-    WITH export_rows AS (
-        {
-        _export_rows(
-            "raw_samcart_recurring_subscriptions",
-            "recurring",
-            "CAST(NULL AS INTEGER) AS plan_payments, CAST(NULL AS DATE) AS end_date",
-        )
-    }
-        UNION ALL
-        {
-        _export_rows("raw_samcart_limited_subscriptions", "payment_plan", "plan_payments, end_date")
-    }
-    ), chosen AS (
-        SELECT *, count(*) OVER (PARTITION BY account, subscription_id) AS export_rows
-        FROM export_rows
-        QUALIFY row_number() OVER (
-            PARTITION BY account, subscription_id
-            ORDER BY plan_kind = 'payment_plan' DESC, coalesce(charges_made, 0) DESC,
-                {sql_case("status", EXPORT_STATUS_RANK, "-1")} DESC, file_hash, line_number
-        ) = 1
+    WITH chosen AS ({chosen_export_rows_sql()}
     ), hook_events AS (
         SELECT account, subscription_id, received_day AS day, received_at AS moment,
             {sql_case("event_type", {k: f"'{v}'" for k, v in WEBHOOK_STATUS_EVENTS.items()})}
