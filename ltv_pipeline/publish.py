@@ -10,14 +10,14 @@ replaced atomically. A reader sees the previous snapshot or the new one, never a
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from ltv_pipeline.lib.atomic_files import write_atomically
 
 PUBLISHED_FILE = "reports.json"
 SCHEMA_VERSION = 1
@@ -100,16 +100,8 @@ def write_published(published_dir: Path, payload: dict[str, Any]) -> Path:
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **payload,
     }
-    handle, temp_name = tempfile.mkstemp(dir=published_dir, prefix=".reports-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(document, out, ensure_ascii=False)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    text = json.dumps(document, ensure_ascii=False)
+    write_atomically(target, lambda out: out.write(text.encode()))
     return target
 
 

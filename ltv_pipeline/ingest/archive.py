@@ -7,12 +7,12 @@ name, for which account and format. The pair is all a backfill needs to re-parse
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from ltv_pipeline.lib.atomic_files import write_atomically
 
 
 @dataclass(frozen=True)
@@ -29,20 +29,6 @@ def archived_path(archive_dir: Path, sha256: str) -> Path:
 
 def _manifest_path(archive_dir: Path, sha256: str) -> Path:
     return archive_dir / f"{sha256}.json"
-
-
-def _write_atomically(target: Path, write) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
 
 
 def archive_file(
@@ -62,7 +48,7 @@ def archive_file(
             with source.open("rb") as src:
                 shutil.copyfileobj(src, out, 4 * 1024 * 1024)
 
-        _write_atomically(target, copy)
+        write_atomically(target, copy)
     arrivals = read_arrivals(archive_dir, sha256)
     if not any(a.account == account and a.format == format_name for a in arrivals):
         arrivals.append(
@@ -73,7 +59,7 @@ def archive_file(
         payload = json.dumps(
             {"sha256": sha256, "arrivals": [asdict(a) for a in arrivals]}, indent=2
         )
-        _write_atomically(
+        write_atomically(
             _manifest_path(archive_dir, sha256), lambda out: out.write(payload.encode())
         )
     return target

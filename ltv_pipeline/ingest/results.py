@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from ltv_pipeline.lib.atomic_files import write_atomically
 
 Status = Literal["loaded", "duplicate", "failed"]
 
@@ -60,11 +60,8 @@ def write_result(results_dir: Path, result: FileResult) -> None:
         return
     results_dir.mkdir(parents=True, exist_ok=True)
     path = result_path(results_dir, result.sha256)
-    # A unique temporary name: the pages, the sensor and a run may write results at once.
-    handle, temp = tempfile.mkstemp(dir=results_dir, prefix=".result-", suffix=".tmp")
-    with os.fdopen(handle, "w") as out:
-        out.write(json.dumps(asdict(result), indent=2, ensure_ascii=False))
-    os.replace(temp, path)
+    text = json.dumps(asdict(result), indent=2, ensure_ascii=False)
+    write_atomically(path, lambda out: out.write(text.encode()))
 
 
 def read_result(results_dir: Path, sha256: str) -> FileResult | None:
