@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
@@ -16,3 +20,26 @@ def write_csv(path: Path, text: str, *, bom: bool = False, crlf: bool = False) -
     raw = data.encode("utf-8")
     path.write_bytes(b"\xef\xbb\xbf" + raw if bom else raw)
     return path
+
+
+@contextmanager
+def warehouse_held(path: Path, seconds: float = 60) -> Iterator[subprocess.Popen]:
+    """Another process holding the DuckDB file read-write, as a Dagster run would."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True);"
+            " time.sleep(float(sys.argv[2])); c.close()",
+            str(path),
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, write_csv
+from tests.support import (
+    LIMITED_SAMPLE,
+    ORDERS_SAMPLE,
+    RECURRING_SAMPLE,
+    warehouse_held,
+    write_csv,
+)
 
 LTV = [sys.executable, "-m", "ltv_pipeline.cli.main"]
 
@@ -111,25 +117,10 @@ def test_materialize_brings_everything_up_to_date_and_sql_is_read_only(ltv_home)
 
 def test_a_held_warehouse_gives_warehouse_busy_not_a_trace(ltv_home):
     ltv("import", str(ORDERS_SAMPLE))
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True);"
-            " time.sleep(60)",
-            str(ltv_home.warehouse_path),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with warehouse_held(ltv_home.warehouse_path):
         started = time.monotonic()
         busy = ltv("sql", "select 1", env_extra={"LTV_BUSY_TIMEOUT_SECONDS": "2"})
         waited = time.monotonic() - started
-    finally:
-        holder.kill()
-        holder.wait()
     assert busy.returncode == 2
     assert busy.stderr.strip() == "warehouse busy"
     assert waited >= 2
@@ -144,23 +135,8 @@ def test_sql_csv_neutralises_formula_cells(ltv_home, value: str):
 
 def test_import_waits_for_a_held_warehouse_then_says_busy(ltv_home):
     ltv("import", str(ORDERS_SAMPLE))  # creates the warehouse
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True);"
-            " time.sleep(60)",
-            str(ltv_home.warehouse_path),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with warehouse_held(ltv_home.warehouse_path):
         busy = ltv("import", str(RECURRING_SAMPLE), env_extra={"LTV_BUSY_TIMEOUT_SECONDS": "2"})
-    finally:
-        holder.kill()
-        holder.wait()
     assert busy.returncode == 2
     assert busy.stderr.strip().splitlines()[-1] == "warehouse busy"
     assert "Traceback" not in busy.stderr

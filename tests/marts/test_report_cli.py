@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 from ltv_pipeline.cli.main import main
 from tests.marts.cases import order_row, warehouse, write_orders
 from tests.model.loading import load_csv, rebuild
-from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE
+from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, warehouse_held
 
 
 def load_samples(settings) -> None:
@@ -57,23 +55,12 @@ def test_csv_cells_that_look_like_formulas_are_neutralised(ltv_home, tmp_path, c
 
 def test_a_report_waits_while_another_process_holds_the_warehouse(ltv_home, capsys):
     load_samples(ltv_home)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True);"
-            " time.sleep(2); c.close()",
-            str(ltv_home.warehouse_path),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout.readline().strip() == "held"
-    started = time.monotonic()
-    assert main(["report", "cohort-ltv", "--format", "csv"]) == 0
-    assert time.monotonic() - started > 0.5  # it waited for the lock instead of failing
-    assert capsys.readouterr().out.startswith("cohort,customers,ltv_d0")
-    holder.wait(timeout=10)
+    with warehouse_held(ltv_home.warehouse_path, seconds=2) as holder:
+        started = time.monotonic()
+        assert main(["report", "cohort-ltv", "--format", "csv"]) == 0
+        assert time.monotonic() - started > 0.5  # it waited for the lock instead of failing
+        assert capsys.readouterr().out.startswith("cohort,customers,ltv_d0")
+        holder.wait(timeout=10)
 
 
 def test_refund_rates_count_zero_refunded_orders_as_zero(ltv_home, capsys):
