@@ -26,6 +26,7 @@ def ltv_automation_sensor() -> AutomationConditionSensorDefinition:
         "ltv_model_and_marts_automation",
         target=AssetSelection.groups(MODEL_GROUP, MARTS_GROUP),
         default_status=DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=30,
+        # Short, so that a newcomer running `ltv demo` sees numbers within two minutes.
+        minimum_interval_seconds=10,
         description="Rebuilds the unified model and the LTV marts when raw data changes.",
     )
