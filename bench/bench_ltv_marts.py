@@ -99,20 +99,33 @@ WITH firsts AS (
 SELECT cohort, count(*) AS customers, {cells}
 FROM per_customer, as_of GROUP BY cohort ORDER BY cohort
 """
-HORIZONS = [("d0", 0), ("d7", 7), ("d30", 30), ("d60", 60), ("d90", 90), ("d180", 180),
-            ("d365", 365)]
+HORIZONS = [
+    ("d0", 0),
+    ("d7", 7),
+    ("d30", 30),
+    ("d60", 60),
+    ("d90", 90),
+    ("d180", 180),
+    ("d365", 365),
+]
 
 
 def baseline_sql() -> str:
-    sums = ", ".join(
-        f"sum(amount) FILTER (WHERE t.transaction_day <= f.first_day + {d}) AS {h}"
-        for h, d in HORIZONS
-    ) + ", sum(amount) AS all_time"
-    cells = ", ".join(
-        f"CASE WHEN max(first_day) + {d} <= any_value(as_of.day) "
-        f"THEN round(sum({h}) / count(*), 2) END AS ltv_{h}"
-        for h, d in HORIZONS
-    ) + ", round(sum(all_time) / count(*), 2) AS ltv_all"
+    sums = (
+        ", ".join(
+            f"sum(amount) FILTER (WHERE t.transaction_day <= f.first_day + {d}) AS {h}"
+            for h, d in HORIZONS
+        )
+        + ", sum(amount) AS all_time"
+    )
+    cells = (
+        ", ".join(
+            f"CASE WHEN max(first_day) + {d} <= any_value(as_of.day) "
+            f"THEN round(sum({h}) / count(*), 2) END AS ltv_{h}"
+            for h, d in HORIZONS
+        )
+        + ", round(sum(all_time) / count(*), 2) AS ltv_all"
+    )
     return BASELINE_SQL.format(sums=sums, cells=cells)
 
 
@@ -159,7 +172,9 @@ def child(mode: str, path: str) -> None:
 def run_child(mode: str, path: Path) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, __file__, "--child", mode, str(path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -189,8 +204,10 @@ def main() -> None:
         f"full rebuild (model {rebuild['model_s']:.1f} s + marts): {rebuild['seconds']:.1f} s, "
         f"peak memory {rebuild['peak_gb']:.2f} GB"
     )
-    print(f"hand-written cohort query: {baseline['seconds']:.1f} s, "
-          f"peak memory {baseline['peak_gb']:.2f} GB")
+    print(
+        f"hand-written cohort query: {baseline['seconds']:.1f} s, "
+        f"peak memory {baseline['peak_gb']:.2f} GB"
+    )
     print(f"ratio: {ratio:.2f} (target <= 3)  peak: {rebuild['peak_gb']:.2f} GB (target < 4)")
 
 

@@ -118,7 +118,12 @@ def demo_deliveries(business: Business, count: int, seed: int) -> list[dict[str,
     n = 0
     while len(bodies) < count:
         customer = Customer(
-            "Demo", f"Buyer{n}", f"today.buyer.{n}@example.com", "+1 555 0199", "Austin", "TX",
+            "Demo",
+            f"Buyer{n}",
+            f"today.buyer.{n}@example.com",
+            "+1 555 0199",
+            "Austin",
+            "TX",
             "73301",
         )
         n += 1
