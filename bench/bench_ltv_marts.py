@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ltv_pipeline.metrics.definitions import HORIZONS as METRIC_HORIZONS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -99,15 +101,8 @@ WITH firsts AS (
 SELECT cohort, count(*) AS customers, {cells}
 FROM per_customer, as_of GROUP BY cohort ORDER BY cohort
 """
-HORIZONS = [
-    ("d0", 0),
-    ("d7", 7),
-    ("d30", 30),
-    ("d60", 60),
-    ("d90", 90),
-    ("d180", 180),
-    ("d365", 365),
-]
+# The same standard horizons as the marts (all time is computed apart in the query).
+HORIZONS = [(label, days) for label, days in METRIC_HORIZONS if days is not None]
 
 
 def baseline_sql() -> str:
