@@ -57,6 +57,18 @@ class Delivery:
     outcome: str  # "accepted" or "dead_letter"
     reason: str | None = None
 
+    def record(self) -> bytes:
+        """This delivery as one framed record of the landing log."""
+        return encode(
+            self.account,
+            self.content_hash,
+            self.received_at,
+            self.content_type,
+            self.body,
+            self.outcome,
+            self.reason,
+        )
+
 
 class _Writer:
     """Everything that touches the active log; called only on the writer thread."""
@@ -80,20 +92,7 @@ class _Writer:
         if self.fd is None:
             self.open_next()
         assert self.fd is not None
-        data = memoryview(
-            b"".join(
-                encode(
-                    d.account,
-                    d.content_hash,
-                    d.received_at,
-                    d.content_type,
-                    d.body,
-                    d.outcome,
-                    d.reason,
-                )
-                for d in batch
-            )
-        )
+        data = memoryview(b"".join(d.record() for d in batch))
         try:
             while data:
                 data = data[os.write(self.fd, data) :]

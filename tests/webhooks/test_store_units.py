@@ -9,7 +9,6 @@ from pathlib import Path
 
 import duckdb
 
-from ltv_webhook.landing_log import encode
 from ltv_webhook.segments import TABLE, Layout, recover_dead_owners
 from ltv_webhook.store import Delivery, LandingStore
 from tests.webhooks.sidecar import event_body, sha256
@@ -77,17 +76,7 @@ def test_concurrent_recoveries_of_one_orphan_log_seal_it_once(tmp_path: Path) ->
         deliveries = [_delivery(n) for n in range(rows)]
         with open(layout.active / "20260101T000000-1-abcdef-000001.log", "wb") as log:
             for d in deliveries:
-                log.write(
-                    encode(
-                        d.account,
-                        d.content_hash,
-                        d.received_at,
-                        d.content_type,
-                        d.body,
-                        d.outcome,
-                        d.reason,
-                    )
-                )
+                log.write(d.record())
         start = threading.Barrier(2)
         errors: list[BaseException] = []
 
