@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from ltv_pipeline.defs.marts.build import MARTS as MART_DEFINITIONS
 from ltv_pipeline.lib.tables import ensure_tables
 from ltv_pipeline.settings import Settings
 from tests.model.loading import load_csv, load_webhooks, rebuild
@@ -26,15 +27,7 @@ ORDER_HEADER = [
     "Price",
     "Customer Email",
 ]
-MARTS = (
-    "cohort_ltv",
-    "ltv_by_front_end_product",
-    "customer_ltv",
-    "payment_plans",
-    "subscription_metrics",
-    "refund_rates",
-    "repeat_purchase_rates",
-)
+MARTS = tuple(MART_DEFINITIONS)  # every mart, from the one list the pipeline builds
 
 
 def order_row(order_id, day: str, product, price, email, status="Charged", time="10:00:00"):

@@ -6,22 +6,13 @@ from __future__ import annotations
 from dagster import AssetKey, DefaultSensorStatus, evaluate_automation_conditions, instance_for_test
 
 from ltv_pipeline.definitions import build_definitions
+from ltv_pipeline.defs.marts.build import MARTS
+from ltv_pipeline.defs.model.assets import MODEL_ASSETS
 from tests.model.dagster_runs import build_model_and_marts, import_csv
 from tests.support import ORDERS_SAMPLE, RECURRING_SAMPLE
 
-MODEL_AND_MARTS = {
-    "subscriptions",
-    "transactions",
-    "declined_charges",
-    "customers",
-    "cohort_ltv",
-    "ltv_by_front_end_product",
-    "customer_ltv",
-    "payment_plans",
-    "subscription_metrics",
-    "refund_rates",
-    "repeat_purchase_rates",
-}
+# Every model asset and every mart, from the lists the pipeline itself is built from.
+MODEL_AND_MARTS = {key.to_user_string() for a in MODEL_ASSETS for key in a.keys} | set(MARTS)
 
 
 def requested(result) -> set[str]:
