@@ -16,7 +16,9 @@ import re
 from pathlib import Path
 
 import pytest
+from dagster import AssetKey, DagsterInstance
 
+from ltv_pipeline.defs.marts.build import MARTS
 from ltv_pipeline.lib.warehouse import connect_warehouse
 from ltv_pipeline.publish import published_path
 from ltv_pipeline.settings import Settings
@@ -40,14 +42,53 @@ def screenshot(page, name: str, tmp_path: Path) -> None:
 
 
 def published_after_results(settings: Settings) -> bool:
-    """The snapshot is published and newer than every file's result, so it saw all the data."""
+    """The snapshot is published from marts rebuilt after every file's result was written.
+
+    Runs go one at a time, so a mart materialized after the last result saw every file; the
+    snapshot must be newer than all of those marts. A snapshot merely newer than the results is
+    not enough: `published_reports` may run on its own after a mart rebuild that predates the
+    last file.
+    """
     path = published_path(settings.published_dir)
     results = list(settings.results_dir.glob("*.json"))
     if not path.exists() or len(results) < len(UPLOADS):
         return False
     if json.loads(path.read_text())["status"] != "ready":
         return False
-    return path.stat().st_mtime > max(r.stat().st_mtime for r in results)
+    last_result = max(r.stat().st_mtime for r in results)
+    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        built = [instance.get_latest_materialization_event(AssetKey(name)) for name in MARTS]
+    if any(event is None or event.timestamp <= last_result for event in built):
+        return False
+    return path.stat().st_mtime > max(event.timestamp for event in built)
+
+
+def pipeline_story(settings: Settings) -> str:
+    """What ran when, and what the warehouse and the snapshot hold: for a failure message."""
+    lines = []
+    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        for record in reversed(instance.get_run_records()):
+            run = record.dagster_run
+            keys = sorted(k.to_user_string() for k in run.asset_selection or [])
+            lines.append(
+                f"run {run.run_id[:8]} {run.status.value} start={record.start_time} "
+                f"end={record.end_time} {run.job_name} {keys} {run.tags.get('dagster/partition')}"
+            )
+    lines += [
+        f"result {r.name[:8]} mtime={r.stat().st_mtime}"
+        for r in settings.results_dir.glob("*.json")
+    ]
+    path = published_path(settings.published_dir)
+    lines.append(f"published mtime={path.stat().st_mtime}")
+    published = json.loads(path.read_text())["reports"]
+    lines.append(f"published payment-plans: {published.get('payment-plans/-/-')}")
+    conn = connect_warehouse(settings.warehouse_path, read_only=True, timeout_seconds=120)
+    try:
+        for table in ("raw_samcart_limited_subscriptions", "subscriptions", "payment_plans"):
+            lines.append(f"{table}: {conn.execute(f'SELECT count(*) FROM {table}').fetchone()}")
+    finally:
+        conn.close()
+    return "\n".join(lines)
 
 
 def mart_curves(settings: Settings, table: str, key: str, where: str = "") -> dict:
@@ -136,7 +177,8 @@ def test_upload_ingest_and_report_in_a_real_browser(browser, ltv_home, tmp_path)
         assert_matches_mart(shown_table(page, "cohort-ltv"), cohorts, "net")
         assert_matches_mart(shown_table(page, "front-end-products"), products, "net")
         for section in ("payment-plans", "subscriptions", "refunds"):
-            assert page.locator(f"#{section} tbody tr").count() >= 1, section
+            rows_shown = page.locator(f"#{section} tbody tr").count()
+            assert rows_shown >= 1, f"{section} empty\n{pipeline_story(settings)}"
         screenshot(page, "report-page.png", tmp_path)
 
         page.check("#basis-gross")
