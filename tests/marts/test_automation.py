@@ -16,7 +16,10 @@ MODEL_AND_MARTS = {key.to_user_string() for a in MODEL_ASSETS for key in a.keys}
 
 
 def requested(result) -> set[str]:
-    return {r.key.to_user_string() for r in result.results if r.true_subset.size > 0}
+    """What the tick requests, the whole model step included when any of its tables is due."""
+    return {
+        r.key.to_user_string() for r in result.results if result.get_num_requested(r.key) > 0
+    }
 
 
 def test_new_raw_data_requests_the_model_and_marts_once(ltv_home):
@@ -28,9 +31,9 @@ def test_new_raw_data_requests_the_model_and_marts_once(ltv_home):
         empty = evaluate_automation_conditions(defs=defs, instance=instance)
         import_csv(ltv_home, instance, ORDERS_SAMPLE)
         first = evaluate_automation_conditions(defs=defs, instance=instance, cursor=empty.cursor)
-        # subscriptions reads only the subscription exports and webhooks: not requested here.
-        assert requested(first) >= MODEL_AND_MARTS - {"subscriptions"}
-        assert "subscriptions" not in requested(first)
+        # The model is one step: an Orders export alone also builds (empty) subscriptions,
+        # so the first automatic run cannot fail on their absence.
+        assert requested(first) >= MODEL_AND_MARTS
         build_model_and_marts(instance)
         settled = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
         assert requested(settled) & MODEL_AND_MARTS == set()

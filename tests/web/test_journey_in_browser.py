@@ -16,9 +16,9 @@ import re
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
-from ltv_pipeline.defs.marts.build import MARTS
+from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.lib.warehouse import connect_warehouse
 from ltv_pipeline.publish import published_path
 from ltv_pipeline.settings import Settings
@@ -32,6 +32,7 @@ UPLOADS = [
     (RECURRING_SAMPLE, "samcart-recurring-subscriptions", 3),
     (LIMITED_SAMPLE, "detect", 3),
 ]
+UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 HORIZONS = ["d0", "d7", "d30", "d60", "d90", "d180", "d365", "all"]
 
 
@@ -41,26 +42,34 @@ def screenshot(page, name: str, tmp_path: Path) -> None:
     page.screenshot(path=str(target), full_page=False)
 
 
-def published_after_results(settings: Settings) -> bool:
-    """The snapshot is published from marts rebuilt after every file's result was written.
+def report_is_current(settings: Settings) -> bool:
+    """Every file is in, and each model, mart and report asset was rebuilt after its inputs.
 
-    Runs go one at a time, so a mart materialized after the last result saw every file; the
-    snapshot must be newer than all of those marts. A snapshot merely newer than the results is
-    not enough: `published_reports` may run on its own after a mart rebuild that predates the
-    last file.
+    Runs go one at a time, so an asset materialized after each of its parents saw their latest
+    data. Merely "published after the last file" is not enough: automation may rebuild the
+    marts in one run and the model they read in the next.
     """
     path = published_path(settings.published_dir)
-    results = list(settings.results_dir.glob("*.json"))
-    if not path.exists() or len(results) < len(UPLOADS):
+    if len(list(settings.results_dir.glob("*.json"))) < len(UPLOADS) or not path.exists():
         return False
     if json.loads(path.read_text())["status"] != "ready":
         return False
-    last_result = max(r.stat().st_mtime for r in results)
+    graph = build_definitions().resolve_asset_graph()
     with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
-        built = [instance.get_latest_materialization_event(AssetKey(name)) for name in MARTS]
-    if any(event is None or event.timestamp <= last_result for event in built):
-        return False
-    return path.stat().st_mtime > max(event.timestamp for event in built)
+        if instance.get_run_records(RunsFilter(statuses=UNFINISHED)):
+            return False
+
+        def built_at(key: AssetKey) -> float:
+            event = instance.get_latest_materialization_event(key)
+            return event.timestamp if event else 0.0
+
+        for key in graph.materializable_asset_keys:
+            node = graph.get(key)
+            if node.group_name in ("ltv_model", "ltv_marts") and any(
+                built_at(parent) >= built_at(key) for parent in node.parent_keys
+            ):
+                return False
+    return True
 
 
 def pipeline_story(settings: Settings) -> str:
@@ -168,7 +177,7 @@ def test_upload_ingest_and_report_in_a_real_browser(browser, ltv_home, tmp_path)
         assert page.locator("#recent-uploads tbody tr").count() == len(UPLOADS)
         screenshot(page, "upload-page.png", tmp_path)
 
-        run.wait_until(lambda: published_after_results(settings), 240, "the report published")
+        run.wait_until(lambda: report_is_current(settings), 240, "the report published")
         cohorts = mart_curves(settings, "cohort_ltv", "cohort", "WHERE period = 'month'")
         products = mart_curves(settings, "ltv_by_front_end_product", "product_id")
 

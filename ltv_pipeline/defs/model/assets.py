@@ -1,6 +1,9 @@
 """The unified model as Dagster assets: subscriptions -> transactions (+ declined charges) ->
-customers. Unpartitioned: each run rebuilds from every raw partition, which is what makes the
-result independent of arrival order and of how exports overlap."""
+customers, rebuilt together in one step. Unpartitioned: each run rebuilds from every raw
+partition, which is what makes the result independent of arrival order and of how exports
+overlap."""
+
+from collections.abc import Iterator
 
 from dagster import (
     AssetCheckResult,
@@ -9,9 +12,10 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AssetSpec,
     MaterializeResult,
     MetadataValue,
-    asset,
+    multi_asset,
 )
 
 from ltv_pipeline.defs.model.automation import MODEL_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
@@ -45,6 +49,7 @@ def _keys_unique(conn, table: str, key: str) -> AssetCheckResult:
         f"FROM {table}"
     ).fetchall()[0]
     return AssetCheckResult(
+        asset_key=table,
         check_name=KEYS_UNIQUE,
         passed=duplicates == 0 and null_keys == 0,
         metadata={"duplicates": duplicates, "null_keys": null_keys},
@@ -56,36 +61,46 @@ def _summary(conn, sql: str) -> MetadataValue:
     return MetadataValue.md(markdown_table([d[0] for d in cursor.description], cursor.fetchall()))
 
 
-@asset(
-    deps=[*RAW_SUBSCRIPTIONS, RAW_WEBHOOKS],
-    group_name=MODEL_GROUP,
-    kinds={"duckdb"},
-    automation_condition=REBUILD_WHEN_UPSTREAM_CHANGES,
-    check_specs=[AssetCheckSpec(KEYS_UNIQUE, asset="subscriptions")],
-    description="Recurring subscriptions and payment plans, one row per (account, id), with "
-    "status history, installment price, plan length and payments made.",
-)
-def subscriptions(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    with warehouse.get_connection() as conn:
-        rows = build_subscriptions(conn)
-        check = _keys_unique(conn, "subscriptions", "account, subscription_id")
-        by_kind = _summary(
-            conn,
-            "SELECT account, plan_kind, status, count(*) AS subscriptions "
-            "FROM subscriptions GROUP BY ALL ORDER BY ALL",
-        )
-    return MaterializeResult(
-        metadata={"dagster/row_count": rows, "by_kind_and_status": by_kind},
-        check_results=[check],
+def _spec(name: str, deps: list, description: str) -> AssetSpec:
+    return AssetSpec(
+        name,
+        deps=deps,
+        group_name=MODEL_GROUP,
+        kinds={"duckdb"},
+        automation_condition=REBUILD_WHEN_UPSTREAM_CHANGES,
+        description=description,
     )
 
 
-@asset(
-    deps=[RAW_ORDERS, RAW_WEBHOOKS, "subscriptions"],
-    group_name=MODEL_GROUP,
-    kinds={"duckdb"},
-    automation_condition=REBUILD_WHEN_UPSTREAM_CHANGES,
+@multi_asset(
+    name="unified_model",
+    specs=[
+        _spec(
+            "subscriptions",
+            [*RAW_SUBSCRIPTIONS, RAW_WEBHOOKS],
+            "Recurring subscriptions and payment plans, one row per (account, id), with "
+            "status history, installment price, plan length and payments made.",
+        ),
+        _spec(
+            "transactions",
+            [RAW_ORDERS, RAW_WEBHOOKS, "subscriptions"],
+            "One row per real-world money event (order line, rebill, installment, refund), "
+            "each counted once however many sources reported it, with its sources.",
+        ),
+        _spec(
+            "declined_charges",
+            [RAW_ORDERS, RAW_WEBHOOKS, "transactions"],
+            "Declined and failed charges: not revenue, kept apart for dunning and churn.",
+        ),
+        _spec(
+            "customers",
+            ["transactions", "subscriptions", RAW_ORDERS, RAW_WEBHOOKS],
+            "One row per customer (email trimmed and case-folded; platform ids as aliases): "
+            "first purchase, cohort, front-end product.",
+        ),
+    ],
     check_specs=[
+        AssetCheckSpec(KEYS_UNIQUE, asset="subscriptions"),
         AssetCheckSpec(KEYS_UNIQUE, asset="transactions"),
         AssetCheckSpec(
             "reconciles_with_sources",
@@ -99,12 +114,31 @@ def subscriptions(context: AssetExecutionContext, warehouse: Warehouse) -> Mater
             description="First order + rebuilt charges add up to each subscription export's "
             "Total Collected (a warning lists the ones that do not).",
         ),
+        AssetCheckSpec(KEYS_UNIQUE, asset="customers"),
     ],
-    description="One row per real-world money event (order line, rebill, installment, refund), "
-    "each counted once however many sources reported it, with its sources.",
+    # One step, never a subset: the four tables are always one consistent rebuild, so a mart
+    # never reads transactions built on older subscriptions, and the first Orders export alone
+    # builds (empty) subscriptions rather than failing on their absence.
+    can_subset=False,
 )
-def transactions(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def unified_model(
+    context: AssetExecutionContext, warehouse: Warehouse
+) -> Iterator[MaterializeResult]:
     with warehouse.get_connection() as conn:
+        rows = build_subscriptions(conn)
+        yield MaterializeResult(
+            asset_key="subscriptions",
+            metadata={
+                "dagster/row_count": rows,
+                "by_kind_and_status": _summary(
+                    conn,
+                    "SELECT account, plan_kind, status, count(*) AS subscriptions "
+                    "FROM subscriptions GROUP BY ALL ORDER BY ALL",
+                ),
+            },
+            check_results=[_keys_unique(conn, "subscriptions", "account, subscription_id")],
+        )
+
         rows = build_transactions(conn)
         unique = _keys_unique(conn, "transactions", "account, transaction_id")
         figures = reconcile_transactions(conn)
@@ -114,57 +148,45 @@ def transactions(context: AssetExecutionContext, warehouse: Warehouse) -> Materi
             "SELECT account, kind, is_rebuilt, count(*) AS transactions, "
             "sum(amount) AS amount FROM transactions GROUP BY ALL ORDER BY ALL",
         )
-    passed = bool(figures.pop("passed"))
-    return MaterializeResult(
-        metadata={"dagster/row_count": rows, "by_kind": by_kind},
-        check_results=[
-            unique,
-            AssetCheckResult(check_name="reconciles_with_sources", passed=passed, metadata=figures),
-            AssetCheckResult(
-                check_name="export_totals_collected_match",
-                passed=not mismatches,
-                severity=AssetCheckSeverity.WARN,
-                metadata={
-                    "mismatches": len(mismatches),
-                    "first_mismatches": MetadataValue.md(
-                        markdown_table(
-                            ["account", "subscription", "total collected", "first + rebuilt"],
-                            mismatches[:20],
-                        )
-                    ),
-                },
-            ),
-        ],
-    )
+        passed = bool(figures.pop("passed"))
+        yield MaterializeResult(
+            asset_key="transactions",
+            metadata={"dagster/row_count": rows, "by_kind": by_kind},
+            check_results=[
+                unique,
+                AssetCheckResult(
+                    asset_key="transactions",
+                    check_name="reconciles_with_sources",
+                    passed=passed,
+                    metadata=figures,
+                ),
+                AssetCheckResult(
+                    asset_key="transactions",
+                    check_name="export_totals_collected_match",
+                    passed=not mismatches,
+                    severity=AssetCheckSeverity.WARN,
+                    metadata={
+                        "mismatches": len(mismatches),
+                        "first_mismatches": MetadataValue.md(
+                            markdown_table(
+                                ["account", "subscription", "total collected", "first + rebuilt"],
+                                mismatches[:20],
+                            )
+                        ),
+                    },
+                ),
+            ],
+        )
 
-
-@asset(
-    deps=[RAW_ORDERS, RAW_WEBHOOKS, "transactions"],
-    group_name=MODEL_GROUP,
-    kinds={"duckdb"},
-    automation_condition=REBUILD_WHEN_UPSTREAM_CHANGES,
-    description="Declined and failed charges: not revenue, kept apart for dunning and churn.",
-)
-def declined_charges(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    with warehouse.get_connection() as conn:
         rows = build_declined_charges(conn)
-    return MaterializeResult(metadata={"dagster/row_count": rows})
+        yield MaterializeResult(asset_key="declined_charges", metadata={"dagster/row_count": rows})
 
-
-@asset(
-    deps=["transactions", "subscriptions", RAW_ORDERS, RAW_WEBHOOKS],
-    group_name=MODEL_GROUP,
-    kinds={"duckdb"},
-    automation_condition=REBUILD_WHEN_UPSTREAM_CHANGES,
-    check_specs=[AssetCheckSpec(KEYS_UNIQUE, asset="customers")],
-    description="One row per customer (email trimmed and case-folded; platform ids as "
-    "aliases): first purchase, cohort, front-end product.",
-)
-def customers(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    with warehouse.get_connection() as conn:
         rows = build_customers(conn)
-        check = _keys_unique(conn, "customers", "account, customer_key")
-    return MaterializeResult(metadata={"dagster/row_count": rows}, check_results=[check])
+        yield MaterializeResult(
+            asset_key="customers",
+            metadata={"dagster/row_count": rows},
+            check_results=[_keys_unique(conn, "customers", "account, customer_key")],
+        )
 
 
-MODEL_ASSETS: list[AssetsDefinition] = [subscriptions, transactions, declined_charges, customers]
+MODEL_ASSETS: list[AssetsDefinition] = [unified_model]
