@@ -12,7 +12,7 @@ import duckdb
 from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
 
 # Earliest order time, then lowest order id (numerically when it is a number).
-ORDER_RANK = "(moment, try_cast(order_id AS BIGINT), order_id)"
+ORDER_RANK = "(o.moment, try_cast(o.order_id AS BIGINT), o.order_id)"
 
 
 def customers_sql() -> str:
@@ -22,15 +22,27 @@ def customers_sql() -> str:
             min(transaction_day) AS day, sum(amount) AS order_amount
         FROM transactions WHERE kind = 'order_line'
         GROUP BY account, customer_key, order_id
-    ), firsts AS (
-        SELECT account, customer_key,
-            arg_min(order_id, {ORDER_RANK}) AS first_order_id,
-            min(moment) AS first_moment,
-            arg_min(day, {ORDER_RANK}) AS first_day,
-            arg_min(order_id, {ORDER_RANK}) FILTER (WHERE order_amount > 0)
-                AS first_paid_order_id,
-            arg_min(day, {ORDER_RANK}) FILTER (WHERE order_amount > 0) AS first_paid_day
+    ), first_moments AS (
+        SELECT account, customer_key, min(moment) AS first_moment,
+            min(moment) FILTER (WHERE order_amount > 0) AS first_paid_moment
         FROM orders GROUP BY account, customer_key
+    ), firsts AS (
+        -- Ranking every order by the whole rank is slow on millions of orders; only the orders
+        -- at a customer's earliest moment can win, so the full rank breaks their ties alone.
+        SELECT o.account, o.customer_key,
+            arg_min(o.order_id, {ORDER_RANK}) FILTER (WHERE o.moment = f.first_moment)
+                AS first_order_id,
+            min(f.first_moment) AS first_moment,
+            arg_min(o.day, {ORDER_RANK}) FILTER (WHERE o.moment = f.first_moment) AS first_day,
+            arg_min(o.order_id, {ORDER_RANK}) FILTER (
+                WHERE o.moment = f.first_paid_moment AND o.order_amount > 0)
+                AS first_paid_order_id,
+            arg_min(o.day, {ORDER_RANK}) FILTER (
+                WHERE o.moment = f.first_paid_moment AND o.order_amount > 0) AS first_paid_day
+        FROM orders o JOIN first_moments f
+          ON o.account = f.account AND o.customer_key = f.customer_key
+         AND (o.moment = f.first_moment OR o.moment = f.first_paid_moment)
+        GROUP BY o.account, o.customer_key
     ), front_end AS (
         SELECT t.account, t.customer_key,
             arg_min(t.product_id, (-t.amount, t.line_position, t.product_id)) AS product_id,
