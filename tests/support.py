@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,13 @@ DATA = Path(__file__).parent / "data"
 ORDERS_SAMPLE = DATA / "samcart_orders_example.csv"
 RECURRING_SAMPLE = DATA / "samcart_recurring_subscriptions_example.csv"
 LIMITED_SAMPLE = DATA / "samcart_limited_subscriptions_example.csv"
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now, for a real server in a test."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def write_csv(path: Path, text: str, *, bom: bool = False, crlf: bool = False) -> Path:

@@ -9,8 +9,8 @@ import shutil
 import pytest
 
 from ltv_pipeline.formats.csv_file import inspect_file
-from tests.support import ORDERS_SAMPLE
-from tests.web.services import LtvRun, free_port
+from tests.support import ORDERS_SAMPLE, free_port
+from tests.web.services import LtvRun
 
 
 @pytest.mark.slow

@@ -17,9 +17,7 @@ MODEL_AND_MARTS = {key.to_user_string() for a in MODEL_ASSETS for key in a.keys}
 
 def requested(result) -> set[str]:
     """What the tick requests, the whole model step included when any of its tables is due."""
-    return {
-        r.key.to_user_string() for r in result.results if result.get_num_requested(r.key) > 0
-    }
+    return {r.key.to_user_string() for r in result.results if result.get_num_requested(r.key) > 0}
 
 
 def test_new_raw_data_requests_the_model_and_marts_once(ltv_home):

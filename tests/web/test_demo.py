@@ -12,7 +12,7 @@ import urllib.request
 from ltv_pipeline.demo.business import build_business
 from ltv_pipeline.demo.exports import demo_exports
 from ltv_pipeline.demo.webhooks import demo_deliveries
-from tests.web.services import free_port
+from tests.support import free_port
 
 
 def test_the_same_seed_gives_the_same_business(catalog):

@@ -23,8 +23,8 @@ from ltv_pipeline.lib.warehouse import connect_warehouse
 from ltv_pipeline.publish import published_path
 from ltv_pipeline.settings import Settings
 from ltv_web.app import webhook_address
-from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE
-from tests.web.services import LtvRun, free_port
+from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, free_port
+from tests.web.services import LtvRun
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 UPLOADS = [
