@@ -9,6 +9,7 @@ import pytest
 
 from ltv_pipeline.cli.report import build_report
 from ltv_pipeline.defs.marts.build import MARTS, build_mart
+from ltv_pipeline.defs.marts.checks import run_checks
 from ltv_pipeline.metrics.definitions import MetricOptions
 from tests.marts.cases import order_row, warehouse, webhook, write_orders
 from tests.model.loading import load_csv, load_webhooks, rebuild
@@ -320,3 +321,21 @@ def test_a_webhook_refund_is_not_taken_off_each_occurrence_of_a_product(model):
         (dt.date(2024, 3, 20), Decimal("-100.00"), "webhook"),
     ]
     assert conn.execute("SELECT sum(amount) FROM transactions").fetchall() == [(Decimal("0.00"),)]
+
+
+def test_mart_checks_pass_and_a_repeated_or_empty_key_fails_them(model):
+    conn = model(
+        [
+            order_row(1, "01/01/2024", 10, 10, "a@x.io"),
+            order_row(2, "01/02/2024", 11, 20, "b@x.io"),
+        ]
+    )
+    for mart in MARTS.values():
+        assert all(check.passed for check in run_checks(conn, mart)), mart.name
+    customers = MARTS["customer_ltv"]
+    conn.execute("UPDATE customer_ltv SET customer_key = NULL WHERE customer_key = 'a@x.io'")
+    (check,) = [c for c in run_checks(conn, customers) if c.check_name == "keys_unique"]
+    assert not check.passed and check.metadata["null_keys"].value == 1
+    conn.execute("UPDATE customer_ltv SET customer_key = 'b@x.io' WHERE customer_key IS NULL")
+    (check,) = [c for c in run_checks(conn, customers) if c.check_name == "keys_unique"]
+    assert not check.passed and check.metadata["duplicates"].value == 1

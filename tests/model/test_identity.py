@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from ltv_pipeline.defs.model.assets import _keys_unique
+from ltv_pipeline.contracts.keys_unique import keys_unique
 from ltv_pipeline.defs.model.build import build_model
 from ltv_pipeline.defs.model.reconciliation import reconcile_transactions
 from tests.marts.cases import order_row, warehouse, webhook, write_orders
@@ -38,7 +38,7 @@ def conn(ltv_home, tmp_path):
 
 def test_the_check_passes_on_identified_events(conn):
     assert reconcile_transactions(conn)["passed"]
-    assert _keys_unique(conn, "transactions", "account, transaction_id").passed
+    assert keys_unique(conn, "transactions", ("account", "transaction_id")).passed
 
 
 @pytest.mark.parametrize("event", sorted(IDENTITY_LESS))
@@ -61,7 +61,7 @@ def test_an_event_without_its_identity_fails_the_check(conn, event):
 
 def test_keys_unique_fails_on_a_null_key(conn):
     conn.execute("UPDATE transactions SET transaction_id = NULL WHERE kind = 'refund'")
-    check = _keys_unique(conn, "transactions", "account, transaction_id")
+    check = keys_unique(conn, "transactions", ("account", "transaction_id"))
     assert not check.passed
     assert check.metadata["null_keys"].value == 1
     assert not reconcile_transactions(conn)["passed"]

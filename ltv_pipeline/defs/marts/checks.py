@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 from dagster import AssetCheckResult, AssetCheckSeverity
 
+from ltv_pipeline.contracts.keys_unique import KEYS_UNIQUE, keys_unique
 from ltv_pipeline.defs.marts.build import Mart
 
 # Net revenue as each mart adds it up; every one must equal the unified transactions' sum.
@@ -23,19 +24,6 @@ NET_TOTALS = {
     ],
 }
 CURVE_MARTS = ("cohort_ltv", "ltv_by_front_end_product")
-
-
-def keys_unique(conn: duckdb.DuckDBPyConnection, mart: Mart) -> AssetCheckResult:
-    key = ", ".join(mart.key)
-    (duplicates,) = conn.execute(
-        f"SELECT count(*) - count(DISTINCT ({key})) FROM {mart.name}"
-    ).fetchall()[0]
-    return AssetCheckResult(
-        check_name="keys_unique",
-        passed=duplicates == 0,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={"key": key, "duplicates": duplicates},
-    )
 
 
 def reconciles(conn: duckdb.DuckDBPyConnection, mart: Mart) -> AssetCheckResult:
@@ -65,7 +53,7 @@ def eligible_within_customers(conn: duckdb.DuckDBPyConnection, mart: Mart) -> As
 
 
 def check_names(mart: Mart) -> list[str]:
-    names = ["keys_unique"]
+    names = [KEYS_UNIQUE]
     if mart.name in NET_TOTALS:
         names.append("net_revenue_reconciles")
     if mart.name in CURVE_MARTS:
@@ -74,7 +62,7 @@ def check_names(mart: Mart) -> list[str]:
 
 
 def run_checks(conn: duckdb.DuckDBPyConnection, mart: Mart) -> list[AssetCheckResult]:
-    results = [keys_unique(conn, mart)]
+    results = [keys_unique(conn, mart.name, mart.key)]
     if mart.name in NET_TOTALS:
         results.append(reconciles(conn, mart))
     if mart.name in CURVE_MARTS:

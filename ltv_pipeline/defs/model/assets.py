@@ -18,6 +18,7 @@ from dagster import (
     multi_asset,
 )
 
+from ltv_pipeline.contracts.keys_unique import KEYS_UNIQUE, keys_unique
 from ltv_pipeline.defs.model.automation import MODEL_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
 from ltv_pipeline.defs.model.customers import build_customers
 from ltv_pipeline.defs.model.reconciliation import collected_mismatches, reconcile_transactions
@@ -34,26 +35,10 @@ RAW_SUBSCRIPTIONS = [
     AssetKey("raw_samcart_recurring_subscriptions"),
     AssetKey("raw_samcart_limited_subscriptions"),
 ]
-KEYS_UNIQUE = "keys_unique"
 
 
 def raw_asset_keys() -> list[AssetKey]:
     return [AssetKey(p.asset) for p in load_catalog().profiles.values()] + [RAW_WEBHOOKS]
-
-
-def _keys_unique(conn, table: str, key: str) -> AssetCheckResult:
-    """No two rows share a key, and no key column is NULL (a NULL key is no identity)."""
-    any_null = " OR ".join(f"{column.strip()} IS NULL" for column in key.split(","))
-    duplicates, null_keys = conn.execute(
-        f"SELECT count(*) - count(DISTINCT ({key})), count(*) FILTER (WHERE {any_null}) "
-        f"FROM {table}"
-    ).fetchall()[0]
-    return AssetCheckResult(
-        asset_key=table,
-        check_name=KEYS_UNIQUE,
-        passed=duplicates == 0 and null_keys == 0,
-        metadata={"duplicates": duplicates, "null_keys": null_keys},
-    )
 
 
 def _summary(conn, sql: str) -> MetadataValue:
@@ -136,11 +121,11 @@ def unified_model(
                     "FROM subscriptions GROUP BY ALL ORDER BY ALL",
                 ),
             },
-            check_results=[_keys_unique(conn, "subscriptions", "account, subscription_id")],
+            check_results=[keys_unique(conn, "subscriptions", ("account", "subscription_id"))],
         )
 
         rows = build_transactions(conn)
-        unique = _keys_unique(conn, "transactions", "account, transaction_id")
+        unique = keys_unique(conn, "transactions", ("account", "transaction_id"))
         figures = reconcile_transactions(conn)
         mismatches = collected_mismatches(conn)
         by_kind = _summary(
@@ -185,7 +170,7 @@ def unified_model(
         yield MaterializeResult(
             asset_key="customers",
             metadata={"dagster/row_count": rows},
-            check_results=[_keys_unique(conn, "customers", "account, customer_key")],
+            check_results=[keys_unique(conn, "customers", ("account", "customer_key"))],
         )
 
 
