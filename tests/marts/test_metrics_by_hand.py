@@ -11,6 +11,7 @@ from ltv_pipeline.cli.report import build_report
 from ltv_pipeline.defs.marts.build import MARTS, build_mart
 from ltv_pipeline.defs.marts.checks import run_checks
 from ltv_pipeline.metrics.definitions import MetricOptions
+from ltv_pipeline.metrics.time_between_purchases import median_days_sql
 from tests.marts.cases import order_row, warehouse, webhook, write_orders
 from tests.model.loading import load_csv, load_webhooks, rebuild
 from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE
@@ -339,3 +340,27 @@ def test_mart_checks_pass_and_a_repeated_or_empty_key_fails_them(model):
     conn.execute("UPDATE customer_ltv SET customer_key = 'b@x.io' WHERE customer_key IS NULL")
     (check,) = [c for c in run_checks(conn, customers) if c.check_name == "keys_unique"]
     assert not check.passed and check.metadata["duplicates"].value == 1
+
+
+def test_time_between_purchases_median_days_from_purchase_k_to_k_plus_1(model):
+    conn = model(
+        [
+            order_row(1, "01/01/2024", 10, 50, "a@x.io"),
+            order_row(2, "01/01/2024", 11, 20, "a@x.io"),  # a same-day bump: one purchase
+            order_row(3, "01/11/2024", 12, 30, "a@x.io"),
+            order_row(4, "01/31/2024", 12, 30, "a@x.io"),
+            order_row(5, "01/01/2024", 10, 50, "b@x.io"),
+            order_row(6, "01/05/2024", 12, 30, "b@x.io"),
+            order_row(7, "01/01/2024", 10, 50, "c@x.io"),
+            order_row(8, "01/02/2024", 10, 50, "d@x.io"),
+            order_row(9, "01/22/2024", 12, 30, "d@x.io"),
+            order_row(10, "01/03/2024", 10, 50, "e@x.io"),
+            order_row(11, "01/04/2024", 12, 0, "e@x.io"),  # a $0 order is a purchase too
+        ]
+    )
+    assert conn.execute(
+        "SELECT from_purchase, days_between, customers FROM time_between_purchases ORDER BY ALL"
+    ).fetchall() == [(1, 1, 1), (1, 4, 1), (1, 10, 1), (1, 20, 1), (2, 20, 1)]
+    # Gaps after purchase 1: 1, 4, 10, 20 -> median (4 + 10) / 2; after purchase 2: 20.
+    medians = conn.execute(median_days_sql("SELECT * FROM time_between_purchases")).fetchall()
+    assert medians == [(1, 4, 7.0), (2, 1, 20.0)]

@@ -24,6 +24,7 @@ from ltv_pipeline.defs.model.automation import MARTS_GROUP, REBUILD_WHEN_UPSTREA
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.lib.warehouse import Warehouse
 from ltv_pipeline.metrics.ltv_table import HORIZON_COLUMNS, ltv_table
+from ltv_pipeline.metrics.time_between_purchases import median_days_sql
 from ltv_pipeline.settings import get_settings
 
 MODEL_DEPS = ["customers", "transactions", "subscriptions", "declined_charges"]
@@ -67,6 +68,17 @@ def curve_metadata(conn: duckdb.DuckDBPyConnection, mart: Mart) -> dict[str, Met
     }
 
 
+def median_gap_metadata(conn: duckdb.DuckDBPyConnection) -> dict[str, MetadataValue]:
+    """Median days from purchase k to k+1, all accounts together, as the UI's table."""
+    cursor = conn.execute(median_days_sql("SELECT * FROM time_between_purchases"))
+    rows = cursor.fetchall()
+    return {
+        "median_days_between_purchases": MetadataValue.md(
+            markdown_table(["from purchase", "customers", "median days to the next"], rows)
+        )
+    }
+
+
 def _preview(conn: duckdb.DuckDBPyConnection, mart: Mart) -> MetadataValue:
     cursor = conn.execute(f"SELECT * FROM {mart.name} ORDER BY ALL LIMIT {PREVIEW_ROWS}")
     return MetadataValue.md(markdown_table([d[0] for d in cursor.description], cursor.fetchall()))
@@ -90,6 +102,8 @@ def build_mart_asset(mart: Mart) -> AssetsDefinition:
             metadata["preview"] = _preview(conn, mart)
             if mart.name in CURVE_MARTS:
                 metadata.update(curve_metadata(conn, mart))
+            if mart.name == "time_between_purchases":
+                metadata.update(median_gap_metadata(conn))
         return MaterializeResult(metadata=metadata, check_results=checks)
 
     return mart_asset

@@ -18,6 +18,7 @@ from ltv_pipeline.metrics.payment_plans import payment_plans_sql
 from ltv_pipeline.metrics.refund_rates import rates_sql, refund_rates_sql
 from ltv_pipeline.metrics.repeat_purchases import repeat_purchase_rates_sql
 from ltv_pipeline.metrics.subscription_metrics import subscription_metrics_sql
+from ltv_pipeline.metrics.time_between_purchases import purchase_gaps_sql
 
 CURVE_COLUMNS = (
     "horizon, horizon_days, customers, eligible, net_revenue, gross_revenue, net_ltv, gross_ltv, "
@@ -112,6 +113,13 @@ MARTS: dict[str, Mart] = {
             "Eligible customers with a new checkout order on days 1..N / eligible customers, by "
             "cohort and front-end product.",
             (CUSTOMERS,),
+        ),
+        Mart(
+            "time_between_purchases",
+            ("account", "from_purchase", "days_between"),
+            purchase_gaps_sql,
+            "How many customers waited how many days from purchase k to purchase k+1 (same-day "
+            "orders are one purchase); the median days per k are read from it.",
         ),
     ]
 }
