@@ -13,6 +13,8 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ltv_pipeline.metrics.definitions import CUSTOMER_KEY_RULES, DEFAULT_CUSTOMER_KEY_RULE
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = PROJECT_ROOT / "ltv_home"
 DEFAULT_ACCOUNT = "default"
@@ -95,6 +97,8 @@ class Settings:
     web_max_upload_bytes: int = 512 * 1024 * 1024
     # The public base URL SamCart calls (e.g. https://ltv.example.com); empty: the local address.
     webhook_public_url: str = ""
+    # Which email makes a customer: "email" (trimmed, case-folded) or "gmail-folded".
+    customer_key_rule: str = DEFAULT_CUSTOMER_KEY_RULE
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -112,6 +116,12 @@ class Settings:
             raise SettingsError(
                 f"LTV_TIMEZONE={timezone!r}: expected an IANA time zone such as America/New_York"
             ) from None
+        customer_key_rule = env.get("LTV_CUSTOMER_KEY") or DEFAULT_CUSTOMER_KEY_RULE
+        if customer_key_rule not in CUSTOMER_KEY_RULES:
+            raise SettingsError(
+                f"LTV_CUSTOMER_KEY={customer_key_rule!r}: expected one of "
+                f"{', '.join(CUSTOMER_KEY_RULES)}"
+            )
         return cls(
             home=home,
             date_order=date_order,
@@ -130,6 +140,7 @@ class Settings:
             web_port=_env_int(env, "LTV_WEB_PORT", 8686),
             web_max_upload_bytes=_env_int(env, "LTV_WEB_MAX_UPLOAD_BYTES", 512 * 1024 * 1024),
             webhook_public_url=env.get("LTV_WEBHOOK_PUBLIC_URL") or "",
+            customer_key_rule=customer_key_rule,
         )
 
     # Every path below is derived from `home`; nothing else in the code builds a state path.

@@ -26,6 +26,7 @@ from ltv_pipeline.metrics.definitions import (
     COHORT_STARTS,
     DEFAULT_BASIS,
     DEFAULT_COHORT_START,
+    DEFAULT_CUSTOMER_KEY_RULE,
     DEFAULT_PERIOD,
     PERIODS,
     MetricOptions,
@@ -162,6 +163,17 @@ def _refunds(conn, options, as_of, account) -> tuple[list[str], list[list]]:
     ]
 
 
+def _customer_key_rule(conn: duckdb.DuckDBPyConnection) -> str:
+    """The rule the model was built with (LTV_CUSTOMER_KEY), as stored with the customers."""
+    columns = {d[0] for d in conn.execute("SELECT * FROM customers LIMIT 0").description}
+    if "customer_key_rule" not in columns:
+        return DEFAULT_CUSTOMER_KEY_RULE
+    rules = [
+        r[0] for r in conn.execute("SELECT DISTINCT customer_key_rule FROM customers").fetchall()
+    ]
+    return ", ".join(sorted(rules)) or DEFAULT_CUSTOMER_KEY_RULE
+
+
 def build_report(
     conn: duckdb.DuckDBPyConnection,
     report: str,
@@ -183,6 +195,7 @@ def build_report(
     labels = [
         f"as of {as_of.isoformat()}" + ("" if options.as_of else " (latest day in the data)"),
         f"account: {account or 'all accounts'}",
+        f"customer key: {_customer_key_rule(conn)}",
     ]
     if report in ("cohort-ltv", "front-end-products"):
         grouping = "cohort" if report == "cohort-ltv" else "front_end_product"

@@ -5,6 +5,30 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+# Customer key: the email, trimmed and case-folded (the raw assets store it so). Gmail folding
+# (dots and +tags of the local part dropped, googlemail.com read as gmail.com) only when chosen,
+# since two real people can own addresses that fold together.
+CUSTOMER_KEY_RULES = ("email", "gmail-folded")
+DEFAULT_CUSTOMER_KEY_RULE = "email"
+GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
+
+
+def customer_key_sql(email: str, rule: str) -> str:
+    """The customer key of an email column under a rule of CUSTOMER_KEY_RULES."""
+    if rule == "email":
+        return email
+    if rule != "gmail-folded":
+        raise ValueError(
+            f"unknown customer key rule {rule!r}: expected one of {CUSTOMER_KEY_RULES}"
+        )
+    domains = ", ".join(f"'{d}'" for d in GMAIL_DOMAINS)
+    folded = f"replace(split_part(split_part({email}, '@', 1), '+', 1), '.', '')"
+    return (
+        f"CASE WHEN split_part({email}, '@', 2) IN ({domains}) AND {folded} <> '' "
+        f"THEN {folded} || '@gmail.com' ELSE {email} END"
+    )
+
+
 # Standard horizons: (label, days after the first purchase day); None is all time.
 HORIZONS: tuple[tuple[str, int | None], ...] = (
     ("d0", 0),

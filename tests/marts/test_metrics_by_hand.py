@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import duckdb
 import pytest
 
 from ltv_pipeline.cli.report import build_report
 from ltv_pipeline.defs.marts.build import MARTS, build_mart
 from ltv_pipeline.defs.marts.checks import run_checks
-from ltv_pipeline.metrics.definitions import MetricOptions
+from ltv_pipeline.metrics.definitions import MetricOptions, customer_key_sql
 from ltv_pipeline.metrics.time_between_purchases import median_days_sql
+from ltv_pipeline.settings import Settings, SettingsError
 from tests.marts.cases import order_row, warehouse, webhook, write_orders
 from tests.model.loading import load_csv, load_webhooks, rebuild
 from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE
@@ -364,3 +366,44 @@ def test_time_between_purchases_median_days_from_purchase_k_to_k_plus_1(model):
     # Gaps after purchase 1: 1, 4, 10, 20 -> median (4 + 10) / 2; after purchase 2: 20.
     medians = conn.execute(median_days_sql("SELECT * FROM time_between_purchases")).fetchall()
     assert medians == [(1, 4, 7.0), (2, 1, 20.0)]
+
+
+@pytest.mark.parametrize(
+    ("email", "folded"),
+    [
+        ("j.o.e+news@gmail.com", "joe@gmail.com"),
+        ("joe@googlemail.com", "joe@gmail.com"),
+        ("j.oe+a+b@gmail.com", "joe@gmail.com"),
+        ("j.oe+news@example.com", "j.oe+news@example.com"),  # other domains are left alone
+        ("+news@gmail.com", "+news@gmail.com"),  # nothing left to fold: kept as it is
+    ],
+)
+def test_gmail_folding_rule(email, folded):
+    sql = customer_key_sql("e", "gmail-folded")
+    assert duckdb.sql(f"SELECT {sql} FROM (SELECT ? AS e)", params=[email]).fetchall() == [
+        (folded,)
+    ]
+    assert customer_key_sql("e", "email") == "e"
+
+
+def test_gmail_folding_is_an_explicit_option_and_reports_say_so(ltv_home, tmp_path, monkeypatch):
+    rows = [
+        order_row(1, "03/01/2024", 1, 10, "j.oe@gmail.com"),
+        order_row(2, "03/05/2024", 2, 5, "joe+promo@googlemail.com"),
+    ]
+    cm, conn = built(ltv_home, tmp_path, rows)
+    try:
+        assert conn.execute("SELECT count(*) FROM customers").fetchall() == [(2,)]
+        assert "customer key: email" in build_report(conn, "cohort-ltv")[2]
+        monkeypatch.setenv("LTV_CUSTOMER_KEY", "gmail-folded")
+        rebuild(conn)
+        assert conn.execute("SELECT customer_key FROM customers").fetchall() == [("joe@gmail.com",)]
+        assert cohort_rows(conn)[0][:2] == ["2024-03", 1]
+        assert "customer key: gmail-folded" in build_report(conn, "cohort-ltv")[2]
+    finally:
+        cm.__exit__(None, None, None)
+
+
+def test_an_unknown_customer_key_rule_is_refused_by_name():
+    with pytest.raises(SettingsError, match="LTV_CUSTOMER_KEY='phone': expected one of email"):
+        Settings.from_env({"LTV_CUSTOMER_KEY": "phone"})

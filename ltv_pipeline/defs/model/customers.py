@@ -9,13 +9,14 @@ first charge instead, marked in `cohort_basis`, so every dollar still belongs to
 
 import duckdb
 
+from ltv_pipeline.defs.model.customer_key import use_customer_key_rule
 from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
 
 # Earliest order time, then lowest order id (numerically when it is a number).
 ORDER_RANK = "(o.moment, try_cast(o.order_id AS BIGINT), o.order_id)"
 
 
-def customers_sql() -> str:
+def customers_sql(key_rule: str) -> str:
     return f"""
     WITH orders AS (
         SELECT account, customer_key, order_id, min(transaction_at) AS moment,
@@ -62,7 +63,7 @@ def customers_sql() -> str:
         SELECT account, customer_key, list(DISTINCT customer_id ORDER BY customer_id)
             AS platform_ids
         FROM (
-            SELECT account, customer_email AS customer_key, customer_id
+            SELECT account, customer_key_of(customer_email) AS customer_key, customer_id
             FROM raw_samcart_orders WHERE customer_id IS NOT NULL
             UNION ALL
             SELECT account, customer_key, customer_id FROM subscriptions
@@ -81,7 +82,8 @@ def customers_sql() -> str:
         f.first_paid_order_id,
         coalesce(f.first_paid_day, CASE WHEN f.first_order_id IS NULL THEN e.first_charge_day END)
             AS first_paid_purchase_day,
-        e.last_charge_day AS last_purchase_day
+        e.last_charge_day AS last_purchase_day,
+        '{key_rule}' AS customer_key_rule
     FROM everyone e
     LEFT JOIN firsts f ON e.account = f.account AND e.customer_key = f.customer_key
     LEFT JOIN front_end fe ON e.account = fe.account AND e.customer_key = fe.customer_key
@@ -92,5 +94,6 @@ def customers_sql() -> str:
 def build_customers(conn: duckdb.DuckDBPyConnection) -> int:
     """Needs `transactions` and `subscriptions`."""
     for_large_rebuilds(conn)
-    conn.execute(f"CREATE OR REPLACE TABLE customers AS {customers_sql()}")
+    rule = use_customer_key_rule(conn)
+    conn.execute(f"CREATE OR REPLACE TABLE customers AS {customers_sql(rule)}")
     return conn.execute("SELECT count(*) FROM customers").fetchall()[0][0]

@@ -3,6 +3,7 @@ after de-duplication, counted straight from the raw tables without the model's j
 
 import duckdb
 
+from ltv_pipeline.defs.model.customer_key import use_customer_key_rule
 from ltv_pipeline.defs.model.subscriptions import chosen_export_rows_sql
 from ltv_pipeline.metrics.definitions import order_state_sql
 
@@ -55,6 +56,7 @@ FROM transactions"""
 
 
 def reconcile_transactions(conn: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    use_customer_key_rule(conn)
     lines, line_amount = conn.execute(SOURCE_ORDER_LINES).fetchall()[0]
     (slots,) = conn.execute(SOURCE_SLOTS).fetchall()[0]
     refunds, charges = conn.execute(SOURCE_WEBHOOK_EVENTS).fetchall()[0]
@@ -99,4 +101,5 @@ ORDER BY ALL"""
 
 
 def collected_mismatches(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
+    use_customer_key_rule(conn)
     return conn.execute(COLLECTED_MISMATCHES).fetchall()

@@ -9,6 +9,7 @@ history; the latest of them is the current status, else the export's.
 
 import duckdb
 
+from ltv_pipeline.defs.model.customer_key import use_customer_key_rule
 from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
 from ltv_pipeline.metrics.definitions import (
     ASSUMED_FREQUENCY,
@@ -31,7 +32,7 @@ EXPORT_STATUS_RANK = {
 def _export_rows(table: str, plan_kind: str, plan_columns: str) -> str:
     return f"""
     SELECT '{plan_kind}' AS plan_kind, account, subscription_id, order_id, customer_id,
-        customer_email AS customer_key, customer_first_name, customer_last_name,
+        customer_key_of(customer_email) AS customer_key, customer_first_name, customer_last_name,
         product_id, product_name, status, created_date, next_rebill_date, canceled_date,
         recurring_price, frequency, charges_made, failed_charges, total_collected,
         {plan_columns}, file_hash, line_number
@@ -68,7 +69,8 @@ def subscriptions_sql() -> str:
         SELECT account, subscription_id, received_day AS day, received_at AS moment,
             {sql_case("event_type", {k: f"'{v}'" for k, v in WEBHOOK_STATUS_EVENTS.items()})}
                 AS status,
-            event_type, customer_email AS customer_key, product_id, product_name, amount
+            event_type, customer_key_of(customer_email) AS customer_key, product_id,
+            product_name, amount
         FROM raw_samcart_webhook_events
         WHERE subscription_id IS NOT NULL AND event_type IN ({webhook_statuses})
     ), hook_summary AS (
@@ -134,5 +136,6 @@ def subscriptions_sql() -> str:
 
 def build_subscriptions(conn: duckdb.DuckDBPyConnection) -> int:
     for_large_rebuilds(conn)
+    use_customer_key_rule(conn)
     conn.execute(f"CREATE OR REPLACE TABLE subscriptions AS {subscriptions_sql()}")
     return conn.execute("SELECT count(*) FROM subscriptions").fetchall()[0][0]

@@ -30,6 +30,7 @@ one that ever gets this far fails the check loudly. No transaction_id is NULL.
 
 import duckdb
 
+from ltv_pipeline.defs.model.customer_key import use_customer_key_rule
 from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
 from ltv_pipeline.metrics.definitions import (
     DECLINED_STATUSES,
@@ -50,7 +51,7 @@ def order_lines_sql() -> str:
     export_columns = (
         "account, order_id, product_id, product_name, price, ordered_at AS moment, "
         f"order_date AS day, {order_state_sql('order_status')} AS state, "
-        "customer_email AS customer_key, subscription_id, line_number AS position"
+        "customer_key_of(customer_email) AS customer_key, subscription_id, line_number AS position"
     )
     identity = "account, order_id, product_id, occurrence"
     merged = (
@@ -78,7 +79,8 @@ def order_lines_sql() -> str:
     ), hook_lines AS (
         SELECT account, order_id, product_id, product_name, amount AS price,
             received_at AS moment, received_day AS day, 1 AS state,
-            customer_email AS customer_key, subscription_id, line_index AS position,
+            customer_key_of(customer_email) AS customer_key, subscription_id,
+            line_index AS position,
             row_number() OVER (PARTITION BY account, delivery_hash, order_id, product_id
                                ORDER BY line_index) AS occurrence
         FROM raw_samcart_webhook_events
@@ -122,7 +124,7 @@ def transactions_sql() -> str:
         SELECT account, order_id, product_id,
             coalesce(refund_transaction_id, 'delivery:' || delivery_hash) AS refund_id,
             min(received_day) AS day, min(received_at) AS moment, min(amount) AS amount,
-            min(customer_email) AS customer_key, min(product_name) AS product_name,
+            min(customer_key_of(customer_email)) AS customer_key, min(product_name) AS product_name,
             count(*) AS source_rows
         FROM raw_samcart_webhook_events
         WHERE event_type IN ('Refund', 'PartialRefund') AND order_id IS NOT NULL
@@ -160,7 +162,7 @@ def transactions_sql() -> str:
         SELECT account, subscription_id, delivery_hash,
             coalesce(transaction_id, 'delivery:' || delivery_hash) AS charge_id,
             min(received_day) AS day, min(received_at) AS moment, sum(amount) AS amount,
-            min(customer_email) AS customer_key, min(product_id) AS product_id,
+            min(customer_key_of(customer_email)) AS customer_key, min(product_id) AS product_id,
             min(product_name) AS product_name, count(*) AS source_rows
         FROM raw_samcart_webhook_events
         WHERE event_type = 'RecurringPaymentSucceeded' AND subscription_id IS NOT NULL
@@ -250,6 +252,7 @@ def transactions_sql() -> str:
 def build_transactions(conn: duckdb.DuckDBPyConnection) -> int:
     """Needs `subscriptions`; the merged order lines live only for this build."""
     for_large_rebuilds(conn)
+    use_customer_key_rule(conn)
     conn.execute(f"CREATE OR REPLACE TEMP TABLE merged_order_lines AS {order_lines_sql()}")
     try:
         conn.execute(f"CREATE OR REPLACE TABLE transactions AS {transactions_sql()}")
@@ -264,7 +267,7 @@ def declined_charges_sql() -> str:
     state), so it is left out here."""
     return f"""
     SELECT account, 'line|' || order_id || '|' || product_id AS charge_key,
-        'order_line' AS kind, min(customer_email) AS customer_key, order_id,
+        'order_line' AS kind, min(customer_key_of(customer_email)) AS customer_key, order_id,
         product_id, min(product_name) AS product_name,
         CAST(NULL AS VARCHAR) AS subscription_id, min(order_date) AS declined_day,
         min(price) AS amount, '{SOURCE_EXPORT}' AS sources
@@ -276,7 +279,7 @@ def declined_charges_sql() -> str:
     GROUP BY account, order_id, product_id
     UNION ALL
     SELECT account, 'failed|' || subscription_id || '|' || delivery_hash || '|' || line_index,
-        'subscription_charge', customer_email, order_id, product_id, product_name,
+        'subscription_charge', customer_key_of(customer_email), order_id, product_id, product_name,
         subscription_id, received_day, amount, '{SOURCE_WEBHOOK}'
     FROM raw_samcart_webhook_events WHERE event_type = 'RecurringPaymentFailed'
     """
@@ -284,5 +287,6 @@ def declined_charges_sql() -> str:
 
 def build_declined_charges(conn: duckdb.DuckDBPyConnection) -> int:
     for_large_rebuilds(conn)
+    use_customer_key_rule(conn)
     conn.execute(f"CREATE OR REPLACE TABLE declined_charges AS {declined_charges_sql()}")
     return conn.execute("SELECT count(*) FROM declined_charges").fetchall()[0][0]
