@@ -14,6 +14,7 @@ from dagster import (
 )
 
 from ltv_pipeline.definitions import build_definitions
+from ltv_pipeline.defs.model.customer_key import built_customer_key_rules
 from ltv_pipeline.defs.raw_files.partitions import file_partitions, unregistered_archived_files
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.formats.profiles import load_catalog
@@ -101,12 +102,21 @@ def plan(
     else:
         keys = set(assets)
     work: list[tuple[AssetKey, str | None]] = []
+    queued: set[int] = set()  # one run per definition: the model's four tables are one step
+    rule_changed = not selection and customer_key_rule_changed(settings)
     # Upstream first: raw partitions, then the unified model, then the marts built on it.
     order = {key: index for index, key in enumerate(graph.toposorted_asset_keys)}
     for key in sorted(keys, key=lambda k: (order.get(k, len(order)), k.to_user_string())):
         partitions_def = assets[key].partitions_def
         if partitions_def is None:
-            if selection or work or not instance.get_latest_materialization_event(key):
+            due = (
+                selection
+                or work
+                or rule_changed
+                or not instance.get_latest_materialization_event(key)
+            )
+            if due and id(assets[key]) not in queued:
+                queued.add(id(assets[key]))
                 work.append((key, None))  # the model and marts follow any new raw data
             continue
         if isinstance(partitions_def, DynamicPartitionsDefinition):
@@ -123,6 +133,20 @@ def plan(
             partition_keys = [p for p in partition_keys if p not in done]
         work += [(key, p) for p in partition_keys]
     return work
+
+
+def customer_key_rule_changed(settings: Settings) -> bool:
+    """The model was built under another LTV_CUSTOMER_KEY than the one set now."""
+    if not settings.warehouse_path.exists():
+        return False
+    conn = connect_warehouse(
+        settings.warehouse_path, read_only=True, timeout_seconds=settings.busy_timeout_seconds
+    )
+    try:
+        built = built_customer_key_rules(conn)
+    finally:
+        conn.close()
+    return bool(built) and built != {settings.customer_key_rule}
 
 
 def webhook_days_with_data(settings: Settings) -> list[str]:

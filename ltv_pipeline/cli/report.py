@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import duckdb
 
+from ltv_pipeline.defs.model.customer_key import built_customer_key_rules
 from ltv_pipeline.lib.csv_output import write_csv
 from ltv_pipeline.lib.warehouse import connect_warehouse
 from ltv_pipeline.metrics.as_of import resolve_as_of
@@ -165,13 +166,7 @@ def _refunds(conn, options, as_of, account) -> tuple[list[str], list[list]]:
 
 def _customer_key_rule(conn: duckdb.DuckDBPyConnection) -> str:
     """The rule the model was built with (LTV_CUSTOMER_KEY), as stored with the customers."""
-    columns = {d[0] for d in conn.execute("SELECT * FROM customers LIMIT 0").description}
-    if "customer_key_rule" not in columns:
-        return DEFAULT_CUSTOMER_KEY_RULE
-    rules = [
-        r[0] for r in conn.execute("SELECT DISTINCT customer_key_rule FROM customers").fetchall()
-    ]
-    return ", ".join(sorted(rules)) or DEFAULT_CUSTOMER_KEY_RULE
+    return ", ".join(sorted(built_customer_key_rules(conn))) or DEFAULT_CUSTOMER_KEY_RULE
 
 
 def build_report(

@@ -17,9 +17,11 @@ def keys_unique(
 ) -> AssetCheckResult:
     columns = ", ".join(key)
     any_null = " OR ".join(f"{column} IS NULL" for column in key)
+    complete = f"NOT ({any_null})"  # duplicates among complete keys; empty keys count apart
     duplicates, null_keys = conn.execute(
-        f"SELECT count(*) - count(DISTINCT ({columns})), count(*) FILTER (WHERE {any_null}) "
-        f"FROM {table}"
+        f"SELECT count(*) FILTER (WHERE {complete}) "
+        f"- count(DISTINCT ({columns})) FILTER (WHERE {complete}), "
+        f"count(*) FILTER (WHERE {any_null}) FROM {table}"
     ).fetchall()[0]
     return AssetCheckResult(
         asset_key=table,

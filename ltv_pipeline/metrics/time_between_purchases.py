@@ -1,10 +1,11 @@
-"""Time between purchases (ltv-metrics.md): median days from purchase k to purchase k+1, over
-customers who made purchase k+1.
+"""Time between purchases (ltv-metrics.md): median days from order k to order k+1, over
+customers who placed order k+1.
 
-A purchase is a customer's checkout day: orders on the same day (bumps, upsells) are one
-purchase, as for the repeat purchase rate, and rebills and installments are not purchases. A
-median cannot be added across accounts, so the mart keeps the distribution (customers per gap,
-per account) and the median is read from it for any set of accounts.
+Orders are checkout orders in the customer's order (earliest order time, then lowest order id,
+as for the first order); rebills and installments are not orders. A one-click upsell is its own
+order, so it counts as a next order 0 days later. A median cannot be added across accounts, so
+the mart keeps the distribution (customers per gap, per account) and the median is read from it
+for any set of accounts.
 """
 
 from __future__ import annotations
@@ -15,36 +16,40 @@ from ltv_pipeline.metrics.as_of import day_literal
 
 
 def purchase_gaps_sql(as_of: dt.date) -> str:
-    """(account, from_purchase, days_between, customers, as_of_day): how many customers waited
-    that many days from their purchase k (from 1) to purchase k+1."""
+    """(account, from_order, days_between, customers, as_of_day): how many customers waited
+    that many days from their order k (from 1) to order k+1."""
     return f"""
-    WITH purchase_days AS (
-        SELECT DISTINCT account, customer_key, transaction_day AS day FROM transactions
+    WITH orders AS (
+        SELECT account, customer_key, order_id, min(transaction_day) AS day,
+            min(transaction_at) AS moment
+        FROM transactions
         WHERE kind = 'order_line' AND transaction_day <= {day_literal(as_of)}
+        GROUP BY account, customer_key, order_id
     ), sequenced AS (
-        SELECT account, day,
-            row_number() OVER (PARTITION BY account, customer_key ORDER BY day) AS from_purchase,
-            lead(day) OVER (PARTITION BY account, customer_key ORDER BY day) AS next_day
-        FROM purchase_days
+        SELECT account, day, row_number() OVER in_order AS from_order,
+            lead(day) OVER in_order AS next_day
+        FROM orders
+        WINDOW in_order AS (PARTITION BY account, customer_key
+                            ORDER BY moment, try_cast(order_id AS BIGINT), order_id)
     )
-    SELECT account, from_purchase, date_diff('day', day, next_day) AS days_between,
+    SELECT account, from_order, date_diff('day', day, next_day) AS days_between,
         count(*) AS customers, {day_literal(as_of)} AS as_of_day
     FROM sequenced WHERE next_day IS NOT NULL
-    GROUP BY account, from_purchase, days_between"""
+    GROUP BY account, from_order, days_between"""
 
 
 def median_days_sql(gaps: str) -> str:
-    """(from_purchase, customers, median_days) from gap rows, all the given accounts together;
+    """(from_order, customers, median_days) from gap rows, all the given accounts together;
     with an even count the median is the mean of the two middle gaps."""
     return f"""
     WITH counts AS (
-        SELECT from_purchase, days_between, sum(customers) AS n FROM ({gaps}) GROUP BY ALL
+        SELECT from_order, days_between, sum(customers) AS n FROM ({gaps}) GROUP BY ALL
     ), running AS (
-        SELECT *, sum(n) OVER (PARTITION BY from_purchase ORDER BY days_between) AS up_to,
-            sum(n) OVER (PARTITION BY from_purchase) AS total
+        SELECT *, sum(n) OVER (PARTITION BY from_order ORDER BY days_between) AS up_to,
+            sum(n) OVER (PARTITION BY from_order) AS total
         FROM counts
     )
-    SELECT from_purchase, any_value(total) AS customers,
+    SELECT from_order, any_value(total) AS customers,
         (min(days_between) FILTER (WHERE up_to >= (total + 1) // 2)
          + min(days_between) FILTER (WHERE up_to >= total // 2 + 1)) / 2 AS median_days
-    FROM running GROUP BY from_purchase ORDER BY from_purchase"""
+    FROM running GROUP BY from_order ORDER BY from_order"""

@@ -20,6 +20,7 @@ from tests.support import (
 )
 
 LTV = [sys.executable, "-m", "ltv_pipeline.cli.main"]
+MODEL_TABLES = ("subscriptions", "transactions", "declined_charges", "customers")
 
 
 def ltv(*args: str, env_extra: dict[str, str] | None = None, timeout: float = 180):
@@ -106,6 +107,9 @@ def test_materialize_brings_everything_up_to_date_and_sql_is_read_only(ltv_home)
     assert ltv("import", str(ORDERS_SAMPLE)).returncode == 0
     up_to_date = ltv("materialize")
     assert up_to_date.returncode == 0, up_to_date.stderr
+    # The model's four tables are one step: rebuilt once, not once per table.
+    model_runs = [ln for ln in up_to_date.stdout.splitlines() if ln.startswith(MODEL_TABLES)]
+    assert len(model_runs) == 1, up_to_date.stdout
     rerun = ltv("materialize", "key:raw_samcart_orders")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "1 succeeded, 0 failed" in rerun.stdout
@@ -113,6 +117,19 @@ def test_materialize_brings_everything_up_to_date_and_sql_is_read_only(ltv_home)
     assert refused.returncode == 1
     assert "read-only" in refused.stderr.lower()
     assert ltv("sql", "select count(*) from raw_samcart_orders").stdout.splitlines()[1] == "10"
+
+
+def test_materialize_rebuilds_the_model_when_the_customer_key_rule_changes(ltv_home):
+    assert ltv("import", str(ORDERS_SAMPLE)).returncode == 0
+    assert ltv("materialize").returncode == 0
+    assert "everything is up to date" in ltv("materialize").stdout
+    folded = {"LTV_CUSTOMER_KEY": "gmail-folded"}
+    changed = ltv("materialize", env_extra=folded)
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    assert any(ln.startswith(MODEL_TABLES) for ln in changed.stdout.splitlines())
+    rule = ltv("sql", "select distinct customer_key_rule from customers").stdout.splitlines()
+    assert rule == ["customer_key_rule", "gmail-folded"]
+    assert "everything is up to date" in ltv("materialize", env_extra=folded).stdout
 
 
 def test_a_held_warehouse_gives_warehouse_busy_not_a_trace(ltv_home):

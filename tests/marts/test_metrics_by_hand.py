@@ -344,11 +344,11 @@ def test_mart_checks_pass_and_a_repeated_or_empty_key_fails_them(model):
     assert not check.passed and check.metadata["duplicates"].value == 1
 
 
-def test_time_between_purchases_median_days_from_purchase_k_to_k_plus_1(model):
+def test_time_between_purchases_median_days_from_order_k_to_k_plus_1(model):
     conn = model(
         [
             order_row(1, "01/01/2024", 10, 50, "a@x.io"),
-            order_row(2, "01/01/2024", 11, 20, "a@x.io"),  # a same-day bump: one purchase
+            order_row(2, "01/01/2024", 11, 20, "a@x.io", time="10:05:00"),  # an upsell: 0 days
             order_row(3, "01/11/2024", 12, 30, "a@x.io"),
             order_row(4, "01/31/2024", 12, 30, "a@x.io"),
             order_row(5, "01/01/2024", 10, 50, "b@x.io"),
@@ -357,15 +357,15 @@ def test_time_between_purchases_median_days_from_purchase_k_to_k_plus_1(model):
             order_row(8, "01/02/2024", 10, 50, "d@x.io"),
             order_row(9, "01/22/2024", 12, 30, "d@x.io"),
             order_row(10, "01/03/2024", 10, 50, "e@x.io"),
-            order_row(11, "01/04/2024", 12, 0, "e@x.io"),  # a $0 order is a purchase too
+            order_row(11, "01/04/2024", 12, 0, "e@x.io"),  # a $0 order is an order too
         ]
     )
     assert conn.execute(
-        "SELECT from_purchase, days_between, customers FROM time_between_purchases ORDER BY ALL"
-    ).fetchall() == [(1, 1, 1), (1, 4, 1), (1, 10, 1), (1, 20, 1), (2, 20, 1)]
-    # Gaps after purchase 1: 1, 4, 10, 20 -> median (4 + 10) / 2; after purchase 2: 20.
+        "SELECT from_order, days_between, customers FROM time_between_purchases ORDER BY ALL"
+    ).fetchall() == [(1, 0, 1), (1, 1, 1), (1, 4, 1), (1, 20, 1), (2, 10, 1), (3, 20, 1)]
+    # Gaps after order 1: 0, 1, 4, 20 -> median (1 + 4) / 2; after orders 2 and 3: one each.
     medians = conn.execute(median_days_sql("SELECT * FROM time_between_purchases")).fetchall()
-    assert medians == [(1, 4, 7.0), (2, 1, 20.0)]
+    assert medians == [(1, 4, 2.5), (2, 1, 10.0), (3, 1, 20.0)]
 
 
 @pytest.mark.parametrize(

@@ -69,12 +69,12 @@ def curve_metadata(conn: duckdb.DuckDBPyConnection, mart: Mart) -> dict[str, Met
 
 
 def median_gap_metadata(conn: duckdb.DuckDBPyConnection) -> dict[str, MetadataValue]:
-    """Median days from purchase k to k+1, all accounts together, as the UI's table."""
+    """Median days from order k to k+1, all accounts together, as the UI's table."""
     cursor = conn.execute(median_days_sql("SELECT * FROM time_between_purchases"))
     rows = cursor.fetchall()
     return {
         "median_days_between_purchases": MetadataValue.md(
-            markdown_table(["from purchase", "customers", "median days to the next"], rows)
+            markdown_table(["from order", "customers", "median days to the next"], rows)
         )
     }
 

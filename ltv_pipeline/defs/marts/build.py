@@ -116,10 +116,10 @@ MARTS: dict[str, Mart] = {
         ),
         Mart(
             "time_between_purchases",
-            ("account", "from_purchase", "days_between"),
+            ("account", "from_order", "days_between"),
             purchase_gaps_sql,
-            "How many customers waited how many days from purchase k to purchase k+1 (same-day "
-            "orders are one purchase); the median days per k are read from it.",
+            "How many customers waited how many days from their order k to order k+1; the "
+            "median days per k are read from it.",
         ),
     ]
 }

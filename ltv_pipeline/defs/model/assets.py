@@ -27,7 +27,7 @@ from ltv_pipeline.defs.model.transactions import build_declined_charges, build_t
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.formats.profiles import load_catalog
 from ltv_pipeline.lib.markdown import markdown_table
-from ltv_pipeline.lib.warehouse import Warehouse
+from ltv_pipeline.lib.warehouse import Warehouse, one_transaction
 
 RAW_ORDERS = AssetKey("raw_samcart_orders")
 RAW_WEBHOOKS = AssetKey(WEBHOOK_EVENTS_ASSET)
@@ -54,6 +54,69 @@ def _spec(name: str, deps: list, description: str) -> AssetSpec:
         kinds={"duckdb"},
         automation_condition=REBUILD_WHEN_UPSTREAM_CHANGES,
         description=description,
+    )
+
+
+def _subscriptions_result(conn, rows: int) -> MaterializeResult:
+    return MaterializeResult(
+        asset_key="subscriptions",
+        metadata={
+            "dagster/row_count": rows,
+            "by_kind_and_status": _summary(
+                conn,
+                "SELECT account, plan_kind, status, count(*) AS subscriptions "
+                "FROM subscriptions GROUP BY ALL ORDER BY ALL",
+            ),
+        },
+        check_results=[keys_unique(conn, "subscriptions", ("account", "subscription_id"))],
+    )
+
+
+def _transactions_result(conn, rows: int) -> MaterializeResult:
+    unique = keys_unique(conn, "transactions", ("account", "transaction_id"))
+    figures = reconcile_transactions(conn)
+    mismatches = collected_mismatches(conn)
+    by_kind = _summary(
+        conn,
+        "SELECT account, kind, is_rebuilt, count(*) AS transactions, "
+        "sum(amount) AS amount FROM transactions GROUP BY ALL ORDER BY ALL",
+    )
+    passed = bool(figures.pop("passed"))
+    return MaterializeResult(
+        asset_key="transactions",
+        metadata={"dagster/row_count": rows, "by_kind": by_kind},
+        check_results=[
+            unique,
+            AssetCheckResult(
+                asset_key="transactions",
+                check_name="reconciles_with_sources",
+                passed=passed,
+                metadata=figures,
+            ),
+            AssetCheckResult(
+                asset_key="transactions",
+                check_name="export_totals_collected_match",
+                passed=not mismatches,
+                severity=AssetCheckSeverity.WARN,
+                metadata={
+                    "mismatches": len(mismatches),
+                    "first_mismatches": MetadataValue.md(
+                        markdown_table(
+                            ["account", "subscription", "total collected", "first + rebuilt"],
+                            mismatches[:20],
+                        )
+                    ),
+                },
+            ),
+        ],
+    )
+
+
+def _customers_result(conn, rows: int) -> MaterializeResult:
+    return MaterializeResult(
+        asset_key="customers",
+        metadata={"dagster/row_count": rows},
+        check_results=[keys_unique(conn, "customers", ("account", "customer_key"))],
     )
 
 
@@ -109,69 +172,18 @@ def _spec(name: str, deps: list, description: str) -> AssetSpec:
 def unified_model(
     context: AssetExecutionContext, warehouse: Warehouse
 ) -> Iterator[MaterializeResult]:
-    with warehouse.get_connection() as conn:
-        rows = build_subscriptions(conn)
-        yield MaterializeResult(
-            asset_key="subscriptions",
-            metadata={
-                "dagster/row_count": rows,
-                "by_kind_and_status": _summary(
-                    conn,
-                    "SELECT account, plan_kind, status, count(*) AS subscriptions "
-                    "FROM subscriptions GROUP BY ALL ORDER BY ALL",
-                ),
-            },
-            check_results=[keys_unique(conn, "subscriptions", ("account", "subscription_id"))],
-        )
-
-        rows = build_transactions(conn)
-        unique = keys_unique(conn, "transactions", ("account", "transaction_id"))
-        figures = reconcile_transactions(conn)
-        mismatches = collected_mismatches(conn)
-        by_kind = _summary(
-            conn,
-            "SELECT account, kind, is_rebuilt, count(*) AS transactions, "
-            "sum(amount) AS amount FROM transactions GROUP BY ALL ORDER BY ALL",
-        )
-        passed = bool(figures.pop("passed"))
-        yield MaterializeResult(
-            asset_key="transactions",
-            metadata={"dagster/row_count": rows, "by_kind": by_kind},
-            check_results=[
-                unique,
-                AssetCheckResult(
-                    asset_key="transactions",
-                    check_name="reconciles_with_sources",
-                    passed=passed,
-                    metadata=figures,
-                ),
-                AssetCheckResult(
-                    asset_key="transactions",
-                    check_name="export_totals_collected_match",
-                    passed=not mismatches,
-                    severity=AssetCheckSeverity.WARN,
-                    metadata={
-                        "mismatches": len(mismatches),
-                        "first_mismatches": MetadataValue.md(
-                            markdown_table(
-                                ["account", "subscription", "total collected", "first + rebuilt"],
-                                mismatches[:20],
-                            )
-                        ),
-                    },
-                ),
-            ],
-        )
-
-        rows = build_declined_charges(conn)
-        yield MaterializeResult(asset_key="declined_charges", metadata={"dagster/row_count": rows})
-
-        rows = build_customers(conn)
-        yield MaterializeResult(
-            asset_key="customers",
-            metadata={"dagster/row_count": rows},
-            check_results=[keys_unique(conn, "customers", ("account", "customer_key"))],
-        )
+    # One transaction: a failing step leaves the previous model whole, never half replaced.
+    with warehouse.get_connection() as conn, one_transaction(conn):
+        results = [
+            _subscriptions_result(conn, build_subscriptions(conn)),
+            _transactions_result(conn, build_transactions(conn)),
+            MaterializeResult(
+                asset_key="declined_charges",
+                metadata={"dagster/row_count": build_declined_charges(conn)},
+            ),
+            _customers_result(conn, build_customers(conn)),
+        ]
+    yield from results
 
 
 MODEL_ASSETS: list[AssetsDefinition] = [unified_model]

@@ -7,14 +7,27 @@ without threading it through each query builder.
 
 import duckdb
 
-from ltv_pipeline.metrics.definitions import customer_key_sql
+from ltv_pipeline.metrics.definitions import DEFAULT_CUSTOMER_KEY_RULE, customer_key_sql
 from ltv_pipeline.settings import get_settings
 
 
-def use_customer_key_rule(conn: duckdb.DuckDBPyConnection, rule: str | None = None) -> str:
-    """Install the macro for `rule` (default: the settings' rule); returns the rule used."""
-    rule = rule or get_settings().customer_key_rule
+def use_customer_key_rule(conn: duckdb.DuckDBPyConnection) -> str:
+    """Install the macro for the settings' rule; returns the rule used."""
+    rule = get_settings().customer_key_rule
     conn.execute(
         f"CREATE OR REPLACE TEMP MACRO customer_key_of(email) AS {customer_key_sql('email', rule)}"
     )
     return rule
+
+
+def built_customer_key_rules(conn: duckdb.DuckDBPyConnection) -> set[str]:
+    """The rule(s) the stored customers were built with; empty before the first build."""
+    tables = {r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if "customers" not in tables:
+        return set()
+    columns = {d[0] for d in conn.execute("SELECT * FROM customers LIMIT 0").description}
+    if "customer_key_rule" not in columns:
+        return {DEFAULT_CUSTOMER_KEY_RULE}  # built before the option existed
+    return {
+        r[0] for r in conn.execute("SELECT DISTINCT customer_key_rule FROM customers").fetchall()
+    }

@@ -14,6 +14,9 @@ from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
 
 # Earliest order time, then lowest order id (numerically when it is a number).
 ORDER_RANK = "(o.moment, try_cast(o.order_id AS BIGINT), o.order_id)"
+# An order at the customer's first moment (of any order, of any paid order); NULL-safe.
+AT_FIRST = "o.moment IS NOT DISTINCT FROM f.first_moment"
+AT_FIRST_PAID = "(o.moment IS NOT DISTINCT FROM f.first_paid_moment AND o.order_amount > 0)"
 
 
 def customers_sql(key_rule: str) -> str:
@@ -31,18 +34,14 @@ def customers_sql(key_rule: str) -> str:
         -- Ranking every order by the whole rank is slow on millions of orders; only the orders
         -- at a customer's earliest moment can win, so the full rank breaks their ties alone.
         SELECT o.account, o.customer_key,
-            arg_min(o.order_id, {ORDER_RANK}) FILTER (WHERE o.moment = f.first_moment)
-                AS first_order_id,
+            arg_min(o.order_id, {ORDER_RANK}) FILTER (WHERE {AT_FIRST}) AS first_order_id,
             min(f.first_moment) AS first_moment,
-            arg_min(o.day, {ORDER_RANK}) FILTER (WHERE o.moment = f.first_moment) AS first_day,
-            arg_min(o.order_id, {ORDER_RANK}) FILTER (
-                WHERE o.moment = f.first_paid_moment AND o.order_amount > 0)
-                AS first_paid_order_id,
-            arg_min(o.day, {ORDER_RANK}) FILTER (
-                WHERE o.moment = f.first_paid_moment AND o.order_amount > 0) AS first_paid_day
+            arg_min(o.day, {ORDER_RANK}) FILTER (WHERE {AT_FIRST}) AS first_day,
+            arg_min(o.order_id, {ORDER_RANK}) FILTER (WHERE {AT_FIRST_PAID}) AS first_paid_order_id,
+            arg_min(o.day, {ORDER_RANK}) FILTER (WHERE {AT_FIRST_PAID}) AS first_paid_day
         FROM orders o JOIN first_moments f
           ON o.account = f.account AND o.customer_key = f.customer_key
-         AND (o.moment = f.first_moment OR o.moment = f.first_paid_moment)
+         AND ({AT_FIRST} OR {AT_FIRST_PAID})
         GROUP BY o.account, o.customer_key
     ), front_end AS (
         SELECT t.account, t.customer_key,

@@ -146,7 +146,9 @@ def transactions_sql() -> str:
                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), l.price), 0)
                     AS hook_refunded,
                 w.refunded IS NOT NULL AS by_hook
-            FROM (lines SEMI JOIN refunded_products USING (account, order_id, product_id)) l
+            FROM (SELECT * FROM lines x SEMI JOIN refunded_products k
+                  ON x.account = k.account AND x.order_id = k.order_id
+                 AND x.product_id IS NOT DISTINCT FROM k.product_id) l
             LEFT JOIN hook_refunded w
               ON l.account = w.account AND l.order_id = w.order_id
              AND l.product_id = w.product_id
