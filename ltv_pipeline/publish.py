@@ -48,6 +48,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("payment-plans"),
     Variant("subscriptions"),
     *(Variant("refunds", period=p) for p in PERIODS),
+    Variant("purchase-intervals"),
 )
 
 

@@ -134,5 +134,11 @@ def build_report_page(published_dir, basis: str, period: str) -> ReportPage:
             "refunds",
             f"Refunds (cohorts by {period})",
         ),
+        _section(
+            reports,
+            variant_key("purchase-intervals", None, None),
+            "purchase-intervals",
+            "Time between purchases (median days from order k to order k+1)",
+        ),
     ]
     return page

@@ -37,9 +37,17 @@ from ltv_pipeline.metrics.ltv_table import HORIZON_COLUMNS, ltv_table
 from ltv_pipeline.metrics.payment_plans import payment_plans_sql, plan_summary_sql
 from ltv_pipeline.metrics.refund_rates import rates_sql, refund_rates_sql
 from ltv_pipeline.metrics.subscription_metrics import derived_rates_sql, subscription_metrics_sql
+from ltv_pipeline.metrics.time_between_purchases import median_days_sql, purchase_gaps_sql
 from ltv_pipeline.settings import Settings
 
-REPORTS = ("cohort-ltv", "front-end-products", "payment-plans", "subscriptions", "refunds")
+REPORTS = (
+    "cohort-ltv",
+    "front-end-products",
+    "payment-plans",
+    "subscriptions",
+    "refunds",
+    "purchase-intervals",
+)
 FORMATS = ("table", "csv", "json")
 MODEL_TABLES = ("customers", "transactions", "subscriptions", "declined_charges")
 
@@ -164,6 +172,12 @@ def _refunds(conn, options, as_of, account) -> tuple[list[str], list[list]]:
     ]
 
 
+def _purchase_intervals(conn, as_of, account) -> tuple[list[str], list[list]]:
+    gaps, params = _filtered(purchase_gaps_sql(as_of), account)
+    columns, rows = _query(conn, median_days_sql(gaps), params)
+    return columns, [[k, n, f"{float(median):.1f}"] for k, n, median in rows]
+
+
 def _customer_key_rule(conn: duckdb.DuckDBPyConnection) -> str:
     """The rule the model was built with (LTV_CUSTOMER_KEY), as stored with the customers."""
     return ", ".join(sorted(built_customer_key_rules(conn))) or DEFAULT_CUSTOMER_KEY_RULE
@@ -207,6 +221,12 @@ def build_report(
     elif report == "subscriptions":
         columns, rows = _subscriptions(conn, as_of, account)
         labels.append("formula_ltv is a formula (ARPA / 30-day churn), not observed LTV")
+    elif report == "purchase-intervals":
+        columns, rows = _purchase_intervals(conn, as_of, account)
+        labels.append(
+            "median days from a customer's order k to order k+1, over customers "
+            "who placed order k+1"
+        )
     else:
         columns, rows = _refunds(conn, options, as_of, account)
         labels.append(f"cohort period: {options.period}")

@@ -366,6 +366,11 @@ def test_time_between_purchases_median_days_from_order_k_to_k_plus_1(model):
     # Gaps after order 1: 0, 1, 4, 20 -> median (1 + 4) / 2; after orders 2 and 3: one each.
     medians = conn.execute(median_days_sql("SELECT * FROM time_between_purchases")).fetchall()
     assert medians == [(1, 4, 2.5), (2, 1, 10.0), (3, 1, 20.0)]
+    columns, rows, labels = build_report(conn, "purchase-intervals")
+    assert columns == ["from_order", "customers", "median_days"]
+    assert rows == [[1, 4, "2.5"], [2, 1, "10.0"], [3, 1, "20.0"]]
+    assert any("order k to order k+1" in label for label in labels)
+    assert build_report(conn, "purchase-intervals", account="other")[1] == []
 
 
 @pytest.mark.parametrize(

@@ -99,6 +99,7 @@ def test_the_switches_pick_the_published_variant(client, ltv_home):
     # One broken report does not hide the others.
     assert "could not be computed: Binder Error: boom" in net
     assert 'id="subscriptions"' in net and 'id="refunds"' in net
+    assert 'id="purchase-intervals"' in net and "Time between purchases" in net
     # Unknown switch values fall back to the defaults rather than failing.
     assert '<tr data-key="2024-01">' in client.get("/report?basis=x&period=y").text
 
