@@ -29,6 +29,13 @@ def customer_key_sql(email: str, rule: str) -> str:
     )
 
 
+def order_rank_sql(alias: str = "") -> str:
+    """A customer's orders in order: earliest order time, then lowest order id (numerically when
+    it is a number). Decides the first order and the order numbers of time between purchases;
+    A list of sort keys; `alias` qualifies the columns (e.g. "o." for `o.moment`)."""
+    return f"{alias}moment, try_cast({alias}order_id AS BIGINT), {alias}order_id"
+
+
 # Standard horizons: (label, days after the first purchase day); None is all time.
 HORIZONS: tuple[tuple[str, int | None], ...] = (
     ("d0", 0),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ltv_pipeline.metrics.as_of import day_literal
+from ltv_pipeline.metrics.definitions import order_rank_sql
 
 
 def purchase_gaps_sql(as_of: dt.date) -> str:
@@ -29,8 +30,7 @@ def purchase_gaps_sql(as_of: dt.date) -> str:
         SELECT account, day, row_number() OVER in_order AS from_order,
             lead(day) OVER in_order AS next_day
         FROM orders
-        WINDOW in_order AS (PARTITION BY account, customer_key
-                            ORDER BY moment, try_cast(order_id AS BIGINT), order_id)
+        WINDOW in_order AS (PARTITION BY account, customer_key ORDER BY {order_rank_sql()})
     )
     SELECT account, from_order, date_diff('day', day, next_day) AS days_between,
         count(*) AS customers, {day_literal(as_of)} AS as_of_day

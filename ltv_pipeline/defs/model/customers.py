@@ -11,9 +11,9 @@ import duckdb
 
 from ltv_pipeline.defs.model.customer_key import use_customer_key_rule
 from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
+from ltv_pipeline.metrics.definitions import order_rank_sql
 
-# Earliest order time, then lowest order id (numerically when it is a number).
-ORDER_RANK = "(o.moment, try_cast(o.order_id AS BIGINT), o.order_id)"
+ORDER_RANK = f"({order_rank_sql('o.')})"  # as one value, for arg_min
 # An order at the customer's first moment (of any order, of any paid order); NULL-safe.
 AT_FIRST = "o.moment IS NOT DISTINCT FROM f.first_moment"
 AT_FIRST_PAID = "(o.moment IS NOT DISTINCT FROM f.first_paid_moment AND o.order_amount > 0)"
