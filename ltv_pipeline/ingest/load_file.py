@@ -1,9 +1,10 @@
 """Land, parse, check and store one archived export file: the body of every raw file asset.
 
 In one transaction: every record of the file is landed as text (`landed_*`, the cells exactly as
-they arrived, with the file hash and line number); SQL built from the format profile parses the
-landed text into typed values; the pandera contract checks the accepted rows; and the typed rows
-and the rejects replace whatever the file had stored before. Running it twice gives the same
+they arrived, with the file hash and line number); SQL built from the format profile parses those
+same records into typed values, and the rows that parse are stored in the same pass; the pandera
+contract then validates the rows as stored, and any it refuses move to `rejects`. Each reject says
+which line, which column, what value and what was expected. Running it twice gives the same
 tables, which is what makes a backfill from the UI safe.
 """
 
@@ -39,6 +40,8 @@ class FileLoad:
     rows_accepted: int
     rows_rejected: int
     first_reasons: list[str] = field(default_factory=list)
+    # What the pandera contract still finds among the stored rows: empty when they hold.
+    contract_failures: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 def _scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
@@ -88,18 +91,20 @@ def _line_number_sql(conn: duckdb.DuckDBPyConnection, facts: CsvFacts, records: 
     return "(SELECT line FROM _lines WHERE record = _cells.rowid)"
 
 
-def _land_sql(
-    profile: FormatProfile, mapping: HeaderMapping, facts: CsvFacts, keys: str, line_sql: str
+def _records_sql(
+    profile: FormatProfile, mapping: HeaderMapping, facts: CsvFacts, line_sql: str
 ) -> str:
-    """Every record of `_cells` into the landed table: canonical cells, unknown columns, spares.
+    """Every record of `_cells` by canonical name, with its line, unknown columns and spares.
 
-    Reading into a temp table first keeps the CSV scan parallel; the temp table's row ids
-    are the records' order in the file.
+    The one shape that is both landed as text and parsed, so the two can never disagree.
     """
     cells = [
         f"c{mapping.positions[c.name]}" if c.name in mapping.positions else "NULL"
         for c in profile.columns
     ]
+    named = ", ".join(
+        f"{cell} AS {_ident(c.name)}" for cell, c in zip(cells, profile.columns, strict=True)
+    )
     if mapping.extra:
         extra_cells = ", ".join(f"c{pos}" for pos in mapping.extra)
         pairs = ", ".join(f"{sp.quote(name)}, c{pos}" for pos, name in mapping.extra.items())
@@ -109,8 +114,8 @@ def _land_sql(
     width = len(facts.header)
     spare = ", ".join(f"c{i}" for i in range(width, width + OVERFLOW_COLUMNS))
     return (
-        f"INSERT INTO {landed_table(profile)} SELECT {keys}, {line_sql} AS line_number, "
-        f"{', '.join(cells)}, {extra}, NULLIF(concat_ws(',', {spare}), '') FROM _cells"
+        f"SELECT {line_sql} AS line_number, {named}, {extra} AS extra_columns, "
+        f"NULLIF(concat_ws(',', {spare}), '') AS overflow_cells FROM _cells"
     )
 
 
@@ -177,7 +182,8 @@ def _build_parse_sql(
     date_order: str,
     source: str,
 ) -> tuple[str, str]:
-    """SQL creating `_parsed` (typed values plus a problem flag), and the reasons expression.
+    """A query parsing the records of `source` (typed values plus a problem flag; blank records
+    left out), and the expression listing a problem row's reasons.
 
     Reasons are only built for rows that have a problem, when the rejects are written.
     """
@@ -232,9 +238,10 @@ def _build_parse_sql(
     has_problem = " OR ".join(condition for condition, *_ in problems)
     kept_texts = [_ident("t_" + c.name) for c in profile.columns if _checked(c, profile)]
     parse_sql = f"""
-        CREATE OR REPLACE TEMP TABLE _parsed AS
-        WITH texts AS (SELECT {", ".join(texts)} FROM {source}),
-        typed AS (SELECT *, {", ".join(typed_select)} FROM texts WHERE NOT ({blank}))
+        WITH texts AS (SELECT {", ".join(texts)} FROM ({source})),
+        typed AS MATERIALIZED (
+            SELECT *, {", ".join(typed_select)} FROM texts WHERE NOT ({blank})
+        )
         SELECT line_number, extra_columns, overflow_cells, {", ".join(kept_texts)},
                {", ".join(_ident("v_" + c.name) for c in profile.columns)},
                coalesce({has_problem}, false) AS has_problem
@@ -249,7 +256,7 @@ def _build_parse_sql(
 
 
 def _typed_output(profile: FormatProfile) -> list[str]:
-    """Expressions for the raw asset's columns, in table order, from `_parsed`."""
+    """Expressions for the raw asset's columns, in table order, from the parse query."""
     outputs = []
     for name, sql_type in raw_columns(profile):
         if name == "extra_columns":
@@ -291,42 +298,48 @@ def load_file(
     where = f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
     keys = f"{sp.quote(account)} AS account, {sp.quote(file_hash)} AS file_hash"
     line_sql = _read_cells(conn, facts)
+    records = _records_sql(profile, mapping, facts, line_sql)
     conn.execute("BEGIN TRANSACTION")
     try:
         # The file's previous rows go, and its records land, in the same transaction as the rest.
         for table in (landed_table(profile), profile.asset):
             conn.execute(f"DELETE FROM {table} WHERE {where}")
         conn.execute(f"DELETE FROM rejects WHERE {where} AND source = ?", [profile.asset])
-        conn.execute(_land_sql(profile, mapping, facts, keys, line_sql))
-        landed = f"(SELECT * FROM {landed_table(profile)} WHERE {where})"
-        parse_sql, reasons_sql = _build_parse_sql(mapping, facts, catalog, date_order, landed)
-        conn.execute(parse_sql)
+        conn.execute(f"INSERT INTO {landed_table(profile)} SELECT {keys}, * FROM ({records})")
 
+        # Parse and store in one pass; only the few records that did not store are parsed again,
+        # to say why.
         typed = ", ".join(
             f"{expr} AS {_ident(name)}"
             for expr, (name, _) in zip(_typed_output(profile), raw_columns(profile), strict=True)
         )
-        accepted_sql = f"SELECT {keys}, line_number, {typed} FROM _parsed WHERE NOT has_problem"
-        checked = ", ".join(_ident(name) for name in contract_columns(profile))
-        failures = contract_failures(
-            conn.sql(f"SELECT {checked} FROM ({accepted_sql})").pl(), profile, catalog
+        parse_sql, reasons_sql = _build_parse_sql(mapping, facts, catalog, date_order, records)
+        parsed_ok = _scalar(
+            conn,
+            f"INSERT INTO {profile.asset} SELECT {keys}, line_number, {typed} "
+            f"FROM ({parse_sql}) WHERE NOT has_problem",
         )
-        _contract_rejects(conn, failures, accepted_sql, mapping, facts)
-        conn.execute(
-            f"INSERT INTO {profile.asset} SELECT * FROM ({accepted_sql}) "
-            "ANTI JOIN _contract_rejects USING (line_number)"
+        not_stored = (
+            f"SELECT * FROM ({records}) "
+            f"WHERE line_number NOT IN (SELECT line_number FROM {profile.asset} WHERE {where})"
         )
+        problem_sql, _ = _build_parse_sql(mapping, facts, catalog, date_order, not_stored)
         conn.execute(
             f"""INSERT INTO rejects
                 SELECT ?, ?, ?, ?, line_number, r.column, r.value, r.reason
-                FROM (SELECT line_number, unnest({reasons_sql}) AS r FROM _parsed
+                FROM (SELECT line_number, unnest({reasons_sql}) AS r FROM ({problem_sql})
                       WHERE has_problem)
-                UNION ALL
-                SELECT ?, ?, ?, ?, line_number, column_name, value, reason FROM _contract_rejects
-                ORDER BY 5, 6""",
-            [account, profile.asset, file_hash, file_name] * 2,
+                ORDER BY 5""",
+            [account, profile.asset, file_hash, file_name],
         )
-        rows_read = _scalar(conn, "SELECT count(*) FROM _parsed")
+        rows_read = parsed_ok + _scalar(
+            conn,
+            f"SELECT count(DISTINCT line_number) FROM rejects WHERE {where} AND source = ?",
+            [profile.asset],
+        )
+        failures = _hold_to_contract(
+            conn, profile, catalog, mapping, facts, account, file_hash, file_name
+        )
         rows_rejected = _scalar(
             conn,
             f"SELECT count(DISTINCT line_number) FROM rejects WHERE {where} AND source = ?",
@@ -352,7 +365,7 @@ def load_file(
         conn.execute("ROLLBACK")
         raise
     finally:
-        for table in ("_cells", "_lines", "_parsed", "_contract_rejects"):
+        for table in ("_cells", "_lines"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
     first = conn.execute(
         f"SELECT line_number, column_name, value, reason FROM rejects "
@@ -369,6 +382,7 @@ def load_file(
         rows_accepted=rows_accepted,
         rows_rejected=rows_rejected,
         first_reasons=[describe_reject(*row) for row in first],
+        contract_failures=failures,
     )
 
 
@@ -380,21 +394,28 @@ def describe_reject(line: int | None, column: str | None, value: str | None, rea
     return f"{where}{what}{shown}: {reason}"
 
 
-def _contract_rejects(
+def _hold_to_contract(
     conn: duckdb.DuckDBPyConnection,
-    failures: pl.DataFrame,
-    accepted_sql: str,
+    profile: FormatProfile,
+    catalog: FormatCatalog,
     mapping: HeaderMapping,
     facts: CsvFacts,
-) -> None:
-    """Turn pandera failure cases into reject rows in the temp table `_contract_rejects`."""
-    conn.execute(
-        "CREATE OR REPLACE TEMP TABLE _contract_rejects (line_number BIGINT, column_name VARCHAR, "
-        "value VARCHAR, reason VARCHAR)"
-    )
+    account: str,
+    file_hash: str,
+    file_name: str,
+) -> pl.DataFrame:
+    """Validate the stored rows with pandera; rows it refuses become rejects and leave the table.
+
+    Returns what the contract still finds among the rows that stay (the asset check's verdict):
+    nothing, unless a failure could not be tied to a row, which then fails the check.
+    """
+    where = f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
+    checked = ", ".join(_ident(name) for name in contract_columns(profile))
+    stored = conn.sql(f"SELECT {checked} FROM {profile.asset} WHERE {where}").pl()
+    failures = contract_failures(stored, profile, catalog)
     if failures.height == 0:
-        return
-    lines = [row[0] for row in conn.execute(f"SELECT line_number FROM ({accepted_sql})").fetchall()]
+        return failures
+    lines = stored.get_column("line_number").to_list()
     records = []
     for index, column, value, check in failures.select(
         pl.col("index").cast(pl.Int64),
@@ -409,4 +430,17 @@ def _contract_rejects(
             else column
         )
         records.append((line, shown, value, f"contract check failed: {check}"))
-    conn.executemany("INSERT INTO _contract_rejects VALUES (?, ?, ?, ?)", records)
+    records.sort(key=lambda record: (record[0] is None, record[0] or 0))
+    conn.executemany(
+        "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(account, profile.asset, file_hash, file_name, *record) for record in records],
+    )
+    refused = sorted({line for line, *_ in records if line is not None})
+    if not refused:
+        return failures
+    conn.execute(
+        f"DELETE FROM {profile.asset} WHERE {where} AND line_number IN (SELECT unnest(?))",
+        [refused],
+    )
+    remaining = stored.filter(~pl.col("line_number").is_in(refused))
+    return contract_failures(remaining, profile, catalog)

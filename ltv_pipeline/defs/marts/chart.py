@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on a server
-import matplotlib.pyplot as plt
-
 from ltv_pipeline.metrics.definitions import HORIZONS
 
 DAY_HORIZONS = [(label, days) for label, days in HORIZONS if days is not None]
@@ -16,7 +11,16 @@ MAX_LINES = 24  # the latest cohorts; older ones make the chart unreadable
 
 
 def cohort_curves_png(rows: list[dict[str, object]], title: str) -> bytes:
-    """One line per cohort over days 0..365; censored horizons are simply not drawn."""
+    """One line per cohort over days 0..365; censored horizons are simply not drawn.
+
+    matplotlib is imported here, not at module level: it costs half a second that every `ltv`
+    command would otherwise pay, and only a mart materialization draws.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server
+    import matplotlib.pyplot as plt
+
     figure, axes = plt.subplots(figsize=(10, 4.8), dpi=100)
     for row in rows[-MAX_LINES:]:
         points = [

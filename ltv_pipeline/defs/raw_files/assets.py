@@ -13,7 +13,6 @@ from dagster import (
 )
 
 from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_result
-from ltv_pipeline.contracts.raw_files import contract_columns, contract_failures
 from ltv_pipeline.defs.raw_files.partitions import file_partitions
 from ltv_pipeline.formats.csv_file import CsvFileError
 from ltv_pipeline.formats.detect import FormatMismatch
@@ -35,19 +34,15 @@ PREVIEW_ROWS = 5
 RAW_FILES_GROUP = "raw_samcart"
 
 
-def _contract_check(
-    conn: duckdb.DuckDBPyConnection, profile: FormatProfile, catalog: FormatCatalog, load: FileLoad
-) -> AssetCheckResult:
-    """Re-read what was stored and hold it to the contract and to the row arithmetic."""
-    checked = ", ".join(f'"{name}"' for name in contract_columns(profile))
-    frame = conn.sql(
-        f"SELECT {checked} FROM {profile.asset} WHERE account = ? AND file_hash = ?",
-        params=[load.account, load.file_hash],
-    ).pl()
-    failures = contract_failures(frame, profile, catalog)
+def _contract_check(load: FileLoad) -> AssetCheckResult:
+    """The contract's verdict on the stored rows, and the row arithmetic, as the asset check.
+
+    The load validated the rows as stored (read back from the table, inside its transaction)
+    and moved refused rows to `rejects`; whatever the contract still finds there fails the check.
+    """
     balanced = load.rows_accepted + load.rows_rejected == load.rows_read
     return contract_check_result(
-        failures,
+        load.contract_failures,
         balanced,
         {
             "rows_read": load.rows_read,
@@ -78,7 +73,7 @@ def load_and_check(
         file_name=file_name,
         date_order=settings.date_order,
     )
-    return load, _contract_check(conn, profile, catalog, load)
+    return load, _contract_check(load)
 
 
 def build_raw_file_asset(profile: FormatProfile) -> AssetsDefinition:
