@@ -119,8 +119,9 @@ def _records_sql(
     )
 
 
-def _read_cells(conn: duckdb.DuckDBPyConnection, facts: CsvFacts) -> str:
-    """Read every record into the temp table `_cells`; returns the line-number expression."""
+def _read_cells(conn: duckdb.DuckDBPyConnection, facts: CsvFacts) -> tuple[str, int]:
+    """Read every record into the temp table `_cells`: the line-number expression, and how many
+    records the reader found (blank ones included)."""
     for parallel in (True, False):
         try:
             conn.execute(
@@ -133,7 +134,8 @@ def _read_cells(conn: duckdb.DuckDBPyConnection, facts: CsvFacts) -> str:
                 continue  # quoted newlines together with ragged rows need the sequential reader
             first_line = str(exc).strip().splitlines()[0]
             raise CsvFileError(f"the file cannot be read as CSV: {first_line}") from None
-    return _line_number_sql(conn, facts, _scalar(conn, "SELECT count(*) FROM _cells"))
+    records = _scalar(conn, "SELECT count(*) FROM _cells")
+    return _line_number_sql(conn, facts, records), records
 
 
 def _typed_sql(column: ColumnSpec, text: str, catalog: FormatCatalog, date_order: str) -> str:
@@ -297,7 +299,7 @@ def load_file(
     mapping = mapping_for(catalog, profile.name, facts.header)
     where = f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
     keys = f"{sp.quote(account)} AS account, {sp.quote(file_hash)} AS file_hash"
-    line_sql = _read_cells(conn, facts)
+    line_sql, record_count = _read_cells(conn, facts)
     records = _records_sql(profile, mapping, facts, line_sql)
     conn.execute("BEGIN TRANSACTION")
     try:
@@ -319,19 +321,20 @@ def load_file(
             f"INSERT INTO {profile.asset} SELECT {keys}, line_number, {typed} "
             f"FROM ({parse_sql}) WHERE NOT has_problem",
         )
-        not_stored = (
-            f"SELECT * FROM ({records}) "
-            f"WHERE line_number NOT IN (SELECT line_number FROM {profile.asset} WHERE {where})"
-        )
-        problem_sql, _ = _build_parse_sql(mapping, facts, catalog, date_order, not_stored)
-        conn.execute(
-            f"""INSERT INTO rejects
-                SELECT ?, ?, ?, ?, line_number, r.column, r.value, r.reason
-                FROM (SELECT line_number, unnest({reasons_sql}) AS r FROM ({problem_sql})
-                      WHERE has_problem)
-                ORDER BY 5""",
-            [account, profile.asset, file_hash, file_name],
-        )
+        if parsed_ok < record_count:  # some records were blank or did not parse
+            not_stored = (
+                f"SELECT * FROM ({records}) "
+                f"WHERE line_number NOT IN (SELECT line_number FROM {profile.asset} WHERE {where})"
+            )
+            problem_sql, _ = _build_parse_sql(mapping, facts, catalog, date_order, not_stored)
+            conn.execute(
+                f"""INSERT INTO rejects
+                    SELECT ?, ?, ?, ?, line_number, r.column, r.value, r.reason
+                    FROM (SELECT line_number, unnest({reasons_sql}) AS r FROM ({problem_sql})
+                          WHERE has_problem)
+                    ORDER BY 5""",
+                [account, profile.asset, file_hash, file_name],
+            )
         rows_read = parsed_ok + _scalar(
             conn,
             f"SELECT count(DISTINCT line_number) FROM rejects WHERE {where} AND source = ?",
