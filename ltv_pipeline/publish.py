@@ -3,8 +3,9 @@
 DuckDB lets no other process open the warehouse while the pipeline writes to it, so the web page
 never reads the warehouse. Instead, a step of the pipeline (the `published_reports` asset, run
 after the marts) computes every report the page offers, in each variant it can switch between
-(net/gross, month/week), with the same code as `ltv report`, and writes them all as ONE JSON file,
-replaced atomically. A reader sees the previous snapshot or the new one, never a mix.
+(net/gross, month/week; all accounts together and, for an agency, each SamCart account on its
+own), with the same code as `ltv report`, and writes them all as ONE JSON file, replaced
+atomically. A reader sees the previous snapshot or the new one, never a mix.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ PUBLISHED_FILE = "reports.json"
 SCHEMA_VERSION = 1
 BASES = ("net", "gross")
 PERIODS = ("month", "week")
+# The accounts a report can be narrowed to: those with at least one customer.
+ACCOUNTS_SQL = "SELECT DISTINCT account FROM customers ORDER BY account"
 
 
 @dataclass(frozen=True)
@@ -63,9 +66,10 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def compute_reports(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """Every variant's (columns, rows, labels), or why the reports cannot be computed yet."""
-    from ltv_pipeline.cli.report import ReportError, build_report
+def _variant_reports(conn: duckdb.DuckDBPyConnection, account: str | None) -> dict[str, Any]:
+    """Every variant for one account (None: all accounts together); ReportError when the model
+    is not built yet."""
+    from ltv_pipeline.cli.report import build_report
     from ltv_pipeline.metrics.definitions import MetricOptions
 
     reports: dict[str, Any] = {}
@@ -73,10 +77,12 @@ def compute_reports(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         options = MetricOptions(period=variant.period or "month")
         try:
             columns, rows, labels = build_report(
-                conn, variant.report, basis=variant.basis or "net", options=options
+                conn,
+                variant.report,
+                account=account,
+                basis=variant.basis or "net",
+                options=options,
             )
-        except ReportError as exc:
-            return {"status": "not_ready", "reason": str(exc), "reports": {}}
         except duckdb.Error as exc:
             # One broken report must not hide the others: the page shows this error in its place.
             reports[variant.key] = {"report": variant.report, "error": str(exc).strip()}
@@ -89,7 +95,31 @@ def compute_reports(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "rows": [[_plain(v) for v in row] for row in rows],
             "labels": list(labels),
         }
-    return {"status": "ready", "reason": None, "reports": reports}
+    return reports
+
+
+def compute_reports(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Every variant's (columns, rows, labels), for all accounts together and, when there is more
+    than one SamCart account, for each on its own; or why the reports cannot be computed yet."""
+    from ltv_pipeline.cli.report import ReportError
+
+    try:
+        reports = _variant_reports(conn, None)
+    except ReportError as exc:
+        return {"status": "not_ready", "reason": str(exc), "reports": {}}
+    accounts = [row[0] for row in conn.execute(ACCOUNTS_SQL).fetchall()]
+    by_account = (
+        {account: _variant_reports(conn, account) for account in accounts}
+        if len(accounts) > 1
+        else {}
+    )
+    return {
+        "status": "ready",
+        "reason": None,
+        "reports": reports,
+        "accounts": accounts,
+        "by_account": by_account,
+    }
 
 
 def write_published(published_dir: Path, payload: dict[str, Any]) -> Path:

@@ -145,8 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.get("/report", response_class=HTMLResponse)
-    def report(basis: str = "net", period: str = "month") -> HTMLResponse:
-        view = build_report_page(settings.published_dir, basis, period)
+    def report(basis: str = "net", period: str = "month", account: str = "") -> HTMLResponse:
+        view = build_report_page(settings.published_dir, basis, period, account or None)
         return page("report.html", view=view, active="report")
 
     @app.get("/settings", response_class=HTMLResponse)

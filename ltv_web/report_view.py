@@ -85,9 +85,14 @@ class ReportPage:
     reason: str | None = None
     published_at: str | None = None
     sections: list[Section] = field(default_factory=list)
+    account: str | None = None  # None: all accounts together
+    accounts: list[str] = field(default_factory=list)  # offered by the switch when > 1
+    notice: str | None = None
 
 
-def build_report_page(published_dir, basis: str, period: str) -> ReportPage:
+def build_report_page(
+    published_dir, basis: str, period: str, account: str | None = None
+) -> ReportPage:
     basis = basis if basis in BASES else "net"
     period = period if period in PERIODS else "month"
     document = read_published(published_dir)
@@ -98,7 +103,17 @@ def build_report_page(published_dir, basis: str, period: str) -> ReportPage:
     )
     if page.status != "ready":
         return page
+    by_account = document.get("by_account") or {}
+    page.accounts = list(document.get("accounts") or [])
     reports = document["reports"]
+    if account:
+        if account in by_account:
+            page.account = account
+            reports = by_account[account]
+        elif page.accounts == [account]:
+            page.account = account  # the only account: its numbers are the overall ones
+        else:
+            page.notice = f"No account named {account!r} in the data; showing all accounts."
     cohorts = _section(
         reports,
         variant_key("cohort-ltv", basis, period),

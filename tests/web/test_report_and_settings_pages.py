@@ -104,6 +104,32 @@ def test_the_switches_pick_the_published_variant(client, ltv_home):
     assert '<tr data-key="2024-01">' in client.get("/report?basis=x&period=y").text
 
 
+def test_an_agency_switches_the_page_to_one_account(client, ltv_home):
+    document = snapshot()
+    store_b = snapshot()
+    key = next(v.key for v in VARIANTS if v.report == "cohort-ltv")
+    store_b["reports"][key]["rows"] = [["2024-03", 7, "12.34", "", "", "", "", "", "", ""]]
+    document["accounts"] = ["store-a", "store-b"]
+    document["by_account"] = {"store-a": snapshot()["reports"], "store-b": store_b["reports"]}
+    write_published(ltv_home.published_dir, document)
+    overall = client.get("/report").text
+    assert '<select id="account" name="account"' in overall
+    assert '<option value="" selected>All accounts</option>' in overall
+    assert '<tr data-key="2024-01">' in overall
+    one = client.get("/report?account=store-b").text
+    assert '<option value="store-b" selected>store-b</option>' in one
+    assert '<tr data-key="2024-03">' in one and ">12.34<" in one
+    assert '<tr data-key="2024-01">' not in one
+    unknown = client.get("/report?account=nope").text
+    assert "No account named &#39;nope&#39; in the data; showing all accounts." in unknown
+    assert '<tr data-key="2024-01">' in unknown
+
+
+def test_one_account_gets_no_account_switch(client, ltv_home):
+    write_published(ltv_home.published_dir, {**snapshot(), "accounts": ["default"]})
+    assert '<select id="account"' not in client.get("/report").text
+
+
 def test_a_snapshot_is_replaced_whole(ltv_home):
     write_published(ltv_home.published_dir, snapshot())
     write_published(ltv_home.published_dir, {"status": "ready", "reason": None, "reports": {}})

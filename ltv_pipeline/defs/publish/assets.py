@@ -35,6 +35,7 @@ def build_publish_asset() -> AssetsDefinition:
             metadata={
                 "status": payload["status"],
                 "variants": len(payload["reports"]),
+                "accounts": ", ".join(payload.get("accounts", [])) or "none",
                 "path": str(published_path(published_dir)),
             }
         )
