@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from ltv_pipeline.defs.marts.assets import build_mart_assets
-from ltv_pipeline.defs.model.assets import MODEL_ASSETS
+from ltv_pipeline.defs.model.assets import build_model_assets
 from ltv_pipeline.defs.model.automation import ltv_automation_sensor
 from ltv_pipeline.defs.publish.assets import build_publish_asset
 from ltv_pipeline.defs.raw_files.assets import build_raw_file_assets
@@ -23,7 +23,7 @@ def build_definitions() -> Definitions:
         assets=[
             *build_raw_file_assets(),
             build_webhook_events_asset(),
-            *MODEL_ASSETS,
+            *build_model_assets(),
             *build_mart_assets(),
             build_publish_asset(),
         ],

@@ -7,12 +7,14 @@ from dagster import AssetKey, DefaultSensorStatus, evaluate_automation_condition
 
 from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.defs.marts.build import MARTS
-from ltv_pipeline.defs.model.assets import MODEL_ASSETS
+from ltv_pipeline.defs.model.assets import build_model_assets
 from tests.model.dagster_runs import build_model_and_marts, import_csv
 from tests.support import ORDERS_SAMPLE, RECURRING_SAMPLE
 
 # Every model asset and every mart, from the lists the pipeline itself is built from.
-MODEL_AND_MARTS = {key.to_user_string() for a in MODEL_ASSETS for key in a.keys} | set(MARTS)
+MODEL_AND_MARTS = {key.to_user_string() for a in build_model_assets() for key in a.keys} | set(
+    MARTS
+)
 
 
 def requested(result) -> set[str]:
@@ -38,3 +40,28 @@ def test_new_raw_data_requests_the_model_and_marts_once(ltv_home):
         import_csv(ltv_home, instance, RECURRING_SAMPLE)
         again = evaluate_automation_conditions(defs=defs, instance=instance, cursor=settled.cursor)
         assert AssetKey("subscriptions") in {AssetKey(k) for k in requested(again)}
+
+
+def test_a_changed_customer_key_rule_rebuilds_the_model(ltv_home, monkeypatch):
+    """The model's code version names the LTV_CUSTOMER_KEY rule: after a restart with another
+    rule, the running sensor rebuilds the model (and then the marts) without new raw data."""
+    model = {key.to_user_string() for a in build_model_assets() for key in a.keys}
+    with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
+        defs = build_definitions()
+        import_csv(ltv_home, instance, ORDERS_SAMPLE)
+        first = evaluate_automation_conditions(defs=defs, instance=instance)
+        build_model_and_marts(instance)
+        settled = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert requested(settled) & MODEL_AND_MARTS == set()
+        monkeypatch.setenv("LTV_CUSTOMER_KEY", "gmail-folded")
+        restarted = build_definitions()
+        changed = evaluate_automation_conditions(
+            defs=restarted, instance=instance, cursor=settled.cursor
+        )
+        assert requested(changed) >= model
+        # The same rule again is no reason to rebuild.
+        build_model_and_marts(instance)
+        quiet = evaluate_automation_conditions(
+            defs=restarted, instance=instance, cursor=changed.cursor
+        )
+        assert requested(quiet) & MODEL_AND_MARTS == set()

@@ -28,6 +28,7 @@ from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.formats.profiles import load_catalog
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.lib.warehouse import Warehouse, one_transaction
+from ltv_pipeline.settings import get_settings
 
 RAW_ORDERS = AssetKey("raw_samcart_orders")
 RAW_WEBHOOKS = AssetKey(WEBHOOK_EVENTS_ASSET)
@@ -46,7 +47,13 @@ def _summary(conn, sql: str) -> MetadataValue:
     return MetadataValue.md(markdown_table([d[0] for d in cursor.description], cursor.fetchall()))
 
 
-def _spec(name: str, deps: list, description: str) -> AssetSpec:
+def model_code_version(customer_key_rule: str) -> str:
+    """The model's code version names the customer-key rule it is built with, so that Dagster
+    (the UI and the automation sensor) sees a changed LTV_CUSTOMER_KEY as a changed model."""
+    return f"customer-key:{customer_key_rule}"
+
+
+def _spec(name: str, deps: list, description: str, code_version: str) -> AssetSpec:
     return AssetSpec(
         name,
         deps=deps,
@@ -54,6 +61,7 @@ def _spec(name: str, deps: list, description: str) -> AssetSpec:
         kinds={"duckdb"},
         automation_condition=REBUILD_WHEN_UPSTREAM_CHANGES,
         description=description,
+        code_version=code_version,
     )
 
 
@@ -120,70 +128,77 @@ def _customers_result(conn, rows: int) -> MaterializeResult:
     )
 
 
-@multi_asset(
-    name="unified_model",
-    specs=[
-        _spec(
-            "subscriptions",
-            [*RAW_SUBSCRIPTIONS, RAW_WEBHOOKS],
-            "Recurring subscriptions and payment plans, one row per (account, id), with "
-            "status history, installment price, plan length and payments made.",
-        ),
-        _spec(
-            "transactions",
-            [RAW_ORDERS, RAW_WEBHOOKS, "subscriptions"],
-            "One row per real-world money event (order line, rebill, installment, refund), "
-            "each counted once however many sources reported it, with its sources.",
-        ),
-        _spec(
-            "declined_charges",
-            [RAW_ORDERS, RAW_WEBHOOKS, "transactions"],
-            "Declined and failed charges: not revenue, kept apart for dunning and churn.",
-        ),
-        _spec(
-            "customers",
-            ["transactions", "subscriptions", RAW_ORDERS, RAW_WEBHOOKS],
-            "One row per customer (email trimmed and case-folded; platform ids as aliases): "
-            "first purchase, cohort, front-end product.",
-        ),
-    ],
-    check_specs=[
-        AssetCheckSpec(KEYS_UNIQUE, asset="subscriptions"),
-        AssetCheckSpec(KEYS_UNIQUE, asset="transactions"),
-        AssetCheckSpec(
-            "reconciles_with_sources",
-            asset="transactions",
-            description="Order lines and their amounts equal the distinct accepted source "
-            "lines; every rebuilt charge slot is rebuilt or replaced exactly once.",
-        ),
-        AssetCheckSpec(
-            "export_totals_collected_match",
-            asset="transactions",
-            description="First order + rebuilt charges add up to each subscription export's "
-            "Total Collected (a warning lists the ones that do not).",
-        ),
-        AssetCheckSpec(KEYS_UNIQUE, asset="customers"),
-    ],
-    # One step, never a subset: the four tables are always one consistent rebuild, so a mart
-    # never reads transactions built on older subscriptions, and the first Orders export alone
-    # builds (empty) subscriptions rather than failing on their absence.
-    can_subset=False,
-)
-def unified_model(
-    context: AssetExecutionContext, warehouse: Warehouse
-) -> Iterator[MaterializeResult]:
-    # One transaction: a failing step leaves the previous model whole, never half replaced.
-    with warehouse.get_connection() as conn, one_transaction(conn):
-        results = [
-            _subscriptions_result(conn, build_subscriptions(conn)),
-            _transactions_result(conn, build_transactions(conn)),
-            MaterializeResult(
-                asset_key="declined_charges",
-                metadata={"dagster/row_count": build_declined_charges(conn)},
+def build_model_assets() -> list[AssetsDefinition]:
+    """The one model step, built with the customer-key rule of the current settings."""
+    code_version = model_code_version(get_settings().customer_key_rule)
+
+    @multi_asset(
+        name="unified_model",
+        specs=[
+            _spec(
+                "subscriptions",
+                [*RAW_SUBSCRIPTIONS, RAW_WEBHOOKS],
+                "Recurring subscriptions and payment plans, one row per (account, id), with "
+                "status history, installment price, plan length and payments made.",
+                code_version,
             ),
-            _customers_result(conn, build_customers(conn)),
-        ]
-    yield from results
+            _spec(
+                "transactions",
+                [RAW_ORDERS, RAW_WEBHOOKS, "subscriptions"],
+                "One row per real-world money event (order line, rebill, installment, refund), "
+                "each counted once however many sources reported it, with its sources.",
+                code_version,
+            ),
+            _spec(
+                "declined_charges",
+                [RAW_ORDERS, RAW_WEBHOOKS, "transactions"],
+                "Declined and failed charges: not revenue, kept apart for dunning and churn.",
+                code_version,
+            ),
+            _spec(
+                "customers",
+                ["transactions", "subscriptions", RAW_ORDERS, RAW_WEBHOOKS],
+                "One row per customer (email trimmed and case-folded; platform ids as aliases): "
+                "first purchase, cohort, front-end product.",
+                code_version,
+            ),
+        ],
+        check_specs=[
+            AssetCheckSpec(KEYS_UNIQUE, asset="subscriptions"),
+            AssetCheckSpec(KEYS_UNIQUE, asset="transactions"),
+            AssetCheckSpec(
+                "reconciles_with_sources",
+                asset="transactions",
+                description="Order lines and their amounts equal the distinct accepted source "
+                "lines; every rebuilt charge slot is rebuilt or replaced exactly once.",
+            ),
+            AssetCheckSpec(
+                "export_totals_collected_match",
+                asset="transactions",
+                description="First order + rebuilt charges add up to each subscription export's "
+                "Total Collected (a warning lists the ones that do not).",
+            ),
+            AssetCheckSpec(KEYS_UNIQUE, asset="customers"),
+        ],
+        # One step, never a subset: the four tables are always one consistent rebuild, so a mart
+        # never reads transactions built on older subscriptions, and the first Orders export alone
+        # builds (empty) subscriptions rather than failing on their absence.
+        can_subset=False,
+    )
+    def unified_model(
+        context: AssetExecutionContext, warehouse: Warehouse
+    ) -> Iterator[MaterializeResult]:
+        # One transaction: a failing step leaves the previous model whole, never half replaced.
+        with warehouse.get_connection() as conn, one_transaction(conn):
+            results = [
+                _subscriptions_result(conn, build_subscriptions(conn)),
+                _transactions_result(conn, build_transactions(conn)),
+                MaterializeResult(
+                    asset_key="declined_charges",
+                    metadata={"dagster/row_count": build_declined_charges(conn)},
+                ),
+                _customers_result(conn, build_customers(conn)),
+            ]
+        yield from results
 
-
-MODEL_ASSETS: list[AssetsDefinition] = [unified_model]
+    return [unified_model]

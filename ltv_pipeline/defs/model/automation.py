@@ -1,9 +1,12 @@
 """When the model and marts rebuild: as soon as any raw asset (any file or webhook day)
-changes, and never while an upstream run is still going.
+changes, or the model's definition does (its code version names the LTV_CUSTOMER_KEY rule), and
+never while an upstream run is still going.
 
-`eager()` also waits until no upstream partition is missing; raw assets have partitions that
-are never materialized on purpose (a day without webhooks, a file that failed), so that part
-is dropped. Dagster's implicit default automation sensor starts stopped, so an explicit sensor
+This is Dagster's `eager()` with two changes: it does not wait until no upstream partition is
+missing (raw assets have partitions that are never materialized on purpose: a day without
+webhooks, a file that failed), and a changed code version counts as a reason to rebuild.
+
+Dagster's implicit default automation sensor starts stopped, so an explicit sensor
 that starts running is declared here, and `dagster dev` / `ltv run` pick it up.
 """
 
@@ -14,9 +17,15 @@ from dagster import (
     DefaultSensorStatus,
 )
 
-REBUILD_WHEN_UPSTREAM_CHANGES = AutomationCondition.eager().without(
-    ~AutomationCondition.any_deps_missing()
-)
+REBUILD_WHEN_UPSTREAM_CHANGES = (
+    (
+        AutomationCondition.newly_missing()
+        | AutomationCondition.any_deps_updated()
+        | AutomationCondition.code_version_changed()
+    ).since_last_handled()
+    & ~AutomationCondition.any_deps_in_progress()
+    & ~AutomationCondition.in_progress()
+).with_label("eager, or its definition changed")
 MODEL_GROUP = "ltv_model"
 MARTS_GROUP = "ltv_marts"
 
