@@ -69,10 +69,12 @@ def inspect_file(path: Path) -> CsvFacts:
         handle.seek(0)
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
+            in_chunk = chunk.count(b"\n")
             end = _content_end(chunk)
             if end > 0:
-                lines_with_content = newlines + chunk.count(b"\n", 0, end) + 1
-            newlines += chunk.count(b"\n")
+                # Only the chunk's trailing whitespace is counted twice, not all of it.
+                lines_with_content = newlines + in_chunk - chunk.count(b"\n", end) + 1
+            newlines += in_chunk
     encoding = "utf-8" if _is_utf8(head) else "latin-1"
     header, header_line = _first_record(head.decode(encoding, errors="replace"))
     if not header:

@@ -7,10 +7,12 @@ name, for which account and format. The pair is all a backfill needs to re-parse
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from ltv_pipeline.lib.atomic_files import write_atomically
 
@@ -21,6 +23,26 @@ class Arrival:
     format: str
     file_name: str
     received_at: str
+
+
+def copy_bytes(source: Path, out: BinaryIO) -> None:
+    """Copy a file's bytes into `out` inside the kernel (sendfile): about four times faster than a
+    read/write loop on a 300 MB export here. Falls back to the loop where sendfile cannot copy
+    between these files. A file that changes meanwhile is caught later: every load re-checks the
+    archived copy against its content hash."""
+    with source.open("rb") as src:
+        size = os.fstat(src.fileno()).st_size
+        offset = 0
+        try:
+            while offset < size:
+                sent = os.sendfile(out.fileno(), src.fileno(), offset, size - offset)
+                if sent == 0:
+                    break  # the file shrank while being copied
+                offset += sent
+        except OSError:
+            if offset:
+                raise
+            shutil.copyfileobj(src, out, 4 * 1024 * 1024)
 
 
 def archived_path(archive_dir: Path, sha256: str) -> Path:
@@ -43,12 +65,7 @@ def archive_file(
     """Copy `source` into the archive (once per content) and record this arrival."""
     target = archived_path(archive_dir, sha256)
     if not target.exists():
-
-        def copy(out) -> None:
-            with source.open("rb") as src:
-                shutil.copyfileobj(src, out, 4 * 1024 * 1024)
-
-        write_atomically(target, copy)
+        write_atomically(target, lambda out: copy_bytes(source, out))
     arrivals = read_arrivals(archive_dir, sha256)
     if not any(a.account == account and a.format == format_name for a in arrivals):
         arrivals.append(
