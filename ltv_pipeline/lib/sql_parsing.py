@@ -65,12 +65,18 @@ def clean_text_sql(expr: str) -> str:
 def money_sql(expr: str) -> str:
     """Exact DECIMAL(18,2) dollars; parentheses or a leading minus make it negative.
 
-    Most cells look like `$47.00`; they take a cheap path. Everything else goes through the
-    full pattern, which knows thousands separators, currency codes and accounting negatives.
+    Most cells look like `$47.00` or `$1,497.00`; they take cheap paths (one regex, one cast),
+    which matter on million-row files: the full pattern costs several regex replacements per
+    cell. Everything else goes through it: currency codes, accounting negatives, odd spacing.
     """
+    plain = "'\\$?\\d{1,15}(\\.\\d{1,2})?'"
+    grouped = "'\\$?\\d{1,3}(,\\d{3}){1,4}(\\.\\d{1,2})?'"
     return (
-        f"CASE WHEN regexp_full_match({expr}, '\\$?\\d{{1,15}}(\\.\\d{{1,2}})?') "
-        f"THEN CAST(ltrim({expr}, '$') AS DECIMAL(18,2)) ELSE {_money_full_sql(expr)} END"
+        f"CASE WHEN regexp_full_match({expr}, {plain}) "
+        f"THEN CAST(ltrim({expr}, '$') AS DECIMAL(18,2)) "
+        f"WHEN regexp_full_match({expr}, {grouped}) "
+        f"THEN CAST(replace(ltrim({expr}, '$'), ',', '') AS DECIMAL(18,2)) "
+        f"ELSE {_money_full_sql(expr)} END"
     )
 
 
@@ -122,9 +128,16 @@ def integer_sql(expr: str) -> str:
 
 
 def email_sql(expr: str) -> str:
-    """The customer key: trimmed and case-folded; NULL unless it has exactly one @ inside."""
+    """The customer key: trimmed and case-folded; NULL unless it has exactly one @ inside.
+
+    An address that is already lower case with nothing to trim (most of them) is kept as it is:
+    one regex instead of trim + lower + regex, a third of the cost on a million rows.
+    """
     folded = f"lower(trim({expr}, {WHITESPACE}))"
-    return f"CASE WHEN regexp_full_match({folded}, '[^@\\s]+@[^@\\s]+') THEN {folded} END"
+    return (
+        f"CASE WHEN regexp_full_match({expr}, '[a-z0-9._%+\\-]+@[a-z0-9.\\-]+') THEN {expr} "
+        f"WHEN regexp_full_match({folded}, '[^@\\s]+@[^@\\s]+') THEN {folded} END"
+    )
 
 
 def normalize_label_sql(expr: str) -> str:

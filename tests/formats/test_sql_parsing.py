@@ -73,6 +73,24 @@ def test_money_round_trips_every_amount_formatted_like_samcart(cents: int) -> No
     assert evaluate(sp.money_sql, text) == amount
 
 
+MONEY_TEXT = st.text(alphabet="$€-(),.0123456789 USD", max_size=14)
+
+
+@given(text=MONEY_TEXT)
+def test_money_fast_paths_agree_with_the_full_pattern(text: str) -> None:
+    """The cheap paths for `$47.00` and `$1,497.00` are shortcuts, never other rules."""
+    assert evaluate(sp.money_sql, text) == evaluate(sp._money_full_sql, text)
+
+
+@given(text=st.text(alphabet="aAzZ09._+-@ \t\u00a0", max_size=12))
+def test_email_fast_path_agrees_with_trimming_and_folding(text: str) -> None:
+    def slow(expr: str) -> str:
+        folded = f"lower(trim({expr}, {sp.WHITESPACE}))"
+        return f"CASE WHEN regexp_full_match({folded}, '[^@\\s]+@[^@\\s]+') THEN {folded} END"
+
+    assert evaluate(sp.email_sql, text) == evaluate(slow, text)
+
+
 def timestamp(text: str, order: str = "MDY"):
     return CONN.execute(
         f"SELECT {sp.timestamp_sql('v', order)} FROM (SELECT ?::VARCHAR AS v)", [text]
