@@ -1,10 +1,11 @@
 """Import benchmark: our parse + contract + load against DuckDB's bare read_csv, same machine.
 
 Part 1 (in-process): a 1,000,000-line Orders export in SamCart's layout, loaded through the raw
-asset's own code path (`load_and_check`: land every cell, parse, pandera contract, store, the
-blocking check) versus `CREATE TABLE AS SELECT * FROM read_csv(...)` of the same file. Each
-measurement runs in a fresh child process that times only the work (start-up excluded) and
-reports its peak memory; the two alternate so that machine noise hits both.
+asset's own code path (`load_and_check`: land every cell, parse and store, the pandera contract
+on the stored rows, the blocking check) versus `CREATE TABLE AS SELECT * FROM read_csv(...)`
+of the same file. Each measurement runs in a fresh child process that times only the work
+(start-up excluded) and reports its peak memory; the two alternate so that machine noise hits
+both.
 
 Part 2 (whole process): `ltv import` of a 2,000,000-line export, start-up included, versus a
 fresh Python process doing the bare DuckDB load.

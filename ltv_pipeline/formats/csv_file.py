@@ -72,7 +72,7 @@ def inspect_file(path: Path) -> CsvFacts:
             in_chunk = chunk.count(b"\n")
             end = _content_end(chunk)
             if end > 0:
-                # Only the chunk's trailing whitespace is counted twice, not all of it.
+                # Newlines after the chunk's last non-blank byte do not end a content line.
                 lines_with_content = newlines + in_chunk - chunk.count(b"\n", end) + 1
             newlines += in_chunk
     encoding = "utf-8" if _is_utf8(head) else "latin-1"

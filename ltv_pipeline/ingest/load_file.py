@@ -321,10 +321,11 @@ def load_file(
             f"INSERT INTO {profile.asset} SELECT {keys}, line_number, {typed} "
             f"FROM ({parse_sql}) WHERE NOT has_problem",
         )
+        rows_read = parsed_ok
         if parsed_ok < record_count:  # some records were blank or did not parse
             not_stored = (
-                f"SELECT * FROM ({records}) "
-                f"WHERE line_number NOT IN (SELECT line_number FROM {profile.asset} WHERE {where})"
+                f"SELECT * FROM ({records}) WHERE line_number IS NULL OR line_number NOT IN "
+                f"(SELECT line_number FROM {profile.asset} WHERE {where})"
             )
             problem_sql, _ = _build_parse_sql(mapping, facts, catalog, date_order, not_stored)
             conn.execute(
@@ -332,14 +333,12 @@ def load_file(
                     SELECT ?, ?, ?, ?, line_number, r.column, r.value, r.reason
                     FROM (SELECT line_number, unnest({reasons_sql}) AS r FROM ({problem_sql})
                           WHERE has_problem)
-                    ORDER BY 5""",
+                    ORDER BY 5, 6""",
                 [account, profile.asset, file_hash, file_name],
             )
-        rows_read = parsed_ok + _scalar(
-            conn,
-            f"SELECT count(DISTINCT line_number) FROM rejects WHERE {where} AND source = ?",
-            [profile.asset],
-        )
+            # Counted from the records themselves, not from the rejects written above, so that
+            # the check's arithmetic (accepted + rejected = read) can catch a record lost between.
+            rows_read += _scalar(conn, f"SELECT count(*) FROM ({problem_sql})")
         failures = _hold_to_contract(
             conn, profile, catalog, mapping, facts, account, file_hash, file_name
         )

@@ -14,7 +14,7 @@ from typing import Literal
 from ltv_pipeline.formats.csv_file import CsvFileError, inspect_file, sha256_of
 from ltv_pipeline.formats.detect import FormatMismatch, mapping_for
 from ltv_pipeline.formats.profiles import FormatCatalog, FormatConfigError, FormatProfile
-from ltv_pipeline.ingest.archive import archive_file
+from ltv_pipeline.ingest.archive import ArchiveError, archive_file
 from ltv_pipeline.ingest.results import FileResult, read_result, write_result
 from ltv_pipeline.lib.partition_keys import file_partition_key
 
@@ -82,14 +82,24 @@ def receive_file(
             ),
         )
         return Reception(file_name, account, "duplicate", facts.sha256, profile)
-    archive_file(
-        archive_dir,
-        path,
-        facts.sha256,
-        account=account,
-        format_name=profile.name,
-        file_name=file_name,
-    )
+    try:
+        archive_file(
+            archive_dir,
+            path,
+            facts.sha256,
+            account=account,
+            format_name=profile.name,
+            file_name=file_name,
+        )
+    except (ArchiveError, OSError) as exc:
+        error = str(exc)
+        write_result(
+            results_dir,
+            FileResult.failed(
+                file_name, error, account=account, format=profile.name, sha256=facts.sha256
+            ),
+        )
+        return Reception(file_name, account, "failed", facts.sha256, profile, error)
     return Reception(file_name, account, "new", facts.sha256, profile)
 
 

@@ -9,11 +9,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 
-def write_atomically(target: Path, write: Callable[[BinaryIO], object]) -> Path:
+def write_atomically(
+    target: Path,
+    write: Callable[[BinaryIO], object],
+    check: Callable[[Path], object] | None = None,
+) -> Path:
     """Call `write` on a temporary file beside `target`, fsync it, and rename it over `target`.
 
     A reader (the sensor, a page, a run) never sees a half-written file, and concurrent writers
-    never share a temporary name.
+    never share a temporary name. `check`, given the finished temporary file, can refuse it by
+    raising: then nothing is renamed and the temporary file is removed.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-")
@@ -22,6 +27,8 @@ def write_atomically(target: Path, write: Callable[[BinaryIO], object]) -> Path:
             write(out)
             out.flush()
             os.fsync(out.fileno())
+        if check is not None:
+            check(Path(temp_name))
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -65,9 +65,9 @@ def clean_text_sql(expr: str) -> str:
 def money_sql(expr: str) -> str:
     """Exact DECIMAL(18,2) dollars; parentheses or a leading minus make it negative.
 
-    Most cells look like `$47.00` or `$1,497.00`; they take cheap paths (one regex, one cast),
-    which matter on million-row files: the full pattern costs several regex replacements per
-    cell. Everything else goes through it: currency codes, accounting negatives, odd spacing.
+    Most cells look like `$47.00` or `$1,497.00`; they take cheap paths (a regex match and a
+    cast), which matter on million-row files: the full pattern costs several regex replacements
+    per cell. Everything else goes through it: currency codes, accounting negatives, odd spacing.
     """
     plain = "'\\$?\\d{1,15}(\\.\\d{1,2})?'"
     grouped = "'\\$?\\d{1,3}(,\\d{3}){1,4}(\\.\\d{1,2})?'"
