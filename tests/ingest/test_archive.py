@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
+
 from ltv_pipeline.formats.csv_file import sha256_of
-from ltv_pipeline.ingest.archive import archive_file, copy_bytes, read_arrivals
+from ltv_pipeline.ingest.archive import ArchiveError, archive_file, copy_bytes, read_arrivals
 
 
 def test_the_archive_keeps_the_exact_bytes_once_and_every_arrival(tmp_path: Path) -> None:
@@ -35,3 +37,16 @@ def test_copying_into_something_without_a_file_descriptor_falls_back(tmp_path: P
     out = io.BytesIO()
     copy_bytes(source, out)
     assert out.getvalue() == b"Order ID\n1\n"
+
+
+def test_a_file_that_changed_since_it_was_hashed_is_never_archived(tmp_path: Path) -> None:
+    source = tmp_path / "o.csv"
+    source.write_bytes(b"Order ID\n1\n")
+    stale_hash = sha256_of(source)
+    source.write_bytes(b"Order ID\n1\n2\n")  # rewritten between hashing and copying
+    archive = tmp_path / "archive"
+    with pytest.raises(ArchiveError, match="changed while it was being copied"):
+        archive_file(
+            archive, source, stale_hash, account="default", format_name="x", file_name="o.csv"
+        )
+    assert list(archive.iterdir()) == []  # no copy under a wrong name, no temp file left
