@@ -21,9 +21,9 @@ def contract_check_result(
     """
     metadata = {**metadata, "failure_count": failures.height}
     if failures.height:
-        shown = failures.head(FAILURE_CASES_SHOWN).select(
-            "column", "check", "failure_case", "index"
-        )
+        # A raw file's failures carry the file line; others, pandera's row index.
+        where = "line_number" if "line_number" in failures.columns else "index"
+        shown = failures.head(FAILURE_CASES_SHOWN).select("column", "check", "failure_case", where)
         metadata["failure_cases"] = MetadataValue.md(markdown_table(shown.columns, shown.rows()))
     return AssetCheckResult(
         check_name=CONTRACT_CHECK,

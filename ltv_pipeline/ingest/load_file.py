@@ -439,10 +439,21 @@ def _hold_to_contract(
     )
     refused = sorted({line for line, *_ in records if line is not None})
     if not refused:
-        return failures
+        return _with_lines(failures, stored)
     conn.execute(
         f"DELETE FROM {profile.asset} WHERE {where} AND line_number IN (SELECT unnest(?))",
         [refused],
     )
     remaining = stored.filter(~pl.col("line_number").is_in(refused))
-    return contract_failures(remaining, profile, catalog)
+    return _with_lines(contract_failures(remaining, profile, catalog), remaining)
+
+
+def _with_lines(failures: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
+    """The file line of each failure case (pandera reports a row index into `frame`), which is
+    what a user can look up; NULL for a failure of a whole column."""
+    lines = frame.get_column("line_number").to_list()
+    mapped = [
+        lines[i] if i is not None and 0 <= i < len(lines) else None
+        for i in failures.get_column("index").to_list()
+    ]
+    return failures.with_columns(pl.Series("line_number", mapped, dtype=pl.Int64))

@@ -271,3 +271,8 @@ def test_contract_failures_reject_their_row_and_keep_the_rest(
     reasons = warehouse.execute("SELECT line_number, reason FROM rejects").fetchall()
     assert [reason for _, reason in reasons] == ["contract check failed: str_matches"]
     assert reasons[0][0] == (2 if index == 0 else None)
+    # This contract refuses a row every time: what it still finds among the rows that stay is
+    # the check's verdict, reported by file line (line 3 is the first row left), not row index.
+    assert result.contract_failures.get_column("line_number").to_list() == [
+        3 if index == 0 else None
+    ]
