@@ -414,18 +414,16 @@ def _hold_to_contract(
     where = f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
     checked = ", ".join(_ident(name) for name in contract_columns(profile))
     stored = conn.sql(f"SELECT {checked} FROM {profile.asset} WHERE {where}").pl()
-    failures = contract_failures(stored, profile, catalog)
+    failures = _with_lines(contract_failures(stored, profile, catalog), stored)
     if failures.height == 0:
         return failures
-    lines = stored.get_column("line_number").to_list()
     records = []
-    for index, column, value, check in failures.select(
-        pl.col("index").cast(pl.Int64),
+    for line, column, value, check in failures.select(
+        pl.col("line_number"),
         pl.col("column").cast(pl.Utf8),
         pl.col("failure_case").cast(pl.Utf8),
         pl.col("check").cast(pl.Utf8),
     ).rows():
-        line = lines[index] if index is not None and index < len(lines) else None
         shown = (
             _shown(mapping, facts.header, column)
             if column in mapping.profile.column_names
@@ -439,7 +437,7 @@ def _hold_to_contract(
     )
     refused = sorted({line for line, *_ in records if line is not None})
     if not refused:
-        return _with_lines(failures, stored)
+        return failures
     conn.execute(
         f"DELETE FROM {profile.asset} WHERE {where} AND line_number IN (SELECT unnest(?))",
         [refused],
