@@ -412,8 +412,15 @@ def _hold_to_contract(
     nothing, unless a failure could not be tied to a row, which then fails the check.
     """
     where = f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
-    checked = ", ".join(_ident(name) for name in contract_columns(profile))
-    stored = conn.sql(f"SELECT {checked} FROM {profile.asset} WHERE {where}").pl()
+    # Account and file hash are the same on every row selected here: they are added as constants
+    # rather than read back as millions of equal strings.
+    read = [name for name in contract_columns(profile) if name not in ("account", "file_hash")]
+    checked = ", ".join(_ident(name) for name in read)
+    stored = (
+        conn.sql(f"SELECT {checked} FROM {profile.asset} WHERE {where}")
+        .pl()
+        .with_columns(account=pl.lit(account), file_hash=pl.lit(file_hash))
+    )
     failures = _with_lines(contract_failures(stored, profile, catalog), stored)
     if failures.height == 0:
         return failures
