@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance
@@ -29,11 +30,13 @@ def import_one(
     path: Path,
     shown_name: str,
     settings: Settings,
-    instance: DagsterInstance,
+    opening: Future[DagsterInstance],
     *,
     format_name: str | None,
     account: str,
 ) -> FileResult:
+    """`opening` yields Dagster's instance; it is first needed after the file is hashed and
+    archived, so a first import opens the instance (about a second of start-up) meanwhile."""
     if not path.is_file():
         return FileResult.failed(shown_name, "no such file", account=account, format=format_name)
     reception = receive_file(
@@ -44,10 +47,11 @@ def import_one(
         catalog=load_catalog(settings.formats_config_path),
         archive_dir=settings.archive_dir,
         results_dir=settings.results_dir,
-        already_loaded=already_loaded(instance),
+        already_loaded=lambda profile, key: already_loaded(opening.result())(profile, key),
     )
     error = reception.error
     if reception.outcome == "new":
+        instance = opening.result()
         profile = reception.profile
         assert profile is not None
         instance.add_dynamic_partitions(file_partitions(profile).name, [reception.partition_key])
@@ -72,18 +76,19 @@ def import_files(
     as_json: bool,
 ) -> int:
     validate_account(account)
-    instance = DagsterInstance.get()
     any_failed = False
-    for path, name in zip(paths, shown, strict=True):
-        try:
-            result = import_one(
-                path, name, settings, instance, format_name=format_name, account=account
-            )
-        except FormatConfigError as exc:
-            result = FileResult.failed(name, str(exc), account=account, format=format_name)
-            write_result(settings.results_dir, result)
-        any_failed |= result.status == "failed"
-        print(result.line() if as_json else _describe(result), flush=True)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dagster-instance") as pool:
+        opening = pool.submit(DagsterInstance.get)
+        for path, name in zip(paths, shown, strict=True):
+            try:
+                result = import_one(
+                    path, name, settings, opening, format_name=format_name, account=account
+                )
+            except FormatConfigError as exc:
+                result = FileResult.failed(name, str(exc), account=account, format=format_name)
+                write_result(settings.results_dir, result)
+            any_failed |= result.status == "failed"
+            print(result.line() if as_json else _describe(result), flush=True)
     if any_failed and not as_json:
         print("some files failed; nothing already stored was changed", file=sys.stderr)
     return 1 if any_failed else 0

@@ -51,7 +51,9 @@ def receive_file(
 
     `already_loaded(profile, partition_key)` says whether that content was ingested before for
     this account; it is asked of Dagster's own partition records, never of the warehouse, so
-    receiving works while a run holds the warehouse.
+    receiving works while a run holds the warehouse. It is asked last, after the copy into the
+    archive (a no-op for content already there), so that a caller may still be opening Dagster's
+    instance while the file is hashed and copied.
     """
     try:
         facts = inspect_file(path)
@@ -64,24 +66,6 @@ def receive_file(
             FileResult.failed(file_name, error, account=account, format=format_name, sha256=sha256),
         )
         return Reception(file_name, account, "failed", sha256, None, error)
-    key = file_partition_key(account, facts.sha256)
-    if already_loaded(profile, key):
-        previous = read_result(results_dir, facts.sha256)
-        write_result(
-            results_dir,
-            FileResult(
-                file=file_name,
-                format=profile.name,
-                status="duplicate",
-                rows=previous.rows if previous else 0,
-                rejected=previous.rejected if previous else 0,
-                error=None,
-                account=account,
-                sha256=facts.sha256,
-                first_rejects=previous.first_rejects if previous else [],
-            ),
-        )
-        return Reception(file_name, account, "duplicate", facts.sha256, profile)
     try:
         archive_file(
             archive_dir,
@@ -100,6 +84,24 @@ def receive_file(
             ),
         )
         return Reception(file_name, account, "failed", facts.sha256, profile, error)
+    key = file_partition_key(account, facts.sha256)
+    if already_loaded(profile, key):
+        previous = read_result(results_dir, facts.sha256)
+        write_result(
+            results_dir,
+            FileResult(
+                file=file_name,
+                format=profile.name,
+                status="duplicate",
+                rows=previous.rows if previous else 0,
+                rejected=previous.rejected if previous else 0,
+                error=None,
+                account=account,
+                sha256=facts.sha256,
+                first_rejects=previous.first_rejects if previous else [],
+            ),
+        )
+        return Reception(file_name, account, "duplicate", facts.sha256, profile)
     return Reception(file_name, account, "new", facts.sha256, profile)
 
 
