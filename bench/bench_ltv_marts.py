@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def generate(path: Path, customers: int) -> dict[str, int]:
-    """Raw tables as the raw assets store them, made with DuckDB's range()."""
+    """Landed records as the raw assets store them (only the cells the model reads as text),
+    made with DuckDB's range()."""
     sys.path.insert(0, str(ROOT))
     import duckdb
 
@@ -45,8 +46,9 @@ def generate(path: Path, customers: int) -> dict[str, int]:
     orders = customers * 6
     conn.execute(
         f"""
-        INSERT INTO raw_samcart_orders (account, file_hash, line_number, order_id, order_date,
-            order_time, order_status, product_id, product_name, price, customer_email, ordered_at)
+        INSERT INTO landed_samcart_orders (account, file_hash, line_number, order_id,
+            typed_order_date, typed_order_time, typed_order_status, product_id, product_name,
+            typed_price, typed_customer_email, typed_ordered_at, accepted)
         WITH o AS (
             SELECT k, k % {customers} AS c, k // {customers} AS seq,
                 DATE '2022-01-01' + CAST(hash(k % {customers}) % 730 AS INTEGER)
@@ -61,24 +63,26 @@ def generate(path: Path, customers: int) -> dict[str, int]:
                  WHEN hash(k, 'status') % 200 < 3 THEN 'declined' ELSE 'charged' END,
             CAST(55500 + line * 10 + c % 7 AS VARCHAR), 'Product ' || (line * 10 + c % 7),
             CAST(CASE line WHEN 1 THEN 47 + (c % 5) * 50 ELSE 17 END AS DECIMAL(18, 2)),
-            'buyer' || c || '@example.com', day + TIME '10:00:00'
+            'buyer' || c || '@example.com', day + TIME '10:00:00', true
         FROM lines"""
     )
     # An overlapping second export: 5% of the same lines again, in another file.
     conn.execute(
-        """INSERT INTO raw_samcart_orders SELECT * REPLACE ('file-b' AS file_hash)
-           FROM raw_samcart_orders WHERE hash(order_id) % 20 = 0"""
+        """INSERT INTO landed_samcart_orders SELECT * REPLACE ('file-b' AS file_hash)
+           FROM landed_samcart_orders WHERE hash(order_id) % 20 = 0"""
     )
     subscriptions = customers // 5
     conn.execute(
         f"""
-        INSERT INTO raw_samcart_recurring_subscriptions (account, file_hash, line_number,
-            subscription_id, customer_email, product_id, product_name, status, created_date,
-            recurring_price, frequency, charges_made, total_collected)
+        INSERT INTO landed_samcart_recurring_subscriptions (account, file_hash, line_number,
+            subscription_id, typed_customer_email, product_id, product_name, typed_status,
+            typed_created_date, typed_recurring_price, typed_frequency, typed_charges_made,
+            typed_total_collected, accepted)
         SELECT 'default', 'subs-a', s + 2, CAST(7000000 + s AS VARCHAR),
             'buyer' || (s * 5) || '@example.com', '55502', 'Membership',
             CASE WHEN s % 4 = 0 THEN 'canceled' ELSE 'active' END,
-            DATE '2022-01-01' + CAST(hash(s * 5) % 730 AS INTEGER), 29.00, 'monthly', 11, 319.00
+            DATE '2022-01-01' + CAST(hash(s * 5) % 730 AS INTEGER), 29.00, 'monthly', 11, 319.00,
+            true
         FROM range({subscriptions}) t(s)"""
     )
     counts = {

@@ -1,9 +1,10 @@
 """Land, parse, check and store one archived export file: the body of every raw file asset.
 
-In one transaction: every record of the file is landed as text (`landed_*`, the cells exactly as
-they arrived, with the file hash and line number); SQL built from the format profile parses those
-same records into typed values, and the rows that parse are stored in the same pass; the pandera
-contract then validates the rows as stored, and any it refuses move to `rejects`. Each reject says
+In one transaction and one pass, every record of the file lands in `landed_*`: its cells as text
+exactly as they arrived, with the file hash and line number, and beside them the typed values SQL
+built from the format profile parses out of those same cells, with whether the record is accepted
+(the raw asset is the view of the accepted ones; lib/tables.py). The pandera contract then
+validates the rows as stored, and any it refuses move to `rejects`. Each reject says
 which line, which column, what value and what was expected. Running it twice gives the same
 tables, which is what makes a backfill from the UI safe.
 """
@@ -21,7 +22,7 @@ from ltv_pipeline.formats.csv_file import CsvFacts, CsvFileError, inspect_file, 
 from ltv_pipeline.formats.detect import HeaderMapping, mapping_for
 from ltv_pipeline.formats.profiles import ColumnSpec, FormatCatalog, FormatProfile
 from ltv_pipeline.lib import sql_parsing as sp
-from ltv_pipeline.lib.tables import landed_table, raw_columns
+from ltv_pipeline.lib.tables import landed_table, typed_columns, typed_name
 
 MAX_REASONS_REPORTED = 5
 OVERFLOW_COLUMNS = 4
@@ -184,14 +185,15 @@ def _build_parse_sql(
     date_order: str,
     source: str,
 ) -> tuple[str, str]:
-    """A query parsing the records of `source` (typed values plus a problem flag; blank records
-    left out), and the expression listing a problem row's reasons.
+    """A query parsing the records of `source` (their cells, typed values, and flags for a blank
+    record and for a problem), and the expression listing a problem row's reasons.
 
     Reasons are only built for rows that have a problem, when the rejects are written.
     """
     profile = mapping.profile
     header = facts.header
-    texts = ["line_number", "extra_columns", "overflow_cells"]
+    cells = [_ident(c.name) for c in profile.columns]
+    texts = ["line_number", "extra_columns", "overflow_cells", *cells]
     texts += [
         f"{sp.clean_text_sql(_ident(c.name))} AS {_ident('t_' + c.name)}" for c in profile.columns
     ]
@@ -242,11 +244,12 @@ def _build_parse_sql(
     parse_sql = f"""
         WITH texts AS (SELECT {", ".join(texts)} FROM ({source})),
         typed AS MATERIALIZED (
-            SELECT *, {", ".join(typed_select)} FROM texts WHERE NOT ({blank})
+            SELECT *, {blank} AS is_blank, {", ".join(typed_select)} FROM texts
         )
-        SELECT line_number, extra_columns, overflow_cells, {", ".join(kept_texts)},
+        SELECT line_number, extra_columns, overflow_cells, {", ".join(cells)},
+               {", ".join(kept_texts)},
                {", ".join(_ident("v_" + c.name) for c in profile.columns)},
-               coalesce({has_problem}, false) AS has_problem
+               is_blank, coalesce({has_problem}, false) AS has_problem
         FROM typed
     """
     reasons = ", ".join(
@@ -258,12 +261,10 @@ def _build_parse_sql(
 
 
 def _typed_output(profile: FormatProfile) -> list[str]:
-    """Expressions for the raw asset's columns, in table order, from the parse query."""
+    """Expressions for the landed table's typed columns, in table order, from the parse query."""
     outputs = []
-    for name, sql_type in raw_columns(profile):
-        if name == "extra_columns":
-            outputs.append("extra_columns")
-        elif profile.timestamp is not None and name == profile.timestamp.name:
+    for name, sql_type in typed_columns(profile):
+        if profile.timestamp is not None and name == profile.timestamp.name:
             date = _ident("v_" + profile.timestamp.date)
             if profile.timestamp.time:
                 time = _ident("v_" + profile.timestamp.time)
@@ -301,44 +302,43 @@ def load_file(
     keys = f"{sp.quote(account)} AS account, {sp.quote(file_hash)} AS file_hash"
     line_sql, record_count = _read_cells(conn, facts)
     records = _records_sql(profile, mapping, facts, line_sql)
+    landed = landed_table(profile)
     conn.execute("BEGIN TRANSACTION")
     try:
-        # The file's previous rows go, and its records land, in the same transaction as the rest.
-        for table in (landed_table(profile), profile.asset):
-            conn.execute(f"DELETE FROM {table} WHERE {where}")
+        # The file's previous records go, and its records land, in the same transaction as the
+        # rest. One pass writes each record's cells as text and, beside them, what parsing made of
+        # them; only the few records that did not parse are parsed again, to say why.
+        conn.execute(f"DELETE FROM {landed} WHERE {where}")
         conn.execute(f"DELETE FROM rejects WHERE {where} AND source = ?", [profile.asset])
-        conn.execute(f"INSERT INTO {landed_table(profile)} SELECT {keys}, * FROM ({records})")
-
-        # Parse and store in one pass; only the few records that did not store are parsed again,
-        # to say why.
-        typed = ", ".join(
-            f"{expr} AS {_ident(name)}"
-            for expr, (name, _) in zip(_typed_output(profile), raw_columns(profile), strict=True)
-        )
         parse_sql, reasons_sql = _build_parse_sql(mapping, facts, catalog, date_order, records)
-        parsed_ok = _scalar(
-            conn,
-            f"INSERT INTO {profile.asset} SELECT {keys}, line_number, {typed} "
-            f"FROM ({parse_sql}) WHERE NOT has_problem",
+        cells = [_ident(c.name) for c in profile.columns]
+        typed = [_ident(typed_name(name)) for name, _ in typed_columns(profile)]
+        conn.execute(
+            f"INSERT INTO {landed} (account, file_hash, line_number, {', '.join(cells)}, "
+            f"extra_columns, overflow_cells, {', '.join(typed)}, accepted) "
+            f"SELECT {keys}, line_number, {', '.join(cells)}, extra_columns, overflow_cells, "
+            f"{', '.join(_typed_output(profile))}, NOT is_blank AND NOT has_problem "
+            f"FROM ({parse_sql})"
         )
+        parsed_ok = _scalar(conn, f"SELECT count(*) FROM {landed} WHERE {where} AND accepted")
         rows_read = parsed_ok
         if parsed_ok < record_count:  # some records were blank or did not parse
             not_stored = (
                 f"SELECT * FROM ({records}) WHERE line_number IS NULL OR line_number NOT IN "
-                f"(SELECT line_number FROM {profile.asset} WHERE {where})"
+                f"(SELECT line_number FROM {landed} WHERE {where} AND accepted)"
             )
             problem_sql, _ = _build_parse_sql(mapping, facts, catalog, date_order, not_stored)
             conn.execute(
                 f"""INSERT INTO rejects
                     SELECT ?, ?, ?, ?, line_number, r.column, r.value, r.reason
                     FROM (SELECT line_number, unnest({reasons_sql}) AS r FROM ({problem_sql})
-                          WHERE has_problem)
+                          WHERE has_problem AND NOT is_blank)
                     ORDER BY 5, 6""",
                 [account, profile.asset, file_hash, file_name],
             )
             # Counted from the records themselves, not from the rejects written above, so that
             # the check's arithmetic (accepted + rejected = read) can catch a record lost between.
-            rows_read += _scalar(conn, f"SELECT count(*) FROM ({problem_sql})")
+            rows_read += _scalar(conn, f"SELECT count(*) FROM ({problem_sql}) WHERE NOT is_blank")
         failures = _hold_to_contract(
             conn, profile, catalog, mapping, facts, account, file_hash, file_name
         )
@@ -406,7 +406,8 @@ def _hold_to_contract(
     file_hash: str,
     file_name: str,
 ) -> pl.DataFrame:
-    """Validate the stored rows with pandera; rows it refuses become rejects and leave the table.
+    """Validate the stored rows with pandera; rows it refuses become rejects and leave the raw
+    asset (their records stay landed, no longer accepted).
 
     Returns what the contract still finds among the rows that stay (the asset check's verdict):
     nothing, unless a failure could not be tied to a row, which then fails the check.
@@ -446,7 +447,8 @@ def _hold_to_contract(
     if not refused:
         return failures
     conn.execute(
-        f"DELETE FROM {profile.asset} WHERE {where} AND line_number IN (SELECT unnest(?))",
+        f"UPDATE {landed_table(profile)} SET accepted = false "
+        f"WHERE {where} AND line_number IN (SELECT unnest(?))",
         [refused],
     )
     remaining = stored.filter(~pl.col("line_number").is_in(refused))

@@ -1,10 +1,18 @@
-"""Warehouse table layouts, derived from the format profiles so that a column is declared once."""
+"""Warehouse table layouts, derived from the format profiles so that a column is declared once.
+
+A file's records are stored once, in `landed_*`: every cell as text exactly as it arrived, and
+beside them the values parsing typed (dates, money, statuses, the email key), with `accepted`
+saying whether the record became a row. The raw asset `raw_*` is the view of the accepted rows
+by canonical column: a text column is its cell, trimmed; any other column is its typed value.
+Writing the text once rather than twice (cells, then typed rows) is most of an import's cost.
+"""
 
 from __future__ import annotations
 
 import duckdb
 
 from ltv_pipeline.formats.profiles import ColumnSpec, FormatProfile, load_catalog
+from ltv_pipeline.lib.sql_parsing import clean_text_sql
 
 SQL_TYPES = {
     "text": "VARCHAR",
@@ -34,6 +42,48 @@ def raw_columns(profile: FormatProfile) -> list[tuple[str, str]]:
     return [*columns, ("extra_columns", "JSON")]
 
 
+def is_plain_text(column: ColumnSpec) -> bool:
+    """A column whose raw value is its cell, trimmed (with a text fallback's, when it has one)."""
+    return column.type == "text" and not column.vocabulary
+
+
+def typed_columns(profile: FormatProfile) -> list[tuple[str, str]]:
+    """(name, SQL type) of the raw columns stored parsed beside the cells."""
+    plain = {c.name for c in profile.columns if is_plain_text(c)}
+    return [(n, t) for n, t in raw_columns(profile) if n not in plain and n != "extra_columns"]
+
+
+def typed_name(name: str) -> str:
+    """Where a column's parsed value is stored in the landed table."""
+    return f"typed_{name}"
+
+
+def _raw_value_sql(profile: FormatProfile, column: ColumnSpec) -> str:
+    if not is_plain_text(column):
+        return f'"{typed_name(column.name)}"'
+    value = clean_text_sql(f'"{column.name}"')
+    if column.fallback:
+        value = f"coalesce({value}, {_raw_value_sql(profile, profile.column(column.fallback))})"
+    return value
+
+
+def raw_view_sql(profile: FormatProfile) -> str:
+    """The raw asset: the accepted records of the landed table, by canonical column."""
+    by_name = {c.name: c for c in profile.columns}
+    values = []
+    for name, kind in raw_columns(profile):
+        if name == "extra_columns":
+            values.append("extra_columns")
+        elif name in by_name:
+            values.append(f'CAST({_raw_value_sql(profile, by_name[name])} AS {kind}) AS "{name}"')
+        else:  # the timestamp
+            values.append(f'"{typed_name(name)}" AS "{name}"')
+    return (
+        f"SELECT account, file_hash, line_number, {', '.join(values)} "
+        f"FROM {landed_table(profile)} WHERE accepted"
+    )
+
+
 def _create_statements() -> list[str]:
     statements = [
         """CREATE TABLE IF NOT EXISTS rejects (
@@ -60,14 +110,37 @@ def _create_statements() -> list[str]:
         )""",
     ]
     for profile in load_catalog().profiles.values():
-        landed = ", ".join(f'"{c.name}" VARCHAR' for c in profile.columns)
+        cells = ", ".join(f'"{c.name}" VARCHAR' for c in profile.columns)
+        typed = ", ".join(f'"{typed_name(n)}" {kind}' for n, kind in typed_columns(profile))
         statements.append(
-            f"CREATE TABLE IF NOT EXISTS {landed_table(profile)} "
-            f"({KEY_COLUMNS}, {landed}, extra_columns JSON, overflow_cells VARCHAR)"
+            f"CREATE TABLE IF NOT EXISTS {landed_table(profile)} ({KEY_COLUMNS}, {cells}, "
+            f"extra_columns JSON, overflow_cells VARCHAR, {typed}, accepted BOOLEAN DEFAULT false)"
         )
-        typed = ", ".join(f'"{name}" {kind}' for name, kind in raw_columns(profile))
-        statements.append(f"CREATE TABLE IF NOT EXISTS {profile.asset} ({KEY_COLUMNS}, {typed})")
     return statements
+
+
+def _is_base_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = conn.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchall()
+    return bool(found) and found[0][0] == "BASE TABLE"
+
+
+def _merge_old_raw_table(conn: duckdb.DuckDBPyConnection, profile: FormatProfile) -> None:
+    """A warehouse from before the one-table layout kept typed rows in a table of their own: its
+    values move beside their cells, and the table gives way to the view. Nothing is re-parsed."""
+    landed = landed_table(profile)
+    typed = typed_columns(profile)
+    for name, kind in typed:
+        conn.execute(f'ALTER TABLE {landed} ADD COLUMN "{typed_name(name)}" {kind}')
+    conn.execute(f"ALTER TABLE {landed} ADD COLUMN accepted BOOLEAN DEFAULT false")
+    moved = ", ".join(f'"{typed_name(name)}" = r."{name}"' for name, _ in typed)
+    conn.execute(
+        f"UPDATE {landed} AS l SET {moved}, accepted = true FROM {profile.asset} AS r "
+        "WHERE l.account = r.account AND l.file_hash = r.file_hash "
+        "AND l.line_number = r.line_number"
+    )
+    conn.execute(f"DROP TABLE {profile.asset}")
 
 
 # Webhook deliveries copied from sealed landing segments: one row per distinct body per account,
@@ -115,3 +188,13 @@ WEBHOOK_TABLES = [
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     for statement in _create_statements() + WEBHOOK_TABLES:
         conn.execute(statement)
+    for profile in load_catalog().profiles.values():
+        if _is_base_table(conn, profile.asset):
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                _merge_old_raw_table(conn, profile)
+                conn.execute("COMMIT")
+            except Exception:
+                conn.execute("ROLLBACK")
+                raise
+        conn.execute(f"CREATE VIEW IF NOT EXISTS {profile.asset} AS {raw_view_sql(profile)}")
