@@ -8,7 +8,6 @@ from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance
 
-from ltv_pipeline.cli.materializing import materialize_one
 from ltv_pipeline.defs.raw_files.partitions import already_loaded, file_partitions
 from ltv_pipeline.formats.profiles import FormatConfigError, load_catalog
 from ltv_pipeline.ingest.receive import receive_file
@@ -26,6 +25,14 @@ def _describe(result: FileResult) -> str:
     return "\n  ".join([text, *result.first_rejects])
 
 
+def open_dagster() -> DagsterInstance:
+    """Dagster's instance, with the pipeline's definitions imported: about two seconds of
+    start-up, spent while the first file is hashed and archived (which release the GIL)."""
+    import ltv_pipeline.cli.materializing  # noqa: F401  (imported here, not at start-up)
+
+    return DagsterInstance.get()
+
+
 def import_one(
     path: Path,
     shown_name: str,
@@ -35,8 +42,8 @@ def import_one(
     format_name: str | None,
     account: str,
 ) -> FileResult:
-    """`opening` yields Dagster's instance; it is first needed after the file is hashed and
-    archived, so a first import opens the instance (about a second of start-up) meanwhile."""
+    """`opening` yields Dagster's instance (see `open_dagster`); it is first needed after the
+    file is hashed and archived."""
     if not path.is_file():
         return FileResult.failed(shown_name, "no such file", account=account, format=format_name)
     reception = receive_file(
@@ -51,6 +58,8 @@ def import_one(
     )
     error = reception.error
     if reception.outcome == "new":
+        from ltv_pipeline.cli.materializing import materialize_one
+
         instance = opening.result()
         profile = reception.profile
         assert profile is not None
@@ -78,7 +87,7 @@ def import_files(
     validate_account(account)
     any_failed = False
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dagster-instance") as pool:
-        opening = pool.submit(DagsterInstance.get)
+        opening = pool.submit(open_dagster)
         for path, name in zip(paths, shown, strict=True):
             try:
                 result = import_one(
