@@ -14,50 +14,72 @@ from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
 from ltv_pipeline.metrics.definitions import order_rank_sql
 
 ORDER_RANK = f"({order_rank_sql('o.')})"  # as one value, for arg_min
-# An order at the customer's first moment (of any order, of any paid order); NULL-safe.
-AT_FIRST = "o.moment IS NOT DISTINCT FROM f.first_moment"
-AT_FIRST_PAID = "(o.moment IS NOT DISTINCT FROM f.first_paid_moment AND o.order_amount > 0)"
+ORDER_COLUMNS = (
+    "account, customer_key, order_id, min(moment) AS moment, min(day) AS day, "
+    "sum(amount) AS order_amount"
+)
 
 
 def customers_sql(key_rule: str) -> str:
     return f"""
-    WITH orders AS (
-        SELECT account, customer_key, order_id, min(transaction_at) AS moment,
-            min(transaction_day) AS day, sum(amount) AS order_amount
+    WITH lines AS NOT MATERIALIZED (
+        -- Read where used: a scan costs less than holding 10M lines in memory.
+        SELECT account, customer_key, order_id, transaction_at AS moment,
+            transaction_day AS day, amount, product_id, product_name, line_position
         FROM transactions WHERE kind = 'order_line'
-        GROUP BY account, customer_key, order_id
-    ), first_moments AS (
-        SELECT account, customer_key, min(moment) AS first_moment,
-            min(moment) FILTER (WHERE order_amount > 0) AS first_paid_moment
-        FROM orders GROUP BY account, customer_key
-    ), firsts AS (
-        -- Ranking every order by the whole rank is slow on millions of orders; only the orders
-        -- at a customer's earliest moment can win, so the full rank breaks their ties alone.
-        SELECT o.account, o.customer_key,
-            arg_min(o.order_id, {ORDER_RANK}) FILTER (WHERE {AT_FIRST}) AS first_order_id,
-            min(f.first_moment) AS first_moment,
-            arg_min(o.day, {ORDER_RANK}) FILTER (WHERE {AT_FIRST}) AS first_day,
-            arg_min(o.order_id, {ORDER_RANK}) FILTER (WHERE {AT_FIRST_PAID}) AS first_paid_order_id,
-            arg_min(o.day, {ORDER_RANK}) FILTER (WHERE {AT_FIRST_PAID}) AS first_paid_day
-        FROM orders o JOIN first_moments f
-          ON o.account = f.account AND o.customer_key = f.customer_key
-         AND ({AT_FIRST} OR {AT_FIRST_PAID})
-        GROUP BY o.account, o.customer_key
-    ), front_end AS (
-        SELECT t.account, t.customer_key,
-            arg_min(t.product_id, (-t.amount, t.line_position, t.product_id)) AS product_id,
-            arg_min(t.product_name, (-t.amount, t.line_position, t.product_id)) AS product_name
-        FROM transactions t JOIN firsts f
-          ON t.account = f.account AND t.customer_key = f.customer_key
-         AND t.order_id = f.first_order_id AND t.kind = 'order_line'
-        GROUP BY t.account, t.customer_key
     ), everyone AS (
         SELECT account, customer_key,
+            min(transaction_at) FILTER (WHERE kind = 'order_line') AS first_order_moment,
             min(transaction_at) FILTER (WHERE amount > 0) AS first_charge_at,
             min(transaction_day) FILTER (WHERE amount > 0) AS first_charge_day,
             min(transaction_at) AS first_event_at, min(transaction_day) AS first_event_day,
             max(transaction_day) FILTER (WHERE amount > 0) AS last_charge_day
         FROM transactions GROUP BY account, customer_key
+    ), first_lines AS (
+        -- Only an order that starts at the customer's earliest moment can be the first order
+        -- (an order's moment is its earliest line's), so only those orders are summed here,
+        -- rather than every order of every customer.
+        SELECT l.* FROM lines l SEMI JOIN (
+            SELECT DISTINCT l.account, l.customer_key, l.order_id
+            FROM lines l JOIN everyone e
+              ON l.account = e.account AND l.customer_key = e.customer_key
+             AND l.moment IS NOT DISTINCT FROM e.first_order_moment
+        ) c ON l.account = c.account AND l.customer_key = c.customer_key
+           AND l.order_id = c.order_id
+    ), first_orders AS (
+        SELECT {ORDER_COLUMNS} FROM first_lines GROUP BY account, customer_key, order_id
+    ), firsts AS (
+        SELECT o.account, o.customer_key,
+            arg_min(o.order_id, {ORDER_RANK}) AS first_order_id,
+            min(o.moment) AS first_moment,
+            arg_min(o.day, {ORDER_RANK}) AS first_day,
+            arg_min(o.order_id, {ORDER_RANK}) FILTER (WHERE o.order_amount > 0)
+                AS first_paid_order_id,
+            arg_min(o.day, {ORDER_RANK}) FILTER (WHERE o.order_amount > 0) AS first_paid_day
+        FROM first_orders o GROUP BY o.account, o.customer_key
+    ), later_paid AS (
+        -- Customers whose first orders were all unpaid ($0, say): their first paid order is
+        -- ranked among all their orders (the rare case, so the full grouping stays rare).
+        SELECT o.account, o.customer_key,
+            arg_min(o.order_id, {ORDER_RANK}) AS first_paid_order_id,
+            arg_min(o.day, {ORDER_RANK}) AS first_paid_day
+        FROM (
+            SELECT {ORDER_COLUMNS}
+            FROM lines l SEMI JOIN (SELECT account, customer_key FROM firsts
+                                    WHERE first_paid_order_id IS NULL) u
+              ON l.account = u.account AND l.customer_key = u.customer_key
+            GROUP BY account, customer_key, order_id
+        ) o
+        WHERE o.order_amount > 0
+        GROUP BY o.account, o.customer_key
+    ), front_end AS (
+        SELECT l.account, l.customer_key,
+            arg_min(l.product_id, (-l.amount, l.line_position, l.product_id)) AS product_id,
+            arg_min(l.product_name, (-l.amount, l.line_position, l.product_id)) AS product_name
+        FROM first_lines l JOIN firsts f
+          ON l.account = f.account AND l.customer_key = f.customer_key
+         AND l.order_id = f.first_order_id
+        GROUP BY l.account, l.customer_key
     ), aliases AS (
         SELECT account, customer_key, list(DISTINCT customer_id ORDER BY customer_id)
             AS platform_ids
@@ -78,13 +100,15 @@ def customers_sql(key_rule: str) -> str:
         coalesce(f.first_day, e.first_charge_day, e.first_event_day) AS first_purchase_day,
         fe.product_id AS front_end_product_id,
         fe.product_name AS front_end_product_name,
-        f.first_paid_order_id,
-        coalesce(f.first_paid_day, CASE WHEN f.first_order_id IS NULL THEN e.first_charge_day END)
+        coalesce(f.first_paid_order_id, lp.first_paid_order_id) AS first_paid_order_id,
+        coalesce(f.first_paid_day, lp.first_paid_day,
+                 CASE WHEN f.first_order_id IS NULL THEN e.first_charge_day END)
             AS first_paid_purchase_day,
         e.last_charge_day AS last_purchase_day,
         '{key_rule}' AS customer_key_rule
     FROM everyone e
     LEFT JOIN firsts f ON e.account = f.account AND e.customer_key = f.customer_key
+    LEFT JOIN later_paid lp ON e.account = lp.account AND e.customer_key = lp.customer_key
     LEFT JOIN front_end fe ON e.account = fe.account AND e.customer_key = fe.customer_key
     LEFT JOIN aliases a ON e.account = a.account AND e.customer_key = a.customer_key
     """
