@@ -27,6 +27,7 @@ from ltv_pipeline.ingest.load_file import FileLoad, load_file
 from ltv_pipeline.ingest.results import FileResult, write_result
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.lib.partition_keys import parse_file_partition_key
+from ltv_pipeline.lib.tables import landed_table
 from ltv_pipeline.lib.warehouse import Warehouse
 from ltv_pipeline.settings import Settings, get_settings
 
@@ -83,9 +84,10 @@ def build_raw_file_asset(profile: FormatProfile) -> AssetsDefinition:
         group_name=RAW_FILES_GROUP,
         kinds={"duckdb", "csv"},
         description=(
-            f"Rows of {profile.label} exports, one partition per ingested file. Every cell is "
-            f"kept as text in landed_{profile.asset.removeprefix('raw_')}; rows that do not parse "
-            "or break the contract are in `rejects` with the reason."
+            f"Rows of {profile.label} exports, one partition per ingested file: the view of "
+            f"the accepted records of {landed_table(profile)}, which keeps every cell as text "
+            "beside its parsed value; rows that do not parse or break the contract are in "
+            "`rejects` with the reason."
         ),
         check_specs=[
             AssetCheckSpec(
