@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -25,12 +26,24 @@ def _describe(result: FileResult) -> str:
     return "\n  ".join([text, *result.first_rejects])
 
 
+class DagsterUnavailable(RuntimeError):
+    """Dagster's instance (run history, partitions) cannot be opened, so nothing can be loaded."""
+
+
 def open_dagster() -> DagsterInstance:
     """Dagster's instance, with the pipeline's definitions imported: about two seconds of
     start-up, spent while the first file is hashed and archived (which release the GIL)."""
     import ltv_pipeline.cli.materializing  # noqa: F401  (imported here, not at start-up)
 
-    return DagsterInstance.get()
+    try:
+        return DagsterInstance.get()
+    except Exception as exc:
+        home = os.environ.get("DAGSTER_HOME", "DAGSTER_HOME")
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DagsterUnavailable(
+            f"Dagster's instance in {home} cannot be opened ({first_line}); check its "
+            "dagster.yaml. Files already received stay archived and load once it opens."
+        ) from exc
 
 
 def import_one(
@@ -96,6 +109,9 @@ def import_files(
             except FormatConfigError as exc:
                 result = FileResult.failed(name, str(exc), account=account, format=format_name)
                 write_result(settings.results_dir, result)
+            except DagsterUnavailable as exc:
+                print(f"ltv import: {exc}", file=sys.stderr)
+                return 1
             any_failed |= result.status == "failed"
             print(result.line() if as_json else _describe(result), flush=True)
     if any_failed and not as_json:

@@ -77,6 +77,14 @@ def test_import_reports_each_file_and_keeps_the_original(ltv_home, tmp_path: Pat
     assert counted.stdout.splitlines() == ["n", "20"]  # two distinct files, 10 rows each
 
 
+def test_a_broken_dagster_home_is_a_plain_error(ltv_home):
+    (ltv_home.dagster_home / "dagster.yaml").write_text("storage:\n  bogus: {}\n")
+    done = ltv("import", str(ORDERS_SAMPLE), "--json")
+    assert done.returncode == 1
+    assert "Dagster's instance in" in done.stderr and "cannot be opened" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_format_flag_and_account_flag(ltv_home):
     wrong = ltv("import", str(ORDERS_SAMPLE), "--format", "samcart-limited-subscriptions", "--json")
     assert wrong.returncode == 1
