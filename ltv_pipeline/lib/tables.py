@@ -13,6 +13,7 @@ import duckdb
 
 from ltv_pipeline.formats.profiles import ColumnSpec, FormatProfile, load_catalog
 from ltv_pipeline.lib.sql_parsing import clean_text_sql
+from ltv_pipeline.lib.transaction import one_transaction
 
 SQL_TYPES = {
     "text": "VARCHAR",
@@ -190,11 +191,6 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(statement)
     for profile in load_catalog().profiles.values():
         if _is_base_table(conn, profile.asset):
-            conn.execute("BEGIN TRANSACTION")
-            try:
+            with one_transaction(conn):
                 _merge_old_raw_table(conn, profile)
-                conn.execute("COMMIT")
-            except Exception:
-                conn.execute("ROLLBACK")
-                raise
         conn.execute(f"CREATE VIEW IF NOT EXISTS {profile.asset} AS {raw_view_sql(profile)}")

@@ -73,15 +73,3 @@ class Warehouse(DuckDBResource):
             yield conn
         finally:
             conn.close()
-
-
-@contextmanager
-def one_transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Everything inside commits together or not at all (readers never see half a rebuild)."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")

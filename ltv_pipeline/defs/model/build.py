@@ -5,7 +5,7 @@ import duckdb
 from ltv_pipeline.defs.model.customers import build_customers
 from ltv_pipeline.defs.model.subscriptions import build_subscriptions
 from ltv_pipeline.defs.model.transactions import build_declined_charges, build_transactions
-from ltv_pipeline.lib.warehouse import one_transaction
+from ltv_pipeline.lib.transaction import one_transaction
 
 
 def build_model(conn: duckdb.DuckDBPyConnection) -> None:
