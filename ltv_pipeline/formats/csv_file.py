@@ -30,13 +30,21 @@ class CsvFileError(ValueError):
 
 
 @dataclass(frozen=True)
-class CsvFacts:
+class CsvHead:
+    """What the start of the file tells: enough to read it."""
+
     path: Path
-    sha256: str
     size: int
     encoding: str  # "utf-8" or "latin-1"
     header: list[str]
     header_line: int  # 1-based line of the header row
+
+
+@dataclass(frozen=True)
+class CsvFacts(CsvHead):
+    """The head, and what only a pass over the whole file tells."""
+
+    sha256: str
     lines_with_content: int  # physical lines up to the last non-blank byte
 
     def simple_line_numbers(self, records: int) -> bool:
@@ -57,16 +65,35 @@ def sha256_of(path: Path) -> str:
 
 
 def inspect_file(path: Path) -> CsvFacts:
+    head = inspect_head(path)
+    return with_content(head, *scan_content(path))
+
+
+def inspect_head(path: Path) -> CsvHead:
+    """Refuse what is not a CSV export, and find its encoding and header, from its first bytes."""
     size = path.stat().st_size
     if size == 0:
         raise CsvFileError("the file is empty (0 bytes); expected a CSV export with a header row")
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    _refuse_binary(head)
+    encoding = "utf-8" if _is_utf8(head) else "latin-1"
+    header, header_line = _first_record(head.decode(encoding, errors="replace"))
+    if not header:
+        raise CsvFileError("the file holds no header row (only blank lines)")
+    return CsvHead(path=path, size=size, encoding=encoding, header=header, header_line=header_line)
+
+
+def scan_content(path: Path) -> tuple[str, int]:
+    """(content hash, lines up to the last non-blank byte) in one streaming pass.
+
+    It releases the GIL for most of its time (reading and hashing), so it can run in a thread
+    while DuckDB reads the same file.
+    """
     digest = hashlib.sha256()
     newlines = 0
     lines_with_content = 0
     with path.open("rb") as handle:
-        head = handle.read(SNIFF_BYTES)
-        _refuse_binary(head)
-        handle.seek(0)
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
             in_chunk = chunk.count(b"\n")
@@ -75,19 +102,11 @@ def inspect_file(path: Path) -> CsvFacts:
                 # Newlines after the chunk's last non-blank byte do not end a content line.
                 lines_with_content = newlines + in_chunk - chunk.count(b"\n", end) + 1
             newlines += in_chunk
-    encoding = "utf-8" if _is_utf8(head) else "latin-1"
-    header, header_line = _first_record(head.decode(encoding, errors="replace"))
-    if not header:
-        raise CsvFileError("the file holds no header row (only blank lines)")
-    return CsvFacts(
-        path=path,
-        sha256=digest.hexdigest(),
-        size=size,
-        encoding=encoding,
-        header=header,
-        header_line=header_line,
-        lines_with_content=lines_with_content,
-    )
+    return digest.hexdigest(), lines_with_content
+
+
+def with_content(head: CsvHead, sha256: str, lines_with_content: int) -> CsvFacts:
+    return CsvFacts(**vars(head), sha256=sha256, lines_with_content=lines_with_content)
 
 
 def _content_end(chunk: bytes) -> int:

@@ -11,6 +11,7 @@ tables, which is what makes a backfill from the UI safe.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,11 +19,19 @@ import duckdb
 import polars as pl
 
 from ltv_pipeline.contracts.raw_files import contract_columns, contract_failures
-from ltv_pipeline.formats.csv_file import CsvFacts, CsvFileError, inspect_file, record_start_lines
+from ltv_pipeline.formats.csv_file import (
+    CsvFacts,
+    CsvFileError,
+    CsvHead,
+    inspect_head,
+    record_start_lines,
+    scan_content,
+    with_content,
+)
 from ltv_pipeline.formats.detect import HeaderMapping, mapping_for
 from ltv_pipeline.formats.profiles import ColumnSpec, FormatCatalog, FormatProfile
 from ltv_pipeline.lib import sql_parsing as sp
-from ltv_pipeline.lib.tables import landed_table, typed_columns, typed_name
+from ltv_pipeline.lib.tables import landed_table, stored_when_changed, typed_columns, typed_name
 
 MAX_REASONS_REPORTED = 5
 OVERFLOW_COLUMNS = 4
@@ -54,7 +63,7 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _csv_source(facts: CsvFacts, parallel: bool) -> str:
+def _csv_source(facts: CsvHead, parallel: bool) -> str:
     """read_csv over the file with a fixed dialect (no sniffing: small messy files defeat it).
 
     A few spare columns catch rows with more cells than the header, so that they can be
@@ -120,23 +129,43 @@ def _records_sql(
     )
 
 
-def _read_cells(conn: duckdb.DuckDBPyConnection, facts: CsvFacts) -> tuple[str, int]:
-    """Read every record into the temp table `_cells`: the line-number expression, and how many
-    records the reader found (blank ones included)."""
+def _read_cells(conn: duckdb.DuckDBPyConnection, head: CsvHead) -> int:
+    """Read every record into the temp table `_cells`; how many records the reader found (blank
+    ones included)."""
     for parallel in (True, False):
         try:
-            conn.execute(
-                "CREATE OR REPLACE TEMP TABLE _cells AS SELECT * FROM "
-                + _csv_source(facts, parallel)
-            )
+            source = _csv_source(head, parallel)
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE _cells AS SELECT * FROM {source}")
             break
         except duckdb.Error as exc:
             if parallel and "parallel=false" in str(exc):
                 continue  # quoted newlines together with ragged rows need the sequential reader
             first_line = str(exc).strip().splitlines()[0]
             raise CsvFileError(f"the file cannot be read as CSV: {first_line}") from None
-    records = _scalar(conn, "SELECT count(*) FROM _cells")
-    return _line_number_sql(conn, facts, records), records
+    return _scalar(conn, "SELECT count(*) FROM _cells")
+
+
+def _read_checked_cells(
+    conn: duckdb.DuckDBPyConnection, head: CsvHead, file_hash: str
+) -> tuple[CsvFacts, int]:
+    """`_read_cells`, with the file's content hash checked against the one it was archived by.
+
+    The hash and line count need a full pass over the file; it runs in a thread while DuckDB
+    reads the same file, rather than before it. A changed archive copy is reported as such even
+    when it no longer reads as CSV.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanning = pool.submit(scan_content, head.path)
+        try:
+            records = _read_cells(conn, head)
+        finally:
+            facts = with_content(head, *scanning.result())
+            if facts.sha256 != file_hash:
+                raise CsvFileError(
+                    f"the archived copy {head.path} no longer matches its content hash "
+                    f"{file_hash}; it was changed on disk after import"
+                )
+    return facts, records
 
 
 def _typed_sql(column: ColumnSpec, text: str, catalog: FormatCatalog, date_order: str) -> str:
@@ -274,6 +303,8 @@ def _typed_output(profile: FormatProfile) -> list[str]:
                 )
             else:
                 outputs.append(date)
+        elif stored_when_changed(profile.column(name)):
+            outputs.append(f"NULLIF({_ident('v_' + name)}, {_ident(name)})")
         else:
             outputs.append(f"CAST({_ident('v_' + name)} AS {sql_type})")
     return outputs
@@ -291,17 +322,12 @@ def load_file(
     date_order: str,
 ) -> FileLoad:
     """Replace everything stored for (account, file_hash) in this format with a fresh parse."""
-    facts = inspect_file(path)
-    if facts.sha256 != file_hash:
-        raise CsvFileError(
-            f"the archived copy {path} no longer matches its content hash {file_hash}; "
-            "it was changed on disk after import"
-        )
-    mapping = mapping_for(catalog, profile.name, facts.header)
+    head = inspect_head(path)
+    mapping = mapping_for(catalog, profile.name, head.header)
     where = f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
     keys = f"{sp.quote(account)} AS account, {sp.quote(file_hash)} AS file_hash"
-    line_sql, record_count = _read_cells(conn, facts)
-    records = _records_sql(profile, mapping, facts, line_sql)
+    facts, record_count = _read_checked_cells(conn, head, file_hash)
+    records = _records_sql(profile, mapping, facts, _line_number_sql(conn, facts, record_count))
     landed = landed_table(profile)
     conn.execute("BEGIN TRANSACTION")
     try:

@@ -9,6 +9,8 @@ Writing the text once rather than twice (cells, then typed rows) is most of an i
 
 from __future__ import annotations
 
+import hashlib
+
 import duckdb
 
 from ltv_pipeline.formats.profiles import ColumnSpec, FormatProfile, load_catalog
@@ -59,7 +61,19 @@ def typed_name(name: str) -> str:
     return f"typed_{name}"
 
 
+def stored_when_changed(column: ColumnSpec) -> bool:
+    """Typed text (the email key, a status spelling) is stored only where parsing changed the
+    cell, and is otherwise the cell itself: most emails arrive already as their key, and a second
+    copy of a million distinct strings is a noticeable part of an import's writing."""
+    return sql_type(column) == "VARCHAR" and not is_plain_text(column) and not column.fallback
+
+
 def _raw_value_sql(profile: FormatProfile, column: ColumnSpec) -> str:
+    if stored_when_changed(column):
+        # An accepted record's typed value is NULL only where its cell was blank, or where the
+        # typed value equals the cell (which is then already trimmed).
+        typed, cell = f'"{typed_name(column.name)}"', f'"{column.name}"'
+        return f"coalesce({typed}, {clean_text_sql(cell)})"
     if not is_plain_text(column):
         return f'"{typed_name(column.name)}"'
     value = clean_text_sql(f'"{column.name}"')
@@ -193,4 +207,18 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
         if _is_base_table(conn, profile.asset):
             with one_transaction(conn):
                 _merge_old_raw_table(conn, profile)
-        conn.execute(f"CREATE VIEW IF NOT EXISTS {profile.asset} AS {raw_view_sql(profile)}")
+        _ensure_view(conn, profile.asset, raw_view_sql(profile))
+
+
+def _ensure_view(conn: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+    """Create the view, or replace it when this code defines it differently from the one stored
+    (a warehouse written by an older version): the view's comment is a fingerprint of its SQL."""
+    fingerprint = "definition " + hashlib.sha256(sql.encode()).hexdigest()[:16]
+    stored = conn.execute(
+        "SELECT comment FROM duckdb_views() WHERE view_name = ? AND schema_name = 'main'", [name]
+    ).fetchall()
+    if stored and stored[0][0] == fingerprint:
+        return
+    with one_transaction(conn):
+        conn.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+        conn.execute(f"COMMENT ON VIEW {name} IS '{fingerprint}'")

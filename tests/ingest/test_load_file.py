@@ -192,6 +192,8 @@ def test_rows_with_more_cells_than_the_header_are_rejected(tmp_path: Path, wareh
 
 
 def test_a_changed_archive_copy_is_refused(tmp_path: Path, warehouse, catalog) -> None:
+    load(warehouse, catalog, ORDERS_SAMPLE)
+    before = warehouse.execute("SELECT * FROM landed_samcart_orders ORDER BY ALL").fetchall()
     path = write_csv(tmp_path / "o.csv", ORDERS_SAMPLE.read_text(encoding="utf-8-sig"))
     with pytest.raises(CsvFileError, match="no longer matches"):
         load_file(
@@ -204,6 +206,9 @@ def test_a_changed_archive_copy_is_refused(tmp_path: Path, warehouse, catalog) -
             file_name="o.csv",
             date_order="MDY",
         )
+    # The hash is checked while the file is read, before anything stored is touched.
+    after = warehouse.execute("SELECT * FROM landed_samcart_orders ORDER BY ALL").fetchall()
+    assert after == before
 
 
 def test_day_order_is_a_setting(tmp_path: Path, warehouse, catalog) -> None:

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import duckdb
 
+from ltv_pipeline.formats.csv_file import inspect_file
 from ltv_pipeline.formats.profiles import FormatCatalog
+from ltv_pipeline.ingest.load_file import load_file
 from ltv_pipeline.lib.tables import KEY_COLUMNS, raw_columns
 from ltv_pipeline.lib.warehouse import connect_warehouse
+from tests.support import write_csv
 
 
 def table_type(conn: duckdb.DuckDBPyConnection, name: str) -> str:
@@ -81,4 +84,62 @@ def test_a_warehouse_in_the_two_table_layout_is_merged_without_reparsing(
     # Opening it again changes nothing.
     conn = connect_warehouse(path)
     assert conn.execute("SELECT count(*) FROM raw_samcart_orders").fetchall()[0][0] == 1
+    conn.close()
+
+
+def test_typed_text_is_stored_only_where_parsing_changed_the_cell(
+    tmp_path: Path, warehouse, catalog: FormatCatalog
+) -> None:
+    text = (
+        "Order ID,Order Date,Price,Customer Email,Product Name,Order Status\n"
+        "1,01/02/2024,$1, Ann@X.com ,P,Charged\n"
+        "2,01/02/2024,$1,bob@x.com,P,charged\n"
+    )
+    path = write_csv(tmp_path / "o.csv", text)
+    load_file(
+        warehouse,
+        catalog=catalog,
+        profile=catalog.profile("samcart-orders"),
+        account="default",
+        file_hash=inspect_file(path).sha256,
+        path=path,
+        file_name="o.csv",
+        date_order="MDY",
+    )
+    stored = warehouse.execute(
+        "SELECT typed_customer_email, typed_order_status FROM landed_samcart_orders ORDER BY 1"
+    ).fetchall()
+    # The email key and the status spelling stay NULL where they equal the cell.
+    assert stored == [("ann@x.com", "charged"), (None, None)]
+    rows = warehouse.execute(
+        "SELECT order_id, customer_email, order_status FROM raw_samcart_orders ORDER BY 1"
+    ).fetchall()
+    assert rows == [("1", "ann@x.com", "charged"), ("2", "bob@x.com", "charged")]
+    # A record whose cell was blank has no value, not its blank cell.
+    warehouse.execute(
+        """INSERT INTO landed_samcart_orders (account, file_hash, line_number, order_id,
+               product_name, customer_email, accepted)
+           VALUES ('default', 'h', 2, '3', 'P', '   ', true)"""
+    )
+    blank = warehouse.execute(
+        "SELECT customer_email FROM raw_samcart_orders WHERE order_id = '3'"
+    ).fetchall()
+    assert blank == [(None,)]
+
+
+def test_a_view_defined_by_an_older_version_is_replaced_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    connect_warehouse(path).close()
+    old = duckdb.connect(str(path))
+    old.execute(
+        "CREATE OR REPLACE VIEW raw_samcart_orders AS "
+        "SELECT account, 'old' AS order_id FROM landed_samcart_orders"
+    )
+    old.execute(
+        """INSERT INTO landed_samcart_orders (account, file_hash, line_number, order_id,
+               product_name, accepted) VALUES ('default', 'h', 2, '1001', 'P', true)"""
+    )
+    old.close()
+    conn = connect_warehouse(path)
+    assert conn.execute("SELECT order_id FROM raw_samcart_orders").fetchall() == [("1001",)]
     conn.close()
