@@ -226,10 +226,17 @@ def _build_parse_sql(
     texts += [
         f"{sp.clean_text_sql(_ident(c.name))} AS {_ident('t_' + c.name)}" for c in profile.columns
     ]
+    # COALESCE stops at the first non-NULL value, so the cells that are almost always filled
+    # (required ones first) settle nearly every record; the others are cleaned only on demand.
+    checked = sorted(
+        (c for c in profile.columns if _checked(c, profile)), key=lambda c: not c.required
+    )
+    others = [c for c in profile.columns if not _checked(c, profile)]
     blank = (
         "coalesce("
         + ", ".join(
-            [_ident("t_" + c.name) for c in profile.columns]
+            [_ident("t_" + c.name) for c in checked]
+            + [sp.clean_text_sql(_ident(c.name)) for c in others]
             + ["CAST(extra_columns AS VARCHAR)", "overflow_cells"]
         )
         + ") IS NULL"
