@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 CHUNK = 4 * 1024 * 1024
@@ -106,7 +106,8 @@ def scan_content(path: Path) -> tuple[str, int]:
 
 
 def with_content(head: CsvHead, sha256: str, lines_with_content: int) -> CsvFacts:
-    return CsvFacts(**vars(head), sha256=sha256, lines_with_content=lines_with_content)
+    known = {f.name: getattr(head, f.name) for f in fields(head)}
+    return CsvFacts(**known, sha256=sha256, lines_with_content=lines_with_content)
 
 
 def _content_end(chunk: bytes) -> int:

@@ -26,12 +26,14 @@ from ltv_pipeline.formats.csv_file import (
     inspect_head,
     record_start_lines,
     scan_content,
+    sha256_of,
     with_content,
 )
 from ltv_pipeline.formats.detect import HeaderMapping, mapping_for
 from ltv_pipeline.formats.profiles import ColumnSpec, FormatCatalog, FormatProfile
 from ltv_pipeline.lib import sql_parsing as sp
 from ltv_pipeline.lib.tables import landed_table, stored_when_changed, typed_columns, typed_name
+from ltv_pipeline.lib.transaction import one_transaction
 
 MAX_REASONS_REPORTED = 5
 OVERFLOW_COLUMNS = 4
@@ -146,26 +148,37 @@ def _read_cells(conn: duckdb.DuckDBPyConnection, head: CsvHead) -> int:
 
 
 def _read_checked_cells(
-    conn: duckdb.DuckDBPyConnection, head: CsvHead, file_hash: str
+    conn: duckdb.DuckDBPyConnection, path: Path, file_hash: str
 ) -> tuple[CsvFacts, int]:
     """`_read_cells`, with the file's content hash checked against the one it was archived by.
 
     The hash and line count need a full pass over the file; it runs in a thread while DuckDB
-    reads the same file, rather than before it. A changed archive copy is reported as such even
-    when it no longer reads as CSV.
+    reads the same file, rather than before it. A changed archive copy is reported as changed,
+    also when it no longer reads as CSV at all.
     """
+    try:
+        head = inspect_head(path)
+    except CsvFileError:
+        _check_hash(sha256_of(path), path, file_hash)
+        raise
     with ThreadPoolExecutor(max_workers=1) as pool:
-        scanning = pool.submit(scan_content, head.path)
+        scanning = pool.submit(scan_content, path)
         try:
             records = _read_cells(conn, head)
-        finally:
-            facts = with_content(head, *scanning.result())
-            if facts.sha256 != file_hash:
-                raise CsvFileError(
-                    f"the archived copy {head.path} no longer matches its content hash "
-                    f"{file_hash}; it was changed on disk after import"
-                )
+        except CsvFileError:
+            _check_hash(scanning.result()[0], path, file_hash)
+            raise
+        facts = with_content(head, *scanning.result())
+    _check_hash(facts.sha256, path, file_hash)
     return facts, records
+
+
+def _check_hash(sha256: str, path: Path, file_hash: str) -> None:
+    if sha256 != file_hash:
+        raise CsvFileError(
+            f"the archived copy {path} no longer matches its content hash {file_hash}; "
+            "it was changed on disk after import"
+        ) from None
 
 
 def _typed_sql(column: ColumnSpec, text: str, catalog: FormatCatalog, date_order: str) -> str:
@@ -311,7 +324,8 @@ def _typed_output(profile: FormatProfile) -> list[str]:
             else:
                 outputs.append(date)
         elif stored_when_changed(profile.column(name)):
-            outputs.append(f"NULLIF({_ident('v_' + name)}, {_ident(name)})")
+            # NULL where the value is the cleaned cell itself (lib/tables.stored_when_changed).
+            outputs.append(f"NULLIF({_ident('v_' + name)}, {_ident('t_' + name)})")
         else:
             outputs.append(f"CAST({_ident('v_' + name)} AS {sql_type})")
     return outputs
@@ -329,77 +343,77 @@ def load_file(
     date_order: str,
 ) -> FileLoad:
     """Replace everything stored for (account, file_hash) in this format with a fresh parse."""
-    head = inspect_head(path)
-    mapping = mapping_for(catalog, profile.name, head.header)
     where = f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
     keys = f"{sp.quote(account)} AS account, {sp.quote(file_hash)} AS file_hash"
-    facts, record_count = _read_checked_cells(conn, head, file_hash)
-    records = _records_sql(profile, mapping, facts, _line_number_sql(conn, facts, record_count))
     landed = landed_table(profile)
-    conn.execute("BEGIN TRANSACTION")
     try:
-        # The file's previous records go, and its records land, in the same transaction as the
-        # rest. One pass writes each record's cells as text and, beside them, what parsing made of
-        # them; only the few records that did not parse are parsed again, to say why.
-        conn.execute(f"DELETE FROM {landed} WHERE {where}")
-        conn.execute(f"DELETE FROM rejects WHERE {where} AND source = ?", [profile.asset])
-        parse_sql, reasons_sql = _build_parse_sql(mapping, facts, catalog, date_order, records)
-        cells = [_ident(c.name) for c in profile.columns]
-        typed = [_ident(typed_name(name)) for name, _ in typed_columns(profile)]
-        conn.execute(
-            f"INSERT INTO {landed} (account, file_hash, line_number, {', '.join(cells)}, "
-            f"extra_columns, overflow_cells, {', '.join(typed)}, accepted) "
-            f"SELECT {keys}, line_number, {', '.join(cells)}, extra_columns, overflow_cells, "
-            f"{', '.join(_typed_output(profile))}, NOT is_blank AND NOT has_problem "
-            f"FROM ({parse_sql})"
-        )
-        parsed_ok = _scalar(conn, f"SELECT count(*) FROM {landed} WHERE {where} AND accepted")
-        rows_read = parsed_ok
-        if parsed_ok < record_count:  # some records were blank or did not parse
-            not_stored = (
-                f"SELECT * FROM ({records}) WHERE line_number IS NULL OR line_number NOT IN "
-                f"(SELECT line_number FROM {landed} WHERE {where} AND accepted)"
-            )
-            problem_sql, _ = _build_parse_sql(mapping, facts, catalog, date_order, not_stored)
+        facts, record_count = _read_checked_cells(conn, path, file_hash)
+        mapping = mapping_for(catalog, profile.name, facts.header)
+        line_sql = _line_number_sql(conn, facts, record_count)
+        records = _records_sql(profile, mapping, facts, line_sql)
+        with one_transaction(conn):
+            # The file's previous records go, and its records land, in the same transaction as
+            # the rest. One pass writes each record's cells as text and, beside them, what parsing
+            # made of them; only the few records that did not parse are parsed again, to say why.
+            conn.execute(f"DELETE FROM {landed} WHERE {where}")
+            conn.execute(f"DELETE FROM rejects WHERE {where} AND source = ?", [profile.asset])
+            parse_sql, reasons_sql = _build_parse_sql(mapping, facts, catalog, date_order, records)
+            cells = [_ident(c.name) for c in profile.columns]
+            typed = [_ident(typed_name(name)) for name, _ in typed_columns(profile)]
             conn.execute(
-                f"""INSERT INTO rejects
-                    SELECT ?, ?, ?, ?, line_number, r.column, r.value, r.reason
-                    FROM (SELECT line_number, unnest({reasons_sql}) AS r FROM ({problem_sql})
-                          WHERE has_problem AND NOT is_blank)
-                    ORDER BY 5, 6""",
-                [account, profile.asset, file_hash, file_name],
+                f"INSERT INTO {landed} (account, file_hash, line_number, {', '.join(cells)}, "
+                f"extra_columns, overflow_cells, {', '.join(typed)}, accepted) "
+                f"SELECT {keys}, line_number, {', '.join(cells)}, extra_columns, overflow_cells, "
+                f"{', '.join(_typed_output(profile))}, NOT is_blank AND NOT has_problem "
+                f"FROM ({parse_sql})"
             )
-            # Counted from the records themselves, not from the rejects written above, so that
-            # the check's arithmetic (accepted + rejected = read) can catch a record lost between.
-            rows_read += _scalar(conn, f"SELECT count(*) FROM ({problem_sql}) WHERE NOT is_blank")
-        failures = _hold_to_contract(
-            conn, profile, catalog, mapping, facts, account, file_hash, file_name
-        )
-        rows_rejected = _scalar(
-            conn,
-            f"SELECT count(DISTINCT line_number) FROM rejects WHERE {where} AND source = ?",
-            [profile.asset],
-        )
-        rows_accepted = _scalar(conn, f"SELECT count(*) FROM {profile.asset} WHERE {where}")
-        conn.execute(
-            "INSERT OR REPLACE INTO source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                account,
-                file_hash,
-                profile.name,
-                file_name,
-                facts.size,
-                facts.encoding,
-                rows_read,
-                rows_accepted,
-                rows_rejected,
-            ],
-        )
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
+            parsed_ok = _scalar(conn, f"SELECT count(*) FROM {landed} WHERE {where} AND accepted")
+            rows_read = parsed_ok
+            if parsed_ok < record_count:  # some records were blank or did not parse
+                not_stored = (
+                    f"SELECT * FROM ({records}) WHERE line_number IS NULL OR line_number NOT IN "
+                    f"(SELECT line_number FROM {landed} WHERE {where} AND accepted)"
+                )
+                problem_sql, _ = _build_parse_sql(mapping, facts, catalog, date_order, not_stored)
+                conn.execute(
+                    f"""INSERT INTO rejects
+                        SELECT ?, ?, ?, ?, line_number, r.column, r.value, r.reason
+                        FROM (SELECT line_number, unnest({reasons_sql}) AS r FROM ({problem_sql})
+                              WHERE has_problem AND NOT is_blank)
+                        ORDER BY 5, 6""",
+                    [account, profile.asset, file_hash, file_name],
+                )
+                # Counted from the records themselves, not from the rejects written above, so
+                # that the check's arithmetic (accepted + rejected = read) can catch a record
+                # lost between.
+                not_blank = f"SELECT count(*) FROM ({problem_sql}) WHERE NOT is_blank"
+                rows_read += _scalar(conn, not_blank)
+            failures = _hold_to_contract(
+                conn, profile, catalog, mapping, facts, account, file_hash, file_name
+            )
+            rows_rejected = _scalar(
+                conn,
+                f"SELECT count(DISTINCT line_number) FROM rejects WHERE {where} AND source = ?",
+                [profile.asset],
+            )
+            rows_accepted = _scalar(conn, f"SELECT count(*) FROM {profile.asset} WHERE {where}")
+            conn.execute(
+                "INSERT OR REPLACE INTO source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    account,
+                    file_hash,
+                    profile.name,
+                    file_name,
+                    facts.size,
+                    facts.encoding,
+                    rows_read,
+                    rows_accepted,
+                    rows_rejected,
+                ],
+            )
     finally:
+        # The temporary copies of the file go whatever happened, so that a failed file does not
+        # hold its size in memory for as long as the connection lives.
         for table in ("_cells", "_lines"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
     first = conn.execute(

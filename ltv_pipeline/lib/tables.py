@@ -3,8 +3,9 @@
 A file's records are stored once, in `landed_*`: every cell as text exactly as it arrived, and
 beside them the values parsing typed (dates, money, statuses, the email key), with `accepted`
 saying whether the record became a row. The raw asset `raw_*` is the view of the accepted rows
-by canonical column: a text column is its cell, trimmed; any other column is its typed value.
-Writing the text once rather than twice (cells, then typed rows) is most of an import's cost.
+by canonical column: a text column is its cell, trimmed; any other column is its typed value,
+except that typed text equal to its trimmed cell (most email keys) is not stored twice, and the
+view takes the cell. Writing the text once rather than twice is most of an import's cost.
 """
 
 from __future__ import annotations
@@ -63,15 +64,15 @@ def typed_name(name: str) -> str:
 
 def stored_when_changed(column: ColumnSpec) -> bool:
     """Typed text (the email key, a status spelling) is stored only where parsing changed the
-    cell, and is otherwise the cell itself: most emails arrive already as their key, and a second
-    copy of a million distinct strings is a noticeable part of an import's writing."""
+    cleaned cell, and is otherwise the cleaned cell itself: most emails arrive already as their
+    key, and a second copy of a million distinct strings is a noticeable part of an import."""
     return sql_type(column) == "VARCHAR" and not is_plain_text(column) and not column.fallback
 
 
 def _raw_value_sql(profile: FormatProfile, column: ColumnSpec) -> str:
     if stored_when_changed(column):
-        # An accepted record's typed value is NULL only where its cell was blank, or where the
-        # typed value equals the cell (which is then already trimmed).
+        # An accepted record's typed value is NULL only where it equals the cleaned cell, or
+        # where the cell was blank (any other cell with no value is a rejected record).
         typed, cell = f'"{typed_name(column.name)}"', f'"{column.name}"'
         return f"coalesce({typed}, {clean_text_sql(cell)})"
     if not is_plain_text(column):
@@ -215,7 +216,9 @@ def _ensure_view(conn: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
     (a warehouse written by an older version): the view's comment is a fingerprint of its SQL."""
     fingerprint = "definition " + hashlib.sha256(sql.encode()).hexdigest()[:16]
     stored = conn.execute(
-        "SELECT comment FROM duckdb_views() WHERE view_name = ? AND schema_name = 'main'", [name]
+        "SELECT comment FROM duckdb_views() WHERE view_name = ? AND schema_name = 'main' "
+        "AND database_name = current_database()",
+        [name],
     ).fetchall()
     if stored and stored[0][0] == fingerprint:
         return

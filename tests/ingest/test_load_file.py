@@ -191,24 +191,55 @@ def test_rows_with_more_cells_than_the_header_are_rejected(tmp_path: Path, wareh
     assert "more cells than the 5 columns" in result.first_reasons[0]
 
 
-def test_a_changed_archive_copy_is_refused(tmp_path: Path, warehouse, catalog) -> None:
+CHANGED_COPIES = {
+    "lines edited": lambda text: text.replace("\n", "\r\n").encode(),
+    "header renamed": lambda text: text.replace("Order ID", "Reference", 1).encode(),
+    "emptied": lambda text: b"",
+    "overwritten by a workbook": lambda text: b"PK\x03\x04" + text.encode(),
+}
+
+
+@pytest.mark.parametrize("change", CHANGED_COPIES)
+def test_a_changed_archive_copy_is_refused_as_changed(
+    tmp_path: Path, warehouse, catalog, change: str
+) -> None:
+    """Whatever happened to the copy, the answer is that it changed, not what it now looks
+    like; what was stored stays, and no temporary copy of the file is left behind."""
     load(warehouse, catalog, ORDERS_SAMPLE)
     before = warehouse.execute("SELECT * FROM landed_samcart_orders ORDER BY ALL").fetchall()
-    path = write_csv(tmp_path / "o.csv", ORDERS_SAMPLE.read_text(encoding="utf-8-sig"))
+    path = tmp_path / "o.csv"
+    path.write_bytes(CHANGED_COPIES[change](ORDERS_SAMPLE.read_text(encoding="utf-8-sig")))
     with pytest.raises(CsvFileError, match="no longer matches"):
         load_file(
             warehouse,
             catalog=catalog,
             profile=catalog.profile("samcart-orders"),
             account="default",
-            file_hash="0" * 64,
+            file_hash=inspect_file(ORDERS_SAMPLE).sha256,
             path=path,
             file_name="o.csv",
             date_order="MDY",
         )
-    # The hash is checked while the file is read, before anything stored is touched.
     after = warehouse.execute("SELECT * FROM landed_samcart_orders ORDER BY ALL").fetchall()
     assert after == before
+    temporary = "SELECT count(*) FROM duckdb_tables() WHERE temporary"
+    assert warehouse.execute(temporary).fetchall() == [(0,)]
+
+
+def test_a_record_with_only_optional_cells_is_rejected_not_skipped(
+    tmp_path: Path, warehouse, catalog
+) -> None:
+    text = (
+        "Order ID,Order Date,Price,Customer Email,Product Name,Customer First Name\n"
+        "1,01/02/2024,$1,a@b.c,P,Ann\n"
+        ",,,,,Bob\n"
+        ",,,,,  \n"
+    )
+    result = load(warehouse, catalog, write_csv(tmp_path / "o.csv", text))
+    # Line 3 has a value, so it is a record missing its required ones; line 4 is blank.
+    assert (result.rows_read, result.rows_accepted, result.rows_rejected) == (2, 1, 1)
+    assert all(reason.startswith("line 3, column ") for reason in result.first_reasons)
+    assert "line 3, column Order ID: required value is missing" in result.first_reasons
 
 
 def test_day_order_is_a_setting(tmp_path: Path, warehouse, catalog) -> None:

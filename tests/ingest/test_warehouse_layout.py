@@ -94,6 +94,7 @@ def test_typed_text_is_stored_only_where_parsing_changed_the_cell(
         "Order ID,Order Date,Price,Customer Email,Product Name,Order Status\n"
         "1,01/02/2024,$1, Ann@X.com ,P,Charged\n"
         "2,01/02/2024,$1,bob@x.com,P,charged\n"
+        "3,01/02/2024,$1,\tcy@x.com,P,refunded \n"
     )
     path = write_csv(tmp_path / "o.csv", text)
     load_file(
@@ -107,22 +108,27 @@ def test_typed_text_is_stored_only_where_parsing_changed_the_cell(
         date_order="MDY",
     )
     stored = warehouse.execute(
-        "SELECT typed_customer_email, typed_order_status FROM landed_samcart_orders ORDER BY 1"
+        "SELECT typed_customer_email, typed_order_status FROM landed_samcart_orders "
+        "ORDER BY line_number"
     ).fetchall()
-    # The email key and the status spelling stay NULL where they equal the cell.
-    assert stored == [("ann@x.com", "charged"), (None, None)]
+    # The email key and the status spelling stay NULL where they equal the trimmed cell.
+    assert stored == [("ann@x.com", "charged"), (None, None), ("cy@x.com", None)]
     rows = warehouse.execute(
         "SELECT order_id, customer_email, order_status FROM raw_samcart_orders ORDER BY 1"
     ).fetchall()
-    assert rows == [("1", "ann@x.com", "charged"), ("2", "bob@x.com", "charged")]
+    assert rows == [
+        ("1", "ann@x.com", "charged"),
+        ("2", "bob@x.com", "charged"),
+        ("3", "cy@x.com", "refunded"),
+    ]
     # A record whose cell was blank has no value, not its blank cell.
     warehouse.execute(
         """INSERT INTO landed_samcart_orders (account, file_hash, line_number, order_id,
                product_name, customer_email, accepted)
-           VALUES ('default', 'h', 2, '3', 'P', '   ', true)"""
+           VALUES ('default', 'h', 2, '4', 'P', '   ', true)"""
     )
     blank = warehouse.execute(
-        "SELECT customer_email FROM raw_samcart_orders WHERE order_id = '3'"
+        "SELECT customer_email FROM raw_samcart_orders WHERE order_id = '4'"
     ).fetchall()
     assert blank == [(None,)]
 
