@@ -34,8 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def generate(path: Path, customers: int) -> dict[str, int]:
-    """Landed records as the raw assets store them (only the cells the model reads as text),
-    made with DuckDB's range()."""
+    """Landed records as `load_file` stores them, made with DuckDB's range(): the cells the model
+    reads as text, typed values beside them, and typed text (email keys, statuses) only where it
+    differs from the cell, so the raw views do the same work as on imported data."""
     sys.path.insert(0, str(ROOT))
     import duckdb
 
@@ -47,20 +48,21 @@ def generate(path: Path, customers: int) -> dict[str, int]:
     conn.execute(
         f"""
         INSERT INTO landed_samcart_orders (account, file_hash, line_number, order_id,
-            typed_order_date, typed_order_time, typed_order_status, product_id, product_name,
-            typed_price, typed_customer_email, typed_ordered_at, accepted)
+            typed_order_date, typed_order_time, order_status, typed_order_status, product_id,
+            product_name, typed_price, customer_email, typed_ordered_at, accepted)
         WITH o AS (
             SELECT k, k % {customers} AS c, k // {customers} AS seq,
                 DATE '2022-01-01' + CAST(hash(k % {customers}) % 730 AS INTEGER)
                     + CAST((k // {customers}) * (hash(k) % 45) AS INTEGER) AS day
             FROM range({orders}) t(k)
         ), lines AS (
-            SELECT o.*, line FROM o, range(1, CASE WHEN k % 3 = 0 THEN 3 ELSE 2 END) r(line)
+            SELECT o.*, line,
+                CASE WHEN hash(k, 'status') % 200 < 2 THEN 'Refunded'
+                     WHEN hash(k, 'status') % 200 < 3 THEN 'Declined' ELSE 'Charged' END AS status
+            FROM o, range(1, CASE WHEN k % 3 = 0 THEN 3 ELSE 2 END) r(line)
         )
         SELECT 'default', 'file-a', row_number() OVER () + 1, CAST(100000000 + k AS VARCHAR),
-            day, TIME '10:00:00',
-            CASE WHEN hash(k, 'status') % 200 < 2 THEN 'refunded'
-                 WHEN hash(k, 'status') % 200 < 3 THEN 'declined' ELSE 'charged' END,
+            day, TIME '10:00:00', status, lower(status),
             CAST(55500 + line * 10 + c % 7 AS VARCHAR), 'Product ' || (line * 10 + c % 7),
             CAST(CASE line WHEN 1 THEN 47 + (c % 5) * 50 ELSE 17 END AS DECIMAL(18, 2)),
             'buyer' || c || '@example.com', day + TIME '10:00:00', true
@@ -75,14 +77,15 @@ def generate(path: Path, customers: int) -> dict[str, int]:
     conn.execute(
         f"""
         INSERT INTO landed_samcart_recurring_subscriptions (account, file_hash, line_number,
-            subscription_id, typed_customer_email, product_id, product_name, typed_status,
-            typed_created_date, typed_recurring_price, typed_frequency, typed_charges_made,
-            typed_total_collected, accepted)
+            subscription_id, customer_email, product_id, product_name, status, typed_status,
+            typed_created_date, typed_recurring_price, frequency, typed_frequency,
+            typed_charges_made, typed_total_collected, accepted)
         SELECT 'default', 'subs-a', s + 2, CAST(7000000 + s AS VARCHAR),
             'buyer' || (s * 5) || '@example.com', '55502', 'Membership',
+            CASE WHEN s % 4 = 0 THEN 'Canceled' ELSE 'Active' END,
             CASE WHEN s % 4 = 0 THEN 'canceled' ELSE 'active' END,
-            DATE '2022-01-01' + CAST(hash(s * 5) % 730 AS INTEGER), 29.00, 'monthly', 11, 319.00,
-            true
+            DATE '2022-01-01' + CAST(hash(s * 5) % 730 AS INTEGER), 29.00, 'Monthly', 'monthly',
+            11, 319.00, true
         FROM range({subscriptions}) t(s)"""
     )
     counts = {
