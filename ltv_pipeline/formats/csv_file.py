@@ -57,11 +57,7 @@ class CsvFacts(CsvHead):
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return scan_content(path)[0]
 
 
 def inspect_file(path: Path) -> CsvFacts:

@@ -11,7 +11,9 @@ tables, which is what makes a backfill from the UI safe.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -344,78 +346,25 @@ def load_file(
 ) -> FileLoad:
     """Replace everything stored for (account, file_hash) in this format with a fresh parse."""
     where = f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
-    keys = f"{sp.quote(account)} AS account, {sp.quote(file_hash)} AS file_hash"
-    landed = landed_table(profile)
-    try:
+    with _scratch_tables(conn):
         facts, record_count = _read_checked_cells(conn, path, file_hash)
         mapping = mapping_for(catalog, profile.name, facts.header)
         line_sql = _line_number_sql(conn, facts, record_count)
         records = _records_sql(profile, mapping, facts, line_sql)
         with one_transaction(conn):
-            # The file's previous records go, and its records land, in the same transaction as
-            # the rest. One pass writes each record's cells as text and, beside them, what parsing
-            # made of them; only the few records that did not parse are parsed again, to say why.
-            conn.execute(f"DELETE FROM {landed} WHERE {where}")
-            conn.execute(f"DELETE FROM rejects WHERE {where} AND source = ?", [profile.asset])
-            parse_sql, reasons_sql = _build_parse_sql(mapping, facts, catalog, date_order, records)
-            cells = [_ident(c.name) for c in profile.columns]
-            typed = [_ident(typed_name(name)) for name, _ in typed_columns(profile)]
-            conn.execute(
-                f"INSERT INTO {landed} (account, file_hash, line_number, {', '.join(cells)}, "
-                f"extra_columns, overflow_cells, {', '.join(typed)}, accepted) "
-                f"SELECT {keys}, line_number, {', '.join(cells)}, extra_columns, overflow_cells, "
-                f"{', '.join(_typed_output(profile))}, NOT is_blank AND NOT has_problem "
-                f"FROM ({parse_sql})"
-            )
-            parsed_ok = _scalar(conn, f"SELECT count(*) FROM {landed} WHERE {where} AND accepted")
-            rows_read = parsed_ok
-            if parsed_ok < record_count:  # some records were blank or did not parse
-                not_stored = (
-                    f"SELECT * FROM ({records}) WHERE line_number IS NULL OR line_number NOT IN "
-                    f"(SELECT line_number FROM {landed} WHERE {where} AND accepted)"
-                )
-                problem_sql, _ = _build_parse_sql(mapping, facts, catalog, date_order, not_stored)
-                conn.execute(
-                    f"""INSERT INTO rejects
-                        SELECT ?, ?, ?, ?, line_number, r.column, r.value, r.reason
-                        FROM (SELECT line_number, unnest({reasons_sql}) AS r FROM ({problem_sql})
-                              WHERE has_problem AND NOT is_blank)
-                        ORDER BY 5, 6""",
-                    [account, profile.asset, file_hash, file_name],
-                )
-                # Counted from the records themselves, not from the rejects written above, so
-                # that the check's arithmetic (accepted + rejected = read) can catch a record
-                # lost between.
-                not_blank = f"SELECT count(*) FROM ({problem_sql}) WHERE NOT is_blank"
-                rows_read += _scalar(conn, not_blank)
-            failures = _hold_to_contract(
-                conn, profile, catalog, mapping, facts, account, file_hash, file_name
-            )
-            rows_rejected = _scalar(
+            rows_read, rows_accepted, rows_rejected, failures = _replace_records(
                 conn,
-                f"SELECT count(DISTINCT line_number) FROM rejects WHERE {where} AND source = ?",
-                [profile.asset],
+                profile=profile,
+                catalog=catalog,
+                mapping=mapping,
+                facts=facts,
+                records=records,
+                record_count=record_count,
+                account=account,
+                file_hash=file_hash,
+                file_name=file_name,
+                date_order=date_order,
             )
-            rows_accepted = _scalar(conn, f"SELECT count(*) FROM {profile.asset} WHERE {where}")
-            conn.execute(
-                "INSERT OR REPLACE INTO source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    account,
-                    file_hash,
-                    profile.name,
-                    file_name,
-                    facts.size,
-                    facts.encoding,
-                    rows_read,
-                    rows_accepted,
-                    rows_rejected,
-                ],
-            )
-    finally:
-        # The temporary copies of the file go whatever happened, so that a failed file does not
-        # hold its size in memory for as long as the connection lives.
-        for table in ("_cells", "_lines"):
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
     first = conn.execute(
         f"SELECT line_number, column_name, value, reason FROM rejects "
         f"WHERE {where} AND source = ? ORDER BY line_number LIMIT ?",
@@ -433,6 +382,99 @@ def load_file(
         first_reasons=[describe_reject(*row) for row in first],
         contract_failures=failures,
     )
+
+
+@contextmanager
+def _scratch_tables(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """The temporary copies of a file (`_cells`, `_lines`) go whatever happens, so that a failed
+    file does not hold its size in memory for as long as the connection lives."""
+    try:
+        yield
+    finally:
+        for table in ("_cells", "_lines"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _replace_records(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    profile: FormatProfile,
+    catalog: FormatCatalog,
+    mapping: HeaderMapping,
+    facts: CsvFacts,
+    records: str,
+    record_count: int,
+    account: str,
+    file_hash: str,
+    file_name: str,
+    date_order: str,
+) -> tuple[int, int, int, pl.DataFrame]:
+    """(rows read, accepted, rejected, contract failures), inside the caller's transaction.
+
+    The file's previous records go and its records land in the same transaction. One pass
+    writes each record's cells as text and, beside them, what parsing made of them; only the
+    few records that did not parse are parsed again, to say why.
+    """
+    where = f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
+    keys = f"{sp.quote(account)} AS account, {sp.quote(file_hash)} AS file_hash"
+    landed = landed_table(profile)
+    conn.execute(f"DELETE FROM {landed} WHERE {where}")
+    conn.execute(f"DELETE FROM rejects WHERE {where} AND source = ?", [profile.asset])
+    parse_sql, reasons_sql = _build_parse_sql(mapping, facts, catalog, date_order, records)
+    cells = [_ident(c.name) for c in profile.columns]
+    typed = [_ident(typed_name(name)) for name, _ in typed_columns(profile)]
+    conn.execute(
+        f"INSERT INTO {landed} (account, file_hash, line_number, {', '.join(cells)}, "
+        f"extra_columns, overflow_cells, {', '.join(typed)}, accepted) "
+        f"SELECT {keys}, line_number, {', '.join(cells)}, extra_columns, overflow_cells, "
+        f"{', '.join(_typed_output(profile))}, NOT is_blank AND NOT has_problem "
+        f"FROM ({parse_sql})"
+    )
+    parsed_ok = _scalar(conn, f"SELECT count(*) FROM {landed} WHERE {where} AND accepted")
+    rows_read = parsed_ok
+    if parsed_ok < record_count:  # some records were blank or did not parse
+        not_stored = (
+            f"SELECT * FROM ({records}) WHERE line_number IS NULL OR line_number NOT IN "
+            f"(SELECT line_number FROM {landed} WHERE {where} AND accepted)"
+        )
+        problem_sql, _ = _build_parse_sql(mapping, facts, catalog, date_order, not_stored)
+        conn.execute(
+            f"""INSERT INTO rejects
+                SELECT ?, ?, ?, ?, line_number, r.column, r.value, r.reason
+                FROM (SELECT line_number, unnest({reasons_sql}) AS r FROM ({problem_sql})
+                      WHERE has_problem AND NOT is_blank)
+                ORDER BY 5, 6""",
+            [account, profile.asset, file_hash, file_name],
+        )
+        # Counted from the records themselves, not from the rejects written above, so
+        # that the check's arithmetic (accepted + rejected = read) can catch a record
+        # lost between.
+        not_blank = f"SELECT count(*) FROM ({problem_sql}) WHERE NOT is_blank"
+        rows_read += _scalar(conn, not_blank)
+    failures = _hold_to_contract(
+        conn, profile, catalog, mapping, facts, account, file_hash, file_name
+    )
+    rows_rejected = _scalar(
+        conn,
+        f"SELECT count(DISTINCT line_number) FROM rejects WHERE {where} AND source = ?",
+        [profile.asset],
+    )
+    rows_accepted = _scalar(conn, f"SELECT count(*) FROM {profile.asset} WHERE {where}")
+    conn.execute(
+        "INSERT OR REPLACE INTO source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            account,
+            file_hash,
+            profile.name,
+            file_name,
+            facts.size,
+            facts.encoding,
+            rows_read,
+            rows_accepted,
+            rows_rejected,
+        ],
+    )
+    return rows_read, rows_accepted, rows_rejected, failures
 
 
 def describe_reject(line: int | None, column: str | None, value: str | None, reason: str) -> str:
