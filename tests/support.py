@@ -9,6 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
+
+from ltv_pipeline.formats.csv_file import inspect_file
+from ltv_pipeline.formats.profiles import FormatCatalog
+from ltv_pipeline.ingest.load_file import FileLoad, load_file
+
 DATA = Path(__file__).parent / "data"
 ORDERS_SAMPLE = DATA / "samcart_orders_example.csv"
 RECURRING_SAMPLE = DATA / "samcart_recurring_subscriptions_example.csv"
@@ -28,6 +34,26 @@ def write_csv(path: Path, text: str, *, bom: bool = False, crlf: bool = False) -
     raw = data.encode("utf-8")
     path.write_bytes(b"\xef\xbb\xbf" + raw if bom else raw)
     return path
+
+
+def load(
+    conn: duckdb.DuckDBPyConnection,
+    catalog: FormatCatalog,
+    path: Path,
+    format_name: str = "samcart-orders",
+    account: str = "default",
+) -> FileLoad:
+    """Load one file through the raw assets' code path, filed under its own content hash."""
+    return load_file(
+        conn,
+        catalog=catalog,
+        profile=catalog.profile(format_name),
+        account=account,
+        file_hash=inspect_file(path).sha256,
+        path=path,
+        file_name=path.name,
+        date_order="MDY",
+    )
 
 
 @contextmanager

@@ -7,13 +7,12 @@ import random
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from ltv_pipeline.formats.csv_file import CsvFileError, inspect_file
 from ltv_pipeline.formats.profiles import FormatCatalog
-from ltv_pipeline.ingest.load_file import FileLoad, load_file
-from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, write_csv
+from ltv_pipeline.ingest.load_file import load_file
+from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, load, write_csv
 
 NASTY_ORDERS = (
     # Reordered columns, an unknown column, a BOM, CRLF, quoted commas, doubled quotes,
@@ -26,25 +25,6 @@ NASTY_ORDERS = (
     ",,,,,,,\n"
     "\n"
 )
-
-
-def load(
-    conn: duckdb.DuckDBPyConnection,
-    catalog: FormatCatalog,
-    path: Path,
-    format_name: str = "samcart-orders",
-    account: str = "default",
-) -> FileLoad:
-    return load_file(
-        conn,
-        catalog=catalog,
-        profile=catalog.profile(format_name),
-        account=account,
-        file_hash=inspect_file(path).sha256,
-        path=path,
-        file_name=path.name,
-        date_order="MDY",
-    )
 
 
 def test_golden_nasty_orders_file(tmp_path: Path, warehouse, catalog: FormatCatalog) -> None:

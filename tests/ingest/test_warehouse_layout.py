@@ -8,12 +8,10 @@ from pathlib import Path
 
 import duckdb
 
-from ltv_pipeline.formats.csv_file import inspect_file
 from ltv_pipeline.formats.profiles import FormatCatalog
-from ltv_pipeline.ingest.load_file import load_file
 from ltv_pipeline.lib.tables import KEY_COLUMNS, raw_columns
 from ltv_pipeline.lib.warehouse import connect_warehouse
-from tests.support import write_csv
+from tests.support import load, write_csv
 
 
 def table_type(conn: duckdb.DuckDBPyConnection, name: str) -> str:
@@ -96,17 +94,7 @@ def test_typed_text_is_stored_only_where_parsing_changed_the_cell(
         "2,01/02/2024,$1,bob@x.com,P,charged\n"
         "3,01/02/2024,$1,\tcy@x.com,P,refunded \n"
     )
-    path = write_csv(tmp_path / "o.csv", text)
-    load_file(
-        warehouse,
-        catalog=catalog,
-        profile=catalog.profile("samcart-orders"),
-        account="default",
-        file_hash=inspect_file(path).sha256,
-        path=path,
-        file_name="o.csv",
-        date_order="MDY",
-    )
+    load(warehouse, catalog, write_csv(tmp_path / "o.csv", text))
     stored = warehouse.execute(
         "SELECT typed_customer_email, typed_order_status FROM landed_samcart_orders "
         "ORDER BY line_number"
