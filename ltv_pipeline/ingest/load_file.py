@@ -67,6 +67,11 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _one_file(account: str, file_hash: str) -> str:
+    """The condition selecting one file's rows, in the landed table, the raw view or rejects."""
+    return f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
+
+
 def _csv_source(facts: CsvHead, parallel: bool) -> str:
     """read_csv over the file with a fixed dialect (no sniffing: small messy files defeat it).
 
@@ -345,7 +350,7 @@ def load_file(
     date_order: str,
 ) -> FileLoad:
     """Replace everything stored for (account, file_hash) in this format with a fresh parse."""
-    where = f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
+    where = _one_file(account, file_hash)
     with _scratch_tables(conn):
         facts, record_count = _read_checked_cells(conn, path, file_hash)
         mapping = mapping_for(catalog, profile.name, facts.header)
@@ -415,7 +420,7 @@ def _replace_records(
     writes each record's cells as text and, beside them, what parsing made of them; only the
     few records that did not parse are parsed again, to say why.
     """
-    where = f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
+    where = _one_file(account, file_hash)
     keys = f"{sp.quote(account)} AS account, {sp.quote(file_hash)} AS file_hash"
     landed = landed_table(profile)
     conn.execute(f"DELETE FROM {landed} WHERE {where}")
@@ -501,7 +506,7 @@ def _hold_to_contract(
     Returns what the contract still finds among the rows that stay (the asset check's verdict):
     nothing, unless a failure could not be tied to a row, which then fails the check.
     """
-    where = f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
+    where = _one_file(account, file_hash)
     # Account and file hash are the same on every row selected here: they are added as constants
     # rather than read back as millions of equal strings.
     read = [name for name in contract_columns(profile) if name not in ("account", "file_hash")]

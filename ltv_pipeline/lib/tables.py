@@ -70,17 +70,16 @@ def stored_when_changed(column: ColumnSpec) -> bool:
 
 
 def _raw_value_sql(profile: FormatProfile, column: ColumnSpec) -> str:
+    typed, cell = f'"{typed_name(column.name)}"', clean_text_sql(f'"{column.name}"')
     if stored_when_changed(column):
         # An accepted record's typed value is NULL only where it equals the cleaned cell, or
         # where the cell was blank (any other cell with no value is a rejected record).
-        typed, cell = f'"{typed_name(column.name)}"', f'"{column.name}"'
-        return f"coalesce({typed}, {clean_text_sql(cell)})"
+        return f"coalesce({typed}, {cell})"
     if not is_plain_text(column):
-        return f'"{typed_name(column.name)}"'
-    value = clean_text_sql(f'"{column.name}"')
+        return typed
     if column.fallback:
-        value = f"coalesce({value}, {_raw_value_sql(profile, profile.column(column.fallback))})"
-    return value
+        return f"coalesce({cell}, {_raw_value_sql(profile, profile.column(column.fallback))})"
+    return cell
 
 
 def raw_view_sql(profile: FormatProfile) -> str:
