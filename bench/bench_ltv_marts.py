@@ -40,16 +40,19 @@ def generate(path: Path, customers: int) -> dict[str, int]:
     sys.path.insert(0, str(ROOT))
     import duckdb
 
-    from ltv_pipeline.lib.tables import ensure_tables
+    from ltv_pipeline.formats.profiles import load_catalog
+    from ltv_pipeline.lib.tables import ensure_tables, store_file_records
 
     conn = duckdb.connect(str(path))
     ensure_tables(conn)
     orders = customers * 6
-    conn.execute(
+    catalog = load_catalog()
+    store_file_records(
+        conn,
+        catalog.profile("samcart-orders"),
+        "default",
+        "file-a",
         f"""
-        INSERT INTO landed_samcart_orders (account, file_hash, line_number, order_id,
-            typed_order_date, typed_order_time, order_status, typed_order_status, product_id,
-            product_name, typed_price, customer_email, typed_ordered_at, accepted)
         WITH o AS (
             SELECT k, k % {customers} AS c, k // {customers} AS seq,
                 DATE '2022-01-01' + CAST(hash(k % {customers}) % 730 AS INTEGER)
@@ -61,32 +64,44 @@ def generate(path: Path, customers: int) -> dict[str, int]:
                      WHEN hash(k, 'status') % 200 < 3 THEN 'Declined' ELSE 'Charged' END AS status
             FROM o, range(1, CASE WHEN k % 3 = 0 THEN 3 ELSE 2 END) r(line)
         )
-        SELECT 'default', 'file-a', row_number() OVER () + 1, CAST(100000000 + k AS VARCHAR),
-            day, TIME '10:00:00', status, lower(status),
-            CAST(55500 + line * 10 + c % 7 AS VARCHAR), 'Product ' || (line * 10 + c % 7),
-            CAST(CASE line WHEN 1 THEN 47 + (c % 5) * 50 ELSE 17 END AS DECIMAL(18, 2)),
-            'buyer' || c || '@example.com', day + TIME '10:00:00', true
-        FROM lines"""
+        SELECT row_number() OVER () + 1 AS line_number,
+            CAST(100000000 + k AS VARCHAR) AS order_id, day AS typed_order_date,
+            TIME '10:00:00' AS typed_order_time, status AS order_status,
+            lower(status) AS typed_order_status,
+            CAST(55500 + line * 10 + c % 7 AS VARCHAR) AS product_id,
+            'Product ' || (line * 10 + c % 7) AS product_name,
+            CAST(CASE line WHEN 1 THEN 47 + (c % 5) * 50 ELSE 17 END AS DECIMAL(18, 2))
+                AS typed_price,
+            'buyer' || c || '@example.com' AS customer_email,
+            day + TIME '10:00:00' AS typed_ordered_at, true AS accepted
+        FROM lines""",
     )
     # An overlapping second export: 5% of the same lines again, in another file.
-    conn.execute(
-        """INSERT INTO landed_samcart_orders SELECT * REPLACE ('file-b' AS file_hash)
-           FROM landed_samcart_orders WHERE hash(order_id) % 20 = 0"""
+    store_file_records(
+        conn,
+        catalog.profile("samcart-orders"),
+        "default",
+        "file-b",
+        """SELECT * EXCLUDE (account, file_hash) FROM landed_samcart_orders
+           WHERE file_hash = 'file-a' AND hash(order_id) % 20 = 0""",
     )
     subscriptions = customers // 5
-    conn.execute(
+    store_file_records(
+        conn,
+        catalog.profile("samcart-recurring-subscriptions"),
+        "default",
+        "subs-a",
         f"""
-        INSERT INTO landed_samcart_recurring_subscriptions (account, file_hash, line_number,
-            subscription_id, customer_email, product_id, product_name, status, typed_status,
-            typed_created_date, typed_recurring_price, frequency, typed_frequency,
-            typed_charges_made, typed_total_collected, accepted)
-        SELECT 'default', 'subs-a', s + 2, CAST(7000000 + s AS VARCHAR),
-            'buyer' || (s * 5) || '@example.com', '55502', 'Membership',
-            CASE WHEN s % 4 = 0 THEN 'Canceled' ELSE 'Active' END,
-            CASE WHEN s % 4 = 0 THEN 'canceled' ELSE 'active' END,
-            DATE '2022-01-01' + CAST(hash(s * 5) % 730 AS INTEGER), 29.00, 'Monthly', 'monthly',
-            11, 319.00, true
-        FROM range({subscriptions}) t(s)"""
+        SELECT s + 2 AS line_number, CAST(7000000 + s AS VARCHAR) AS subscription_id,
+            'buyer' || (s * 5) || '@example.com' AS customer_email, '55502' AS product_id,
+            'Membership' AS product_name,
+            CASE WHEN s % 4 = 0 THEN 'Canceled' ELSE 'Active' END AS status,
+            CASE WHEN s % 4 = 0 THEN 'canceled' ELSE 'active' END AS typed_status,
+            DATE '2022-01-01' + CAST(hash(s * 5) % 730 AS INTEGER) AS typed_created_date,
+            29.00 AS typed_recurring_price, 'Monthly' AS frequency,
+            'monthly' AS typed_frequency, 11 AS typed_charges_made,
+            319.00 AS typed_total_collected, true AS accepted
+        FROM range({subscriptions}) t(s)""",
     )
     counts = {
         "order_rows": conn.execute("SELECT count(*) FROM raw_samcart_orders").fetchall()[0][0],

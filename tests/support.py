@@ -56,6 +56,15 @@ def load(
     )
 
 
+def landed_file_tables(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """The files' own landed tables, by name: one per loaded file, and nothing half-made."""
+    rows = conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'landed' "
+        "AND database_name = current_database() ORDER BY 1"
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
 @contextmanager
 def warehouse_held(path: Path, seconds: float = 60) -> Iterator[subprocess.Popen]:
     """Another process holding the DuckDB file read-write, as a Dagster run would."""

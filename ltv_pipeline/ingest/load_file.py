@@ -1,19 +1,17 @@
 """Land, parse, check and store one archived export file: the body of every raw file asset.
 
-In one transaction and one pass, every record of the file lands in `landed_*`: its cells as text
-exactly as they arrived, with the file hash and line number, and beside them the typed values SQL
-built from the format profile parses out of those same cells, with whether the record is accepted
-(the raw asset is the view of the accepted ones; lib/tables.py). The pandera contract then
-validates the rows as stored, and any it refuses move to `rejects`. Each reject says
-which line, which column, what value and what was expected. Running it twice gives the same
-tables, which is what makes a backfill from the UI safe.
+In one pass over the file, every record lands in the file's own landed table: its cells as text
+exactly as they arrived, and beside them the typed values SQL built from the format profile
+parses out of those same cells, with whether the record is accepted (the raw asset is the view
+of the accepted ones; lib/tables.py). One transaction then puts that table in place of the
+file's previous one, and the pandera contract validates the rows as stored; any it refuses move
+to `rejects`. Each reject says which line, which column, what value and what was expected.
+Running it twice gives the same tables, which is what makes a backfill from the UI safe.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,10 +29,19 @@ from ltv_pipeline.formats.csv_file import (
     sha256_of,
     with_content,
 )
-from ltv_pipeline.formats.detect import HeaderMapping, mapping_for
+from ltv_pipeline.formats.detect import FormatMismatch, HeaderMapping, mapping_for
 from ltv_pipeline.formats.profiles import ColumnSpec, FormatCatalog, FormatProfile
 from ltv_pipeline.lib import sql_parsing as sp
-from ltv_pipeline.lib.tables import landed_table, stored_when_changed, typed_columns, typed_name
+from ltv_pipeline.lib.tables import (
+    bare_name,
+    file_table,
+    landed_table,
+    landed_view_sql,
+    stored_when_changed,
+    typed_columns,
+    typed_name,
+    write_view,
+)
 from ltv_pipeline.lib.transaction import one_transaction
 
 MAX_REASONS_REPORTED = 5
@@ -72,51 +79,29 @@ def _one_file(account: str, file_hash: str) -> str:
     return f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
 
 
-def _csv_source(facts: CsvHead, parallel: bool) -> str:
+def _csv_source(head: CsvHead, parallel: bool) -> str:
     """read_csv over the file with a fixed dialect (no sniffing: small messy files defeat it).
 
     A few spare columns catch rows with more cells than the header, so that they can be
     rejected rather than silently truncated.
     """
-    width = len(facts.header) + OVERFLOW_COLUMNS
+    width = len(head.header) + OVERFLOW_COLUMNS
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
     return (
-        f"read_csv({sp.quote(str(facts.path))}, header = true, auto_detect = false, "
+        f"read_csv({sp.quote(str(head.path))}, header = true, auto_detect = false, "
         f"columns = {{{columns}}}, delim = ',', quote = '\"', escape = '\"', "
-        f"null_padding = true, strict_mode = false, skip = {facts.header_line - 1}, "
-        f"encoding = {sp.quote(facts.encoding)}, parallel = {str(parallel).lower()})"
+        f"null_padding = true, strict_mode = false, skip = {head.header_line - 1}, "
+        f"encoding = {sp.quote(head.encoding)}, parallel = {str(parallel).lower()})"
     )
 
 
-def _line_number_sql(conn: duckdb.DuckDBPyConnection, facts: CsvFacts, records: int) -> str:
-    """Each record's starting line: by position when rows map 1:1 to lines, else looked up."""
-    by_position = f"(_cells.rowid + 1 + {facts.header_line})"
-    if facts.simple_line_numbers(records):
-        return by_position
-    starts = record_start_lines(facts)
-    if len(starts) != records:
-        # The csv module and DuckDB disagree about this file's records (exotic quoting):
-        # keep numbering by position, which is exact for every file without blank lines.
-        return by_position
-    lines = pl.DataFrame(
-        {"record": range(records), "line": starts},
-        schema={"record": pl.Int64, "line": pl.Int64},
-    )
-    conn.register("_lines_frame", lines)
-    try:
-        conn.execute("CREATE OR REPLACE TEMP TABLE _lines AS SELECT * FROM _lines_frame")
-    finally:
-        conn.unregister("_lines_frame")
-    return "(SELECT line FROM _lines WHERE record = _cells.rowid)"
+def _records_sql(mapping: HeaderMapping, head: CsvHead, source: str) -> str:
+    """Every record of the file by canonical name, with its unknown columns and spare cells.
 
-
-def _records_sql(
-    profile: FormatProfile, mapping: HeaderMapping, facts: CsvFacts, line_sql: str
-) -> str:
-    """Every record of `_cells` by canonical name, with its line, unknown columns and spares.
-
-    The one shape that is both landed as text and parsed, so the two can never disagree.
+    The one shape that is both landed as text and parsed, so the two can never disagree. The
+    line number is not known while reading (the table's rowid gives it later), hence NULL.
     """
+    profile = mapping.profile
     cells = [
         f"c{mapping.positions[c.name]}" if c.name in mapping.positions else "NULL"
         for c in profile.columns
@@ -130,38 +115,66 @@ def _records_sql(
         extra = f"CASE WHEN coalesce({extra_cells}) IS NOT NULL THEN json_object({pairs}) END"
     else:
         extra = "NULL"
-    width = len(facts.header)
+    width = len(head.header)
     spare = ", ".join(f"c{i}" for i in range(width, width + OVERFLOW_COLUMNS))
     return (
-        f"SELECT {line_sql} AS line_number, {named}, {extra} AS extra_columns, "
-        f"NULLIF(concat_ws(',', {spare}), '') AS overflow_cells FROM _cells"
+        f"SELECT NULL AS line_number, {named}, {extra} AS extra_columns, "
+        f"NULLIF(concat_ws(',', {spare}), '') AS overflow_cells FROM {source}"
     )
 
 
-def _read_cells(conn: duckdb.DuckDBPyConnection, head: CsvHead) -> int:
-    """Read every record into the temp table `_cells`; how many records the reader found (blank
-    ones included)."""
+def _stored_records_sql(mapping: HeaderMapping, table: str, line_sql: str) -> str:
+    """The records of a file's landed table that did not become rows, in `_records_sql`'s shape
+    (a column the file does not have is NULL), to be parsed again for the reasons."""
+    named = ", ".join(
+        _ident(c.name) if c.name in mapping.positions else f"NULL AS {_ident(c.name)}"
+        for c in mapping.profile.columns
+    )
+    extra = "extra_columns" if mapping.extra else "NULL AS extra_columns"
+    return (
+        f"SELECT {line_sql} AS line_number, {named}, {extra}, overflow_cells "
+        f"FROM {table} WHERE NOT accepted"
+    )
+
+
+def _land(
+    conn: duckdb.DuckDBPyConnection,
+    head: CsvHead,
+    mapping: HeaderMapping,
+    catalog: FormatCatalog,
+    date_order: str,
+    table: str,
+) -> None:
+    """One pass over the file: every record's cells as text and, beside them, what parsing made
+    of them, written in the file's order to `table` (so its rowid is the record's position)."""
     for parallel in (True, False):
+        records = _records_sql(mapping, head, _csv_source(head, parallel))
+        parse_sql, _ = _build_parse_sql(mapping, head, catalog, date_order, records)
+        columns = ", ".join(f"{expr} AS {_ident(name)}" for name, expr in _landed_output(mapping))
         try:
-            source = _csv_source(head, parallel)
-            conn.execute(f"CREATE OR REPLACE TEMP TABLE _cells AS SELECT * FROM {source}")
-            break
+            conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM ({parse_sql})")
+            return
         except duckdb.Error as exc:
             if parallel and "parallel=false" in str(exc):
                 continue  # quoted newlines together with ragged rows need the sequential reader
             first_line = str(exc).strip().splitlines()[0]
             raise CsvFileError(f"the file cannot be read as CSV: {first_line}") from None
-    return _scalar(conn, "SELECT count(*) FROM _cells")
 
 
-def _read_checked_cells(
-    conn: duckdb.DuckDBPyConnection, path: Path, file_hash: str
-) -> tuple[CsvFacts, int]:
-    """`_read_cells`, with the file's content hash checked against the one it was archived by.
+def _land_checked(
+    conn: duckdb.DuckDBPyConnection,
+    path: Path,
+    file_hash: str,
+    catalog: FormatCatalog,
+    profile: FormatProfile,
+    date_order: str,
+    table: str,
+) -> tuple[CsvFacts, HeaderMapping]:
+    """`_land`, with the file's content hash checked against the one it was archived by.
 
     The hash and line count need a full pass over the file; it runs in a thread while DuckDB
     reads the same file, rather than before it. A changed archive copy is reported as changed,
-    also when it no longer reads as CSV at all.
+    also when it no longer reads as CSV or no longer fits its format.
     """
     try:
         head = inspect_head(path)
@@ -171,13 +184,45 @@ def _read_checked_cells(
     with ThreadPoolExecutor(max_workers=1) as pool:
         scanning = pool.submit(scan_content, path)
         try:
-            records = _read_cells(conn, head)
-        except CsvFileError:
+            mapping = mapping_for(catalog, profile.name, head.header)
+            _land(conn, head, mapping, catalog, date_order, table)
+        except (CsvFileError, FormatMismatch):
             _check_hash(scanning.result()[0], path, file_hash)
             raise
         facts = with_content(head, *scanning.result())
     _check_hash(facts.sha256, path, file_hash)
-    return facts, records
+    return facts, mapping
+
+
+def _number_lines(
+    conn: duckdb.DuckDBPyConnection, facts: CsvFacts, table: str
+) -> tuple[int, int | None]:
+    """(records, the first record's line) when every record is one line, so that a record's line
+    follows from its rowid; otherwise the table gets each record's `line_number`, looked up, and
+    the first line is None."""
+    records = _scalar(conn, f"SELECT count(*) FROM {table}")
+    by_position = facts.header_line + 1
+    if facts.simple_line_numbers(records):
+        return records, by_position
+    starts = record_start_lines(facts)
+    if len(starts) != records:
+        # The csv module and DuckDB disagree about this file's records (exotic quoting):
+        # keep numbering by position, which is exact for every file without blank lines.
+        return records, by_position
+    lines = pl.DataFrame(
+        {"record": range(records), "line": starts},
+        schema={"record": pl.Int64, "line": pl.Int64},
+    )
+    conn.register("_lines_frame", lines)
+    try:
+        conn.execute("CREATE OR REPLACE TEMP TABLE _lines AS SELECT * FROM _lines_frame")
+    finally:
+        conn.unregister("_lines_frame")
+    conn.execute(f"ALTER TABLE {table} ADD COLUMN line_number BIGINT")
+    conn.execute(
+        f"UPDATE {table} AS f SET line_number = l.line FROM _lines AS l WHERE l.record = f.rowid"
+    )
+    return records, None
 
 
 def _check_hash(sha256: str, path: Path, file_hash: str) -> None:
@@ -229,7 +274,7 @@ def _checked(column: ColumnSpec, profile: FormatProfile) -> bool:
 
 def _build_parse_sql(
     mapping: HeaderMapping,
-    facts: CsvFacts,
+    head: CsvHead,
     catalog: FormatCatalog,
     date_order: str,
     source: str,
@@ -240,7 +285,7 @@ def _build_parse_sql(
     Reasons are only built for rows that have a problem, when the rejects are written.
     """
     profile = mapping.profile
-    header = facts.header
+    header = head.header
     cells = [_ident(c.name) for c in profile.columns]
     texts = ["line_number", "extra_columns", "overflow_cells", *cells]
     texts += [
@@ -316,25 +361,43 @@ def _build_parse_sql(
     return parse_sql, f"list_filter([{reasons}], lambda r: r.reason IS NOT NULL)"
 
 
-def _typed_output(profile: FormatProfile) -> list[str]:
-    """Expressions for the landed table's typed columns, in table order, from the parse query."""
-    outputs = []
+def _has_cells(mapping: HeaderMapping, name: str) -> bool:
+    """Whether the file has a cell a raw column is parsed from (itself, its fallback, or for the
+    timestamp its date): a column without is NULL in every record, and is not stored."""
+    profile = mapping.profile
+    if profile.timestamp is not None and name == profile.timestamp.name:
+        return profile.timestamp.date in mapping.positions
+    fallback = profile.column(name).fallback
+    return name in mapping.positions or (fallback is not None and fallback in mapping.positions)
+
+
+def _landed_output(mapping: HeaderMapping) -> list[tuple[str, str]]:
+    """(column, expression over the parse query) of a file's landed table: the cells the file
+    has, its unknown columns if any, spare cells, the typed values, and whether it is a row."""
+    profile = mapping.profile
+    outputs = [(c.name, _ident(c.name)) for c in profile.columns if c.name in mapping.positions]
+    if mapping.extra:
+        outputs.append(("extra_columns", "extra_columns"))
+    outputs.append(("overflow_cells", "overflow_cells"))
     for name, sql_type in typed_columns(profile):
+        if not _has_cells(mapping, name):
+            continue
         if profile.timestamp is not None and name == profile.timestamp.name:
             date = _ident("v_" + profile.timestamp.date)
+            value = date
             if profile.timestamp.time:
                 time = _ident("v_" + profile.timestamp.time)
-                outputs.append(
+                value = (
                     f"CASE WHEN {time} IS NOT NULL THEN CAST({date} AS DATE) + {time} "
                     f"ELSE {date} END"
                 )
-            else:
-                outputs.append(date)
         elif stored_when_changed(profile.column(name)):
             # NULL where the value is the cleaned cell itself (lib/tables.stored_when_changed).
-            outputs.append(f"NULLIF({_ident('v_' + name)}, {_ident('t_' + name)})")
+            value = f"NULLIF({_ident('v_' + name)}, {_ident('t_' + name)})"
         else:
-            outputs.append(f"CAST({_ident('v_' + name)} AS {sql_type})")
+            value = f"CAST({_ident('v_' + name)} AS {sql_type})"
+        outputs.append((typed_name(name), value))
+    outputs.append(("accepted", "NOT is_blank AND NOT has_problem"))
     return outputs
 
 
@@ -349,27 +412,34 @@ def load_file(
     file_name: str,
     date_order: str,
 ) -> FileLoad:
-    """Replace everything stored for (account, file_hash) in this format with a fresh parse."""
+    """Replace everything stored for (account, file_hash) in this format with a fresh parse.
+
+    The file is parsed into a table of its own first, beside what is stored; one transaction
+    then swaps it in, writes the rejects and holds the rows to the contract. Whatever fails, the
+    stored records stay as they were and the half-made table goes.
+    """
     where = _one_file(account, file_hash)
-    with _scratch_tables(conn):
-        facts, record_count = _read_checked_cells(conn, path, file_hash)
-        mapping = mapping_for(catalog, profile.name, facts.header)
-        line_sql = _line_number_sql(conn, facts, record_count)
-        records = _records_sql(profile, mapping, facts, line_sql)
+    loading = file_table(profile, account, file_hash, loading=True)
+    try:
+        facts, mapping = _land_checked(conn, path, file_hash, catalog, profile, date_order, loading)
+        record_count, first_line = _number_lines(conn, facts, loading)
         with one_transaction(conn):
             rows_read, rows_accepted, rows_rejected, failures = _replace_records(
                 conn,
-                profile=profile,
                 catalog=catalog,
                 mapping=mapping,
                 facts=facts,
-                records=records,
+                loading=loading,
                 record_count=record_count,
+                first_line=first_line,
                 account=account,
                 file_hash=file_hash,
                 file_name=file_name,
                 date_order=date_order,
             )
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS {loading}")
+        conn.execute("DROP TABLE IF EXISTS _lines")
     first = conn.execute(
         f"SELECT line_number, column_name, value, reason FROM rejects "
         f"WHERE {where} AND source = ? ORDER BY line_number LIMIT ?",
@@ -389,26 +459,15 @@ def load_file(
     )
 
 
-@contextmanager
-def _scratch_tables(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """The temporary copies of a file (`_cells`, `_lines`) go whatever happens, so that a failed
-    file does not hold its size in memory for as long as the connection lives."""
-    try:
-        yield
-    finally:
-        for table in ("_cells", "_lines"):
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
-
-
 def _replace_records(
     conn: duckdb.DuckDBPyConnection,
     *,
-    profile: FormatProfile,
     catalog: FormatCatalog,
     mapping: HeaderMapping,
     facts: CsvFacts,
-    records: str,
+    loading: str,
     record_count: int,
+    first_line: int | None,
     account: str,
     file_hash: str,
     file_name: str,
@@ -416,33 +475,27 @@ def _replace_records(
 ) -> tuple[int, int, int, pl.DataFrame]:
     """(rows read, accepted, rejected, contract failures), inside the caller's transaction.
 
-    The file's previous records go and its records land in the same transaction. One pass
-    writes each record's cells as text and, beside them, what parsing made of them; only the
-    few records that did not parse are parsed again, to say why.
+    The file's previous table gives way to the one just landed, and the landed view lists it.
+    Only the few records that did not parse are parsed again, to say why.
     """
+    profile = mapping.profile
     where = _one_file(account, file_hash)
-    keys = f"{sp.quote(account)} AS account, {sp.quote(file_hash)} AS file_hash"
-    landed = landed_table(profile)
-    conn.execute(f"DELETE FROM {landed} WHERE {where}")
+    table = file_table(profile, account, file_hash)
+    conn.execute(f"DROP TABLE IF EXISTS {table}")
+    conn.execute(f"ALTER TABLE {loading} RENAME TO {bare_name(table)}")
     conn.execute(f"DELETE FROM rejects WHERE {where} AND source = ?", [profile.asset])
-    parse_sql, reasons_sql = _build_parse_sql(mapping, facts, catalog, date_order, records)
-    cells = [_ident(c.name) for c in profile.columns]
-    typed = [_ident(typed_name(name)) for name, _ in typed_columns(profile)]
     conn.execute(
-        f"INSERT INTO {landed} (account, file_hash, line_number, {', '.join(cells)}, "
-        f"extra_columns, overflow_cells, {', '.join(typed)}, accepted) "
-        f"SELECT {keys}, line_number, {', '.join(cells)}, extra_columns, overflow_cells, "
-        f"{', '.join(_typed_output(profile))}, NOT is_blank AND NOT has_problem "
-        f"FROM ({parse_sql})"
+        "INSERT OR REPLACE INTO source_files (account, file_hash, format, file_name, size_bytes, "
+        "encoding, first_record_line) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [account, file_hash, profile.name, file_name, facts.size, facts.encoding, first_line],
     )
-    parsed_ok = _scalar(conn, f"SELECT count(*) FROM {landed} WHERE {where} AND accepted")
+    write_view(conn, landed_table(profile), landed_view_sql(conn, profile))
+    line_sql = "line_number" if first_line is None else f"rowid + {first_line}"
+    parsed_ok = _scalar(conn, f"SELECT count(*) FROM {table} WHERE accepted")
     rows_read = parsed_ok
     if parsed_ok < record_count:  # some records were blank or did not parse
-        not_stored = (
-            f"SELECT * FROM ({records}) WHERE line_number IS NULL OR line_number NOT IN "
-            f"(SELECT line_number FROM {landed} WHERE {where} AND accepted)"
-        )
-        problem_sql, _ = _build_parse_sql(mapping, facts, catalog, date_order, not_stored)
+        not_stored = _stored_records_sql(mapping, table, line_sql)
+        problem_sql, reasons_sql = _build_parse_sql(mapping, facts, catalog, date_order, not_stored)
         conn.execute(
             f"""INSERT INTO rejects
                 SELECT ?, ?, ?, ?, line_number, r.column, r.value, r.reason
@@ -457,7 +510,7 @@ def _replace_records(
         not_blank = f"SELECT count(*) FROM ({problem_sql}) WHERE NOT is_blank"
         rows_read += _scalar(conn, not_blank)
     failures = _hold_to_contract(
-        conn, profile, catalog, mapping, facts, account, file_hash, file_name
+        conn, catalog, mapping, facts, account, file_hash, file_name, line_sql
     )
     rows_rejected = _scalar(
         conn,
@@ -466,18 +519,9 @@ def _replace_records(
     )
     rows_accepted = _scalar(conn, f"SELECT count(*) FROM {profile.asset} WHERE {where}")
     conn.execute(
-        "INSERT OR REPLACE INTO source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            account,
-            file_hash,
-            profile.name,
-            file_name,
-            facts.size,
-            facts.encoding,
-            rows_read,
-            rows_accepted,
-            rows_rejected,
-        ],
+        "UPDATE source_files SET rows_read = ?, rows_accepted = ?, rows_rejected = ? "
+        "WHERE account = ? AND file_hash = ? AND format = ?",
+        [rows_read, rows_accepted, rows_rejected, account, file_hash, profile.name],
     )
     return rows_read, rows_accepted, rows_rejected, failures
 
@@ -492,13 +536,13 @@ def describe_reject(line: int | None, column: str | None, value: str | None, rea
 
 def _hold_to_contract(
     conn: duckdb.DuckDBPyConnection,
-    profile: FormatProfile,
     catalog: FormatCatalog,
     mapping: HeaderMapping,
     facts: CsvFacts,
     account: str,
     file_hash: str,
     file_name: str,
+    line_sql: str,
 ) -> pl.DataFrame:
     """Validate the stored rows with pandera; rows it refuses become rejects and leave the raw
     asset (their records stay landed, no longer accepted).
@@ -506,6 +550,7 @@ def _hold_to_contract(
     Returns what the contract still finds among the rows that stay (the asset check's verdict):
     nothing, unless a failure could not be tied to a row, which then fails the check.
     """
+    profile = mapping.profile
     where = _one_file(account, file_hash)
     # Account and file hash are the same on every row selected here: they are added as constants
     # rather than read back as millions of equal strings.
@@ -541,8 +586,8 @@ def _hold_to_contract(
     if not refused:
         return failures
     conn.execute(
-        f"UPDATE {landed_table(profile)} SET accepted = false "
-        f"WHERE {where} AND line_number IN (SELECT unnest(?))",
+        f"UPDATE {file_table(profile, account, file_hash)} SET accepted = false "
+        f"WHERE {line_sql} IN (SELECT unnest(?))",
         [refused],
     )
     remaining = stored.filter(~pl.col("line_number").is_in(refused))

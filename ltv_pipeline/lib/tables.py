@@ -1,11 +1,20 @@
 """Warehouse table layouts, derived from the format profiles so that a column is declared once.
 
-A file's records are stored once, in `landed_*`: every cell as text exactly as it arrived, and
-beside them the values parsing typed (dates, money, statuses, the email key), with `accepted`
-saying whether the record became a row. The raw asset `raw_*` is the view of the accepted rows
-by canonical column: a text column is its cell, trimmed; any other column is its typed value,
-except that typed text equal to its trimmed cell (most email keys) is not stored twice, and the
-view takes the cell. Writing the text once rather than twice is most of an import's cost.
+A file's records are stored once, in a table of that file's own in the `landed` schema: every
+cell as text exactly as it arrived, and beside them the values parsing typed (dates, money,
+statuses, the email key), with `accepted` saying whether the record became a row. A file's table
+has only the columns the file has, and is replaced whole when the file is parsed again (a Dagster
+partition is a table). `landed_*` is the view of all files of one format, by canonical column.
+
+A file's table is written once, in the file's order, and never has rows deleted, so a record's
+rowid is its position in the file: when every record is one line, its line number is derived
+from the rowid rather than stored (`source_files.first_record_line`); otherwise (quoted line
+breaks, blank lines) the table stores `line_number`.
+
+The raw asset `raw_*` is the view of the accepted rows by canonical column: a text column is its
+cell, trimmed; any other column is its typed value, except that typed text equal to its trimmed
+cell (most email keys) is not stored twice, and the view takes the cell. Writing the text once
+rather than twice is most of an import's cost.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import hashlib
 import duckdb
 
 from ltv_pipeline.formats.profiles import ColumnSpec, FormatProfile, load_catalog
-from ltv_pipeline.lib.sql_parsing import clean_text_sql
+from ltv_pipeline.lib.sql_parsing import clean_text_sql, quote
 from ltv_pipeline.lib.transaction import one_transaction
 
 SQL_TYPES = {
@@ -26,16 +35,41 @@ SQL_TYPES = {
     "time": "TIME",
     "integer": "INTEGER",
 }
-KEY_COLUMNS = "account VARCHAR NOT NULL, file_hash VARCHAR NOT NULL, line_number BIGINT NOT NULL"
 
 
 def sql_type(column: ColumnSpec) -> str:
     return "VARCHAR" if column.vocabulary else SQL_TYPES[column.type]
 
 
+LANDED_SCHEMA = "landed"
+
+
 def landed_table(profile: FormatProfile) -> str:
-    """Every cell of every row, as text, before parsing: named after the raw asset."""
+    """Every cell of every row of every file of a format, as text, before parsing: the view over
+    the files' tables, named after the raw asset."""
     return "landed_" + profile.asset.removeprefix("raw_")
+
+
+def file_table(
+    profile: FormatProfile, account: str, file_hash: str, *, loading: bool = False
+) -> str:
+    """One file's landed records; `loading` names the copy a load writes before it swaps it in."""
+    name = f"{profile.asset.removeprefix('raw_')}/{account}/{file_hash}"
+    return f'{LANDED_SCHEMA}."{name}{".loading" if loading else ""}"'
+
+
+def bare_name(table: str) -> str:
+    """A table's name without its schema, as ALTER TABLE ... RENAME TO wants it."""
+    return table.split(".", 1)[1]
+
+
+def landed_columns(profile: FormatProfile) -> list[tuple[str, str]]:
+    """(name, SQL type) of every column of the landed view, keys first."""
+    keys = [("account", "VARCHAR"), ("file_hash", "VARCHAR"), ("line_number", "BIGINT")]
+    cells = [(c.name, "VARCHAR") for c in profile.columns]
+    spare = [("extra_columns", "JSON"), ("overflow_cells", "VARCHAR")]
+    typed = [(typed_name(name), kind) for name, kind in typed_columns(profile)]
+    return [*keys, *cells, *spare, *typed, ("accepted", "BOOLEAN")]
 
 
 def raw_columns(profile: FormatProfile) -> list[tuple[str, str]]:
@@ -121,16 +155,13 @@ def _create_statements() -> list[str]:
             rows_read BIGINT,
             rows_accepted BIGINT,
             rows_rejected BIGINT,
+            first_record_line BIGINT,
             PRIMARY KEY (account, file_hash, format)
         )""",
+        # Warehouses from before the files' own tables: NULL means the table stores its lines.
+        "ALTER TABLE source_files ADD COLUMN IF NOT EXISTS first_record_line BIGINT",
+        f"CREATE SCHEMA IF NOT EXISTS {LANDED_SCHEMA}",
     ]
-    for profile in load_catalog().profiles.values():
-        cells = ", ".join(f'"{c.name}" VARCHAR' for c in profile.columns)
-        typed = ", ".join(f'"{typed_name(n)}" {kind}' for n, kind in typed_columns(profile))
-        statements.append(
-            f"CREATE TABLE IF NOT EXISTS {landed_table(profile)} ({KEY_COLUMNS}, {cells}, "
-            f"extra_columns JSON, overflow_cells VARCHAR, {typed}, accepted BOOLEAN DEFAULT false)"
-        )
     return statements
 
 
@@ -156,6 +187,70 @@ def _merge_old_raw_table(conn: duckdb.DuckDBPyConnection, profile: FormatProfile
         "AND l.line_number = r.line_number"
     )
     conn.execute(f"DROP TABLE {profile.asset}")
+
+
+def _split_old_landed_table(conn: duckdb.DuckDBPyConnection, profile: FormatProfile) -> None:
+    """A warehouse from before the files' own tables kept every file's records in one table:
+    each file's records move to a table of their own, lines and all. Nothing is re-parsed."""
+    landed = landed_table(profile)
+    files = conn.execute(
+        f"SELECT DISTINCT account, file_hash FROM {landed} ORDER BY ALL"
+    ).fetchall()
+    for account, file_hash in files:
+        store_file_records(
+            conn,
+            profile,
+            account,
+            file_hash,
+            f"SELECT * EXCLUDE (account, file_hash) FROM {landed} "
+            f"WHERE account = {quote(account)} AND file_hash = {quote(file_hash)} "
+            "ORDER BY line_number",
+            refresh_view=False,
+        )
+    conn.execute(f"DROP TABLE {landed}")
+
+
+def store_file_records(
+    conn: duckdb.DuckDBPyConnection,
+    profile: FormatProfile,
+    account: str,
+    file_hash: str,
+    records_sql: str,
+    *,
+    refresh_view: bool = True,
+) -> None:
+    """Make `records_sql` (records with their `line_number`, by landed column name, without the
+    account and file hash) one file's landed table, listed in the landed view. For records that
+    did not come from parsing a file now: a warehouse of an older layout, generated data, a
+    test's hand-made rows."""
+    table = file_table(profile, account, file_hash)
+    conn.execute(f"CREATE OR REPLACE TABLE {table} AS {records_sql}")
+    conn.execute(
+        "INSERT INTO source_files (account, file_hash, format) VALUES (?, ?, ?) "
+        "ON CONFLICT DO UPDATE SET first_record_line = NULL",
+        [account, file_hash, profile.name],
+    )
+    if refresh_view:
+        write_view(conn, landed_table(profile), landed_view_sql(conn, profile))
+
+
+def landed_view_sql(conn: duckdb.DuckDBPyConnection, profile: FormatProfile) -> str:
+    """Every file's landed table of this format as one relation, by name: a column a file does
+    not have is NULL, and with no file at all the view still has every column, typed."""
+    columns = landed_columns(profile)
+    empty = ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in columns)
+    members = [f"SELECT {empty} WHERE false"]
+    files = conn.execute(
+        "SELECT account, file_hash, first_record_line FROM source_files WHERE format = ? "
+        "ORDER BY account, file_hash",
+        [profile.name],
+    ).fetchall()
+    for account, file_hash, first_line in files:
+        keys = f"{quote(account)} AS account, {quote(file_hash)} AS file_hash"
+        if first_line is not None:
+            keys += f", rowid + {int(first_line)} AS line_number"
+        members.append(f"SELECT {keys}, * FROM {file_table(profile, account, file_hash)}")
+    return " UNION ALL BY NAME ".join(members)
 
 
 # Webhook deliveries copied from sealed landing segments: one row per distinct body per account,
@@ -207,20 +302,32 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
         if _is_base_table(conn, profile.asset):
             with one_transaction(conn):
                 _merge_old_raw_table(conn, profile)
+        if _is_base_table(conn, landed_table(profile)):
+            with one_transaction(conn):
+                _split_old_landed_table(conn, profile)
+        _ensure_view(conn, landed_table(profile), landed_view_sql(conn, profile))
         _ensure_view(conn, profile.asset, raw_view_sql(profile))
+
+
+def _fingerprint(sql: str) -> str:
+    return "definition " + hashlib.sha256(sql.encode()).hexdigest()[:16]
 
 
 def _ensure_view(conn: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
     """Create the view, or replace it when this code defines it differently from the one stored
     (a warehouse written by an older version): the view's comment is a fingerprint of its SQL."""
-    fingerprint = "definition " + hashlib.sha256(sql.encode()).hexdigest()[:16]
     stored = conn.execute(
         "SELECT comment FROM duckdb_views() WHERE view_name = ? AND schema_name = 'main' "
         "AND database_name = current_database()",
         [name],
     ).fetchall()
-    if stored and stored[0][0] == fingerprint:
+    if stored and stored[0][0] == _fingerprint(sql):
         return
     with one_transaction(conn):
-        conn.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
-        conn.execute(f"COMMENT ON VIEW {name} IS '{fingerprint}'")
+        write_view(conn, name, sql)
+
+
+def write_view(conn: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+    """(Re)define a view with its fingerprint, inside the caller's transaction if there is one."""
+    conn.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+    conn.execute(f"COMMENT ON VIEW {name} IS '{_fingerprint(sql)}'")

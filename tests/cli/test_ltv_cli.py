@@ -121,7 +121,7 @@ def test_materialize_brings_everything_up_to_date_and_sql_is_read_only(ltv_home)
     rerun = ltv("materialize", "key:raw_samcart_orders")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "1 succeeded, 0 failed" in rerun.stdout
-    refused = ltv("sql", "delete from landed_samcart_orders")
+    refused = ltv("sql", "delete from source_files")
     assert refused.returncode == 1
     assert "read-only" in refused.stderr.lower()
     assert ltv("sql", "select count(*) from raw_samcart_orders").stdout.splitlines()[1] == "10"

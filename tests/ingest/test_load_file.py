@@ -12,7 +12,14 @@ import pytest
 from ltv_pipeline.formats.csv_file import CsvFileError, inspect_file
 from ltv_pipeline.formats.profiles import FormatCatalog
 from ltv_pipeline.ingest.load_file import load_file
-from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, load, write_csv
+from tests.support import (
+    LIMITED_SAMPLE,
+    ORDERS_SAMPLE,
+    RECURRING_SAMPLE,
+    landed_file_tables,
+    load,
+    write_csv,
+)
 
 NASTY_ORDERS = (
     # Reordered columns, an unknown column, a BOM, CRLF, quoted commas, doubled quotes,
@@ -204,6 +211,9 @@ def test_a_changed_archive_copy_is_refused_as_changed(
     assert after == before
     temporary = "SELECT count(*) FROM duckdb_tables() WHERE temporary"
     assert warehouse.execute(temporary).fetchall() == [(0,)]
+    assert landed_file_tables(warehouse) == [
+        f"samcart_orders/default/{inspect_file(ORDERS_SAMPLE).sha256}"
+    ]
 
 
 def test_a_record_with_only_optional_cells_is_rejected_not_skipped(
@@ -255,6 +265,9 @@ def test_a_failure_half_way_keeps_what_was_stored(
     landed = warehouse.execute("SELECT count(*) FROM landed_samcart_orders").fetchall()[0][0]
     assert after == before
     assert landed == 10
+    assert landed_file_tables(warehouse) == [
+        f"samcart_orders/default/{inspect_file(ORDERS_SAMPLE).sha256}"
+    ]
 
 
 @pytest.mark.parametrize("index", [0, None])

@@ -1,4 +1,5 @@
-"""The landed table holds each record once (cells and typed values); the raw asset is its view."""
+"""Each file's landed table holds its records once (cells and typed values); the landed view
+lists every file of a format, and the raw asset is the view of its accepted records."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ from pathlib import Path
 import duckdb
 
 from ltv_pipeline.formats.profiles import FormatCatalog
-from ltv_pipeline.lib.tables import KEY_COLUMNS, raw_columns
+from ltv_pipeline.lib.tables import landed_columns, raw_columns, store_file_records
 from ltv_pipeline.lib.warehouse import connect_warehouse
-from tests.support import load, write_csv
+from tests.support import landed_file_tables, load, write_csv
+
+# The key columns of the landed and raw tables of earlier layouts, which stored them on each row.
+OLD_KEY_COLUMNS = (
+    "account VARCHAR NOT NULL, file_hash VARCHAR NOT NULL, line_number BIGINT NOT NULL"
+)
 
 
 def table_type(conn: duckdb.DuckDBPyConnection, name: str) -> str:
@@ -20,14 +26,17 @@ def table_type(conn: duckdb.DuckDBPyConnection, name: str) -> str:
     ).fetchall()[0][0]
 
 
-def test_the_raw_asset_is_a_view_of_the_accepted_records(warehouse) -> None:
+def test_the_raw_asset_is_a_view_of_the_accepted_records(warehouse, catalog) -> None:
     assert table_type(warehouse, "raw_samcart_orders") == "VIEW"
-    assert table_type(warehouse, "landed_samcart_orders") == "BASE TABLE"
-    warehouse.execute(
-        """INSERT INTO landed_samcart_orders (account, file_hash, line_number, order_id,
-               product_id, product_name, typed_price, accepted)
-           VALUES ('default', 'h', 2, ' 1001 ', '', 'Course', 47.00, true),
-                  ('default', 'h', 3, '1002', '55501', 'Course', NULL, false)"""
+    assert table_type(warehouse, "landed_samcart_orders") == "VIEW"
+    store_file_records(
+        warehouse,
+        catalog.profile("samcart-orders"),
+        "default",
+        "h",
+        """SELECT * FROM (VALUES (2, ' 1001 ', '', 'Course', 47.00, true),
+                                 (3, '1002', '55501', 'Course', NULL, false))
+           AS t(line_number, order_id, product_id, product_name, typed_price, accepted)""",
     )
     rows = warehouse.execute(
         "SELECT line_number, order_id, product_id, price FROM raw_samcart_orders"
@@ -47,10 +56,10 @@ def test_a_warehouse_in_the_two_table_layout_is_merged_without_reparsing(
     cells = ", ".join(f'"{c.name}" VARCHAR' for c in profile.columns)
     typed = ", ".join(f'"{name}" {kind}' for name, kind in raw_columns(profile))
     old.execute(
-        f"CREATE TABLE landed_samcart_orders ({KEY_COLUMNS}, {cells}, extra_columns JSON, "
+        f"CREATE TABLE landed_samcart_orders ({OLD_KEY_COLUMNS}, {cells}, extra_columns JSON, "
         "overflow_cells VARCHAR)"
     )
-    old.execute(f"CREATE TABLE raw_samcart_orders ({KEY_COLUMNS}, {typed})")
+    old.execute(f"CREATE TABLE raw_samcart_orders ({OLD_KEY_COLUMNS}, {typed})")
     old.execute(
         """INSERT INTO landed_samcart_orders (account, file_hash, line_number, order_id, price,
                customer_email, order_date)
@@ -110,10 +119,13 @@ def test_typed_text_is_stored_only_where_parsing_changed_the_cell(
         ("3", "cy@x.com", "refunded"),
     ]
     # A record whose cell was blank has no value, not its blank cell.
-    warehouse.execute(
-        """INSERT INTO landed_samcart_orders (account, file_hash, line_number, order_id,
-               product_name, customer_email, accepted)
-           VALUES ('default', 'h', 2, '4', 'P', '   ', true)"""
+    store_file_records(
+        warehouse,
+        catalog.profile("samcart-orders"),
+        "default",
+        "h",
+        "SELECT 2 AS line_number, '4' AS order_id, 'P' AS product_name, "
+        "'   ' AS customer_email, true AS accepted",
     )
     blank = warehouse.execute(
         "SELECT customer_email FROM raw_samcart_orders WHERE order_id = '4'"
@@ -121,7 +133,9 @@ def test_typed_text_is_stored_only_where_parsing_changed_the_cell(
     assert blank == [(None,)]
 
 
-def test_a_view_defined_by_an_older_version_is_replaced_on_open(tmp_path: Path) -> None:
+def test_a_view_defined_by_an_older_version_is_replaced_on_open(
+    tmp_path: Path, catalog: FormatCatalog
+) -> None:
     path = tmp_path / "warehouse.duckdb"
     connect_warehouse(path).close()
     old = duckdb.connect(str(path))
@@ -129,11 +143,93 @@ def test_a_view_defined_by_an_older_version_is_replaced_on_open(tmp_path: Path) 
         "CREATE OR REPLACE VIEW raw_samcart_orders AS "
         "SELECT account, 'old' AS order_id FROM landed_samcart_orders"
     )
-    old.execute(
-        """INSERT INTO landed_samcart_orders (account, file_hash, line_number, order_id,
-               product_name, accepted) VALUES ('default', 'h', 2, '1001', 'P', true)"""
+    store_file_records(
+        old,
+        catalog.profile("samcart-orders"),
+        "default",
+        "h",
+        "SELECT 2 AS line_number, '1001' AS order_id, 'P' AS product_name, true AS accepted",
     )
     old.close()
     conn = connect_warehouse(path)
     assert conn.execute("SELECT order_id FROM raw_samcart_orders").fetchall() == [("1001",)]
     conn.close()
+
+
+def test_a_warehouse_with_one_landed_table_for_all_files_is_split_per_file(
+    tmp_path: Path, catalog: FormatCatalog
+) -> None:
+    """Before each file had a table of its own, one table held every file's records: opening
+    such a warehouse moves each file's records, lines and verdicts, to its own table."""
+    path = tmp_path / "old.duckdb"
+    connect_warehouse(path).close()
+    old = duckdb.connect(str(path))
+    profile = catalog.profile("samcart-orders")
+    columns = ", ".join(
+        f'"{name}" {kind}' for name, kind in landed_columns(profile) if name != "accepted"
+    )
+    old.execute("DROP VIEW raw_samcart_orders")
+    old.execute("DROP VIEW landed_samcart_orders")
+    old.execute(f"CREATE TABLE landed_samcart_orders ({columns}, accepted BOOLEAN)")
+    old.execute(
+        """INSERT INTO landed_samcart_orders (account, file_hash, line_number, order_id,
+               product_name, customer_email, typed_price, typed_order_date, typed_ordered_at,
+               accepted)
+           VALUES ('default', 'a', 2, '1', 'P', 'a@x.com', 1, '2024-01-02', '2024-01-02', true),
+                  ('default', 'a', 5, '2', 'P', 'b@x.com', NULL, NULL, NULL, false),
+                  ('shop', 'b', 3, '3', 'P', 'c@x.com', 3, '2024-01-03', '2024-01-03', true)"""
+    )
+    old.close()
+
+    conn = connect_warehouse(path)
+    assert table_type(conn, "landed_samcart_orders") == "VIEW"
+    assert landed_file_tables(conn) == ["samcart_orders/default/a", "samcart_orders/shop/b"]
+    landed = conn.execute(
+        "SELECT account, file_hash, line_number, order_id, accepted FROM landed_samcart_orders "
+        "ORDER BY ALL"
+    ).fetchall()
+    assert landed == [
+        ("default", "a", 2, "1", True),
+        ("default", "a", 5, "2", False),
+        ("shop", "b", 3, "3", True),
+    ]
+    rows = conn.execute("SELECT order_id, price FROM raw_samcart_orders ORDER BY 1").fetchall()
+    assert rows == [("1", Decimal("1.00")), ("3", Decimal("3.00"))]
+    conn.close()
+
+
+def test_a_file_table_holds_only_the_files_columns_and_lines_follow_its_records(
+    tmp_path: Path, warehouse, catalog: FormatCatalog
+) -> None:
+    """Columns the file does not have are not stored (the view gives NULL); a record's line
+    comes from its position while every record is one line, and is stored when one is not."""
+    simple = "Order ID,Order Date,Price,Customer Email,Product Name\n1,01/02/2024,$1,a@b.c,P\n"
+    load(
+        warehouse, catalog, write_csv(tmp_path / "simple.csv", simple + "2,01/02/2024,$2,b@b.c,Q\n")
+    )
+    quoted = simple + '2,01/02/2024,$2,b@b.c,"Two\nlines"\n\n3,01/02/2024,$3,c@b.c,R\n'
+    load(warehouse, catalog, write_csv(tmp_path / "quoted.csv", quoted))
+    tables = landed_file_tables(warehouse)
+    assert len(tables) == 2
+    for name in tables:
+        stored = [
+            column
+            for (column,) in warehouse.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'landed' "
+                "AND table_name = ?",
+                [name],
+            ).fetchall()
+        ]
+        assert "quantity" not in stored and "typed_quantity" not in stored
+        assert "order_id" in stored and "typed_price" in stored
+    lines = warehouse.execute(
+        "SELECT f.file_name, l.order_id, l.line_number, l.quantity FROM landed_samcart_orders l "
+        "JOIN source_files f USING (account, file_hash) ORDER BY ALL"
+    ).fetchall()
+    assert lines == [
+        ("quoted.csv", "1", 2, None),
+        ("quoted.csv", "2", 3, None),
+        ("quoted.csv", "3", 6, None),
+        ("simple.csv", "1", 2, None),
+        ("simple.csv", "2", 3, None),
+    ]
