@@ -344,7 +344,7 @@ def _build_parse_sql(
     kept_texts = [_ident("t_" + c.name) for c in profile.columns if _checked(c, profile)]
     parse_sql = f"""
         WITH texts AS (SELECT {", ".join(texts)} FROM ({source})),
-        typed AS MATERIALIZED (
+        typed AS (
             SELECT *, {blank} AS is_blank, {", ".join(typed_select)} FROM texts
         )
         SELECT line_number, extra_columns, overflow_cells, {", ".join(cells)},
@@ -597,7 +597,7 @@ def _hold_to_contract(
 def _with_lines(failures: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
     """The file line of each failure case (pandera reports a row index into `frame`), which is
     what a user can look up; NULL for a failure of a whole column."""
-    lines = frame.get_column("line_number").to_list()
+    lines = frame.get_column("line_number")
     mapped = [
         lines[i] if i is not None and 0 <= i < len(lines) else None
         for i in failures.get_column("index").to_list()

@@ -146,12 +146,21 @@ def normalize_label_sql(expr: str) -> str:
 
 
 def vocabulary_sql(expr: str, spellings: dict[str, str]) -> str:
-    """Map any known spelling to its canonical value; NULL for an unknown one."""
+    """Map any known spelling to its canonical value; NULL for an unknown one.
+
+    Most cells are a spelling apart from case (`Charged`), which lower() settles; only the
+    others pay for the regex that normalises punctuation and spacing. A normalised spelling is
+    its own normalisation, so both paths give the same answer for it.
+    """
     branches = " ".join(
         f"WHEN {quote(spelling)} THEN {quote(canonical)}"
         for spelling, canonical in sorted(spellings.items())
+        if normalize_label(spelling) == spelling
     )
-    return f"CASE {normalize_label_sql(expr)} {branches} END"
+    return (
+        f"coalesce(CASE lower({expr}) {branches} END, "
+        f"CASE {normalize_label_sql(expr)} {branches} END)"
+    )
 
 
 def vocabulary_expected(spellings: dict[str, str]) -> str:

@@ -42,6 +42,9 @@ def test_valid_rows_pass(catalog: FormatCatalog) -> None:
     frame = orders_rows([2, 3, 4], ["a@x.com", "b@x.com", "c@x.com"])
     assert set(contract_columns(profile)) <= set(frame.columns)
     assert contract_failures(frame, profile, catalog).height == 0
+    # Unique lines need not come in order.
+    shuffled = orders_rows([4, 2, 3], ["a@x.com", "b@x.com", "c@x.com"])
+    assert contract_failures(shuffled, profile, catalog).height == 0
 
 
 def test_a_line_stored_twice_and_a_bad_email_are_failure_cases(catalog: FormatCatalog) -> None:
