@@ -32,7 +32,8 @@ def _unique_values(data: PolarsData) -> pl.LazyFrame | bool:
     """Each value once. Rows come back in line order, and values that increase from row to row
     are unique without hashing every one; otherwise each repeated value is a failure case."""
     column = pl.col(data.key)
-    if data.lazyframe.select((column.diff() > 0).all()).collect().item():
+    increasing = (column.diff() > 0).all() & column.is_not_null().all()
+    if data.lazyframe.select(increasing).collect().item():
         return True
     return data.lazyframe.select(~column.is_duplicated())
 

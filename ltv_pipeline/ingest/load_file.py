@@ -70,12 +70,8 @@ def _scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = Non
     return conn.execute(sql, params or []).fetchall()[0][0]
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _one_file(account: str, file_hash: str) -> str:
-    """The condition selecting one file's rows, in the landed table, the raw view or rejects."""
+    """The condition selecting one file's rows, in the landed or raw view or in rejects."""
     return f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
 
 
@@ -107,7 +103,7 @@ def _records_sql(mapping: HeaderMapping, head: CsvHead, source: str) -> str:
         for c in profile.columns
     ]
     named = ", ".join(
-        f"{cell} AS {_ident(c.name)}" for cell, c in zip(cells, profile.columns, strict=True)
+        f"{cell} AS {sp.ident(c.name)}" for cell, c in zip(cells, profile.columns, strict=True)
     )
     if mapping.extra:
         extra_cells = ", ".join(f"c{pos}" for pos in mapping.extra)
@@ -127,7 +123,7 @@ def _stored_records_sql(mapping: HeaderMapping, table: str, line_sql: str) -> st
     """The records of a file's landed table that did not become rows, in `_records_sql`'s shape
     (a column the file does not have is NULL), to be parsed again for the reasons."""
     named = ", ".join(
-        _ident(c.name) if c.name in mapping.positions else f"NULL AS {_ident(c.name)}"
+        sp.ident(c.name) if c.name in mapping.positions else f"NULL AS {sp.ident(c.name)}"
         for c in mapping.profile.columns
     )
     extra = "extra_columns" if mapping.extra else "NULL AS extra_columns"
@@ -146,17 +142,23 @@ def _land(
     table: str,
 ) -> None:
     """One pass over the file: every record's cells as text and, beside them, what parsing made
-    of them, written in the file's order to `table` (so its rowid is the record's position)."""
+    of them, written in the file's order to `table` (so its rowid is the record's position).
+
+    Order is what DuckDB keeps by default; it is asked for here all the same, because a
+    connection of the same database may have turned it off for its rebuilds."""
+    conn.execute("SET SESSION preserve_insertion_order = true")
     for parallel in (True, False):
         records = _records_sql(mapping, head, _csv_source(head, parallel))
         parse_sql, _ = _build_parse_sql(mapping, head, catalog, date_order, records)
-        columns = ", ".join(f"{expr} AS {_ident(name)}" for name, expr in _landed_output(mapping))
+        columns = ", ".join(f"{expr} AS {sp.ident(name)}" for name, expr in _landed_output(mapping))
         try:
             conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM ({parse_sql})")
             return
         except duckdb.Error as exc:
             if parallel and "parallel=false" in str(exc):
                 continue  # quoted newlines together with ragged rows need the sequential reader
+            if "CSV" not in str(exc):
+                raise  # not the reader's: a full disk, memory, an interrupt
             first_line = str(exc).strip().splitlines()[0]
             raise CsvFileError(f"the file cannot be read as CSV: {first_line}") from None
 
@@ -286,10 +288,11 @@ def _build_parse_sql(
     """
     profile = mapping.profile
     header = head.header
-    cells = [_ident(c.name) for c in profile.columns]
+    cells = [sp.ident(c.name) for c in profile.columns]
     texts = ["line_number", "extra_columns", "overflow_cells", *cells]
     texts += [
-        f"{sp.clean_text_sql(_ident(c.name))} AS {_ident('t_' + c.name)}" for c in profile.columns
+        f"{sp.clean_text_sql(sp.ident(c.name))} AS {sp.ident('t_' + c.name)}"
+        for c in profile.columns
     ]
     # COALESCE stops at the first non-NULL value, so the cells that are almost always filled
     # (required ones first) settle nearly every record; the others are cleaned only on demand.
@@ -300,8 +303,8 @@ def _build_parse_sql(
     blank = (
         "coalesce("
         + ", ".join(
-            [_ident("t_" + c.name) for c in checked]
-            + [sp.clean_text_sql(_ident(c.name)) for c in others]
+            [sp.ident("t_" + c.name) for c in checked]
+            + [sp.clean_text_sql(sp.ident(c.name)) for c in others]
             + ["CAST(extra_columns AS VARCHAR)", "overflow_cells"]
         )
         + ") IS NULL"
@@ -311,12 +314,14 @@ def _build_parse_sql(
     problems: list[tuple[str, str, str, str]] = []  # (condition, column shown, value, reason)
     one_of = {name: group for group in profile.required_one_of for name in group}
     for column in profile.columns:
-        text = _ident("t_" + column.name)
-        value = _ident("v_" + column.name)
+        text = sp.ident("t_" + column.name)
+        value = sp.ident("v_" + column.name)
         typed = _typed_sql(column, text, catalog, date_order)
         if column.fallback:
             fallback = profile.column(column.fallback)
-            fallback_typed = _typed_sql(fallback, _ident("t_" + fallback.name), catalog, date_order)
+            fallback_typed = _typed_sql(
+                fallback, sp.ident("t_" + fallback.name), catalog, date_order
+            )
             typed = f"coalesce({typed}, {fallback_typed})"
         typed_select.append(f"{typed} AS {value}")
         shown = _shown(mapping, header, column.name)
@@ -327,7 +332,7 @@ def _build_parse_sql(
             problems.append((f"({text} IS NOT NULL AND {value} IS NULL)", shown, text, expected))
         group = one_of.get(column.name)
         if group and group[0] == column.name:
-            none_present = " AND ".join(f"{_ident('t_' + name)} IS NULL" for name in group)
+            none_present = " AND ".join(f"{sp.ident('t_' + name)} IS NULL" for name in group)
             names = " or ".join(_shown(mapping, header, name) for name in group)
             problems.append(
                 (f"({none_present})", shown, text, sp.quote(f"required value is missing: {names}"))
@@ -341,7 +346,7 @@ def _build_parse_sql(
         )
     )
     has_problem = " OR ".join(condition for condition, *_ in problems)
-    kept_texts = [_ident("t_" + c.name) for c in profile.columns if _checked(c, profile)]
+    kept_texts = [sp.ident("t_" + c.name) for c in profile.columns if _checked(c, profile)]
     parse_sql = f"""
         WITH texts AS (SELECT {", ".join(texts)} FROM ({source})),
         typed AS (
@@ -349,7 +354,7 @@ def _build_parse_sql(
         )
         SELECT line_number, extra_columns, overflow_cells, {", ".join(cells)},
                {", ".join(kept_texts)},
-               {", ".join(_ident("v_" + c.name) for c in profile.columns)},
+               {", ".join(sp.ident("v_" + c.name) for c in profile.columns)},
                is_blank, coalesce({has_problem}, false) AS has_problem
         FROM typed
     """
@@ -375,7 +380,7 @@ def _landed_output(mapping: HeaderMapping) -> list[tuple[str, str]]:
     """(column, expression over the parse query) of a file's landed table: the cells the file
     has, its unknown columns if any, spare cells, the typed values, and whether it is a row."""
     profile = mapping.profile
-    outputs = [(c.name, _ident(c.name)) for c in profile.columns if c.name in mapping.positions]
+    outputs = [(c.name, sp.ident(c.name)) for c in profile.columns if c.name in mapping.positions]
     if mapping.extra:
         outputs.append(("extra_columns", "extra_columns"))
     outputs.append(("overflow_cells", "overflow_cells"))
@@ -383,19 +388,19 @@ def _landed_output(mapping: HeaderMapping) -> list[tuple[str, str]]:
         if not _has_cells(mapping, name):
             continue
         if profile.timestamp is not None and name == profile.timestamp.name:
-            date = _ident("v_" + profile.timestamp.date)
+            date = sp.ident("v_" + profile.timestamp.date)
             value = date
             if profile.timestamp.time:
-                time = _ident("v_" + profile.timestamp.time)
+                time = sp.ident("v_" + profile.timestamp.time)
                 value = (
                     f"CASE WHEN {time} IS NOT NULL THEN CAST({date} AS DATE) + {time} "
                     f"ELSE {date} END"
                 )
         elif stored_when_changed(profile.column(name)):
             # NULL where the value is the cleaned cell itself (lib/tables.stored_when_changed).
-            value = f"NULLIF({_ident('v_' + name)}, {_ident('t_' + name)})"
+            value = f"NULLIF({sp.ident('v_' + name)}, {sp.ident('t_' + name)})"
         else:
-            value = f"CAST({_ident('v_' + name)} AS {sql_type})"
+            value = f"CAST({sp.ident('v_' + name)} AS {sql_type})"
         outputs.append((typed_name(name), value))
     outputs.append(("accepted", "NOT is_blank AND NOT has_problem"))
     return outputs
@@ -555,7 +560,7 @@ def _hold_to_contract(
     # Account and file hash are the same on every row selected here: they are added as constants
     # rather than read back as millions of equal strings.
     read = [name for name in contract_columns(profile) if name not in ("account", "file_hash")]
-    checked = ", ".join(_ident(name) for name in read)
+    checked = ", ".join(sp.ident(name) for name in read)
     stored = (
         conn.sql(f"SELECT {checked} FROM {profile.asset} WHERE {where}")
         .pl()

@@ -40,6 +40,11 @@ def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def ident(name: str) -> str:
+    """A SQL identifier, quoted, whatever characters the name holds."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _list(items: list[str]) -> str:
     return "[" + ", ".join(quote(item) for item in items) + "]"
 
@@ -176,6 +181,7 @@ __all__ = [
     "clean_text_sql",
     "date_expected",
     "email_sql",
+    "ident",
     "integer_sql",
     "money_sql",
     "normalize_label",

@@ -24,7 +24,7 @@ import hashlib
 import duckdb
 
 from ltv_pipeline.formats.profiles import ColumnSpec, FormatProfile, load_catalog
-from ltv_pipeline.lib.sql_parsing import clean_text_sql, quote
+from ltv_pipeline.lib.sql_parsing import clean_text_sql, ident, quote
 from ltv_pipeline.lib.transaction import one_transaction
 
 SQL_TYPES = {
@@ -42,11 +42,12 @@ def sql_type(column: ColumnSpec) -> str:
 
 
 LANDED_SCHEMA = "landed"
+LOADING = ".loading"
 
 
 def landed_table(profile: FormatProfile) -> str:
-    """Every cell of every row of every file of a format, as text, before parsing: the view over
-    the files' tables, named after the raw asset."""
+    """Every record of every file of a format, its cells as text and its parsed values: the view
+    over the files' tables, named after the raw asset."""
     return "landed_" + profile.asset.removeprefix("raw_")
 
 
@@ -54,8 +55,8 @@ def file_table(
     profile: FormatProfile, account: str, file_hash: str, *, loading: bool = False
 ) -> str:
     """One file's landed records; `loading` names the copy a load writes before it swaps it in."""
-    name = f"{profile.asset.removeprefix('raw_')}/{account}/{file_hash}"
-    return f'{LANDED_SCHEMA}."{name}{".loading" if loading else ""}"'
+    name = f"{profile.asset.removeprefix('raw_')}/{account}/{file_hash}{LOADING if loading else ''}"
+    return f"{LANDED_SCHEMA}.{ident(name)}"
 
 
 def bare_name(table: str) -> str:
@@ -117,7 +118,7 @@ def _raw_value_sql(profile: FormatProfile, column: ColumnSpec) -> str:
 
 
 def raw_view_sql(profile: FormatProfile) -> str:
-    """The raw asset: the accepted records of the landed table, by canonical column."""
+    """The raw asset: the accepted records of the landed view, by canonical column."""
     by_name = {c.name: c for c in profile.columns}
     values = []
     for name, kind in raw_columns(profile):
@@ -191,10 +192,16 @@ def _merge_old_raw_table(conn: duckdb.DuckDBPyConnection, profile: FormatProfile
 
 def _split_old_landed_table(conn: duckdb.DuckDBPyConnection, profile: FormatProfile) -> None:
     """A warehouse from before the files' own tables kept every file's records in one table:
-    each file's records move to a table of their own, lines and all. Nothing is re-parsed."""
+    each file's records move to a table of their own, lines and all. Nothing is re-parsed. A
+    file listed with no records (a header-only export) gets an empty table.
+
+    It reads the old table once per file: the first open after upgrading a warehouse of many
+    large files takes a while, once."""
     landed = landed_table(profile)
     files = conn.execute(
-        f"SELECT DISTINCT account, file_hash FROM {landed} ORDER BY ALL"
+        f"SELECT DISTINCT account, file_hash FROM {landed} UNION "
+        "SELECT account, file_hash FROM source_files WHERE format = ? ORDER BY ALL",
+        [profile.name],
     ).fetchall()
     for account, file_hash in files:
         store_file_records(
@@ -222,7 +229,7 @@ def store_file_records(
     """Make `records_sql` (records with their `line_number`, by landed column name, without the
     account and file hash) one file's landed table, listed in the landed view. For records that
     did not come from parsing a file now: a warehouse of an older layout, generated data, a
-    test's hand-made rows."""
+    test's hand-made rows. Its statements are atomic only inside the caller's transaction."""
     table = file_table(profile, account, file_hash)
     conn.execute(f"CREATE OR REPLACE TABLE {table} AS {records_sql}")
     conn.execute(
@@ -240,10 +247,14 @@ def landed_view_sql(conn: duckdb.DuckDBPyConnection, profile: FormatProfile) -> 
     columns = landed_columns(profile)
     empty = ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in columns)
     members = [f"SELECT {empty} WHERE false"]
+    # Only files whose table exists: a listed file without one (which no load leaves) must not
+    # make the whole format unreadable.
     files = conn.execute(
-        "SELECT account, file_hash, first_record_line FROM source_files WHERE format = ? "
-        "ORDER BY account, file_hash",
-        [profile.name],
+        "SELECT account, file_hash, first_record_line FROM source_files f WHERE format = ? "
+        "AND EXISTS (SELECT 1 FROM duckdb_tables() t WHERE t.database_name = current_database() "
+        "AND t.schema_name = ? AND t.table_name = ?"
+        " || '/' || f.account || '/' || f.file_hash) ORDER BY account, file_hash",
+        [profile.name, LANDED_SCHEMA, profile.asset.removeprefix("raw_")],
     ).fetchall()
     for account, file_hash, first_line in files:
         keys = f"{quote(account)} AS account, {quote(file_hash)} AS file_hash"
@@ -298,6 +309,7 @@ WEBHOOK_TABLES = [
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     for statement in _create_statements() + WEBHOOK_TABLES:
         conn.execute(statement)
+    _drop_abandoned_loads(conn)
     for profile in load_catalog().profiles.values():
         if _is_base_table(conn, profile.asset):
             with one_transaction(conn):
@@ -307,6 +319,18 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
                 _split_old_landed_table(conn, profile)
         _ensure_view(conn, landed_table(profile), landed_view_sql(conn, profile))
         _ensure_view(conn, profile.asset, raw_view_sql(profile))
+
+
+def _drop_abandoned_loads(conn: duckdb.DuckDBPyConnection) -> None:
+    """A load killed between landing a file and swapping it in leaves its `.loading` table; only
+    the process holding the warehouse for writing gets here, so no load of its own is running."""
+    abandoned = conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = ? AND suffix(table_name, ?)",
+        [LANDED_SCHEMA, LOADING],
+    ).fetchall()
+    for (name,) in abandoned:
+        conn.execute(f"DROP TABLE {LANDED_SCHEMA}.{ident(name)}")
 
 
 def _fingerprint(sql: str) -> str:

@@ -10,7 +10,12 @@ from pathlib import Path
 import duckdb
 
 from ltv_pipeline.formats.profiles import FormatCatalog
-from ltv_pipeline.lib.tables import landed_columns, raw_columns, store_file_records
+from ltv_pipeline.lib.tables import (
+    file_table,
+    landed_columns,
+    raw_columns,
+    store_file_records,
+)
 from ltv_pipeline.lib.warehouse import connect_warehouse
 from tests.support import landed_file_tables, load, write_csv
 
@@ -179,11 +184,20 @@ def test_a_warehouse_with_one_landed_table_for_all_files_is_split_per_file(
                   ('default', 'a', 5, '2', 'P', 'b@x.com', NULL, NULL, NULL, false),
                   ('shop', 'b', 3, '3', 'P', 'c@x.com', 3, '2024-01-03', '2024-01-03', true)"""
     )
+    # A header-only export was listed, with no records.
+    old.execute(
+        "INSERT INTO source_files (account, file_hash, format) "
+        "VALUES ('default', 'a', 'samcart-orders'), ('default', 'e', 'samcart-orders')"
+    )
     old.close()
 
     conn = connect_warehouse(path)
     assert table_type(conn, "landed_samcart_orders") == "VIEW"
-    assert landed_file_tables(conn) == ["samcart_orders/default/a", "samcart_orders/shop/b"]
+    assert landed_file_tables(conn) == [
+        "samcart_orders/default/a",
+        "samcart_orders/default/e",
+        "samcart_orders/shop/b",
+    ]
     landed = conn.execute(
         "SELECT account, file_hash, line_number, order_id, accepted FROM landed_samcart_orders "
         "ORDER BY ALL"
@@ -222,6 +236,12 @@ def test_a_file_table_holds_only_the_files_columns_and_lines_follow_its_records(
         ]
         assert "quantity" not in stored and "typed_quantity" not in stored
         assert "order_id" in stored and "typed_price" in stored
+    # Each column has the type the landed view declares for it.
+    declared = dict(landed_columns(catalog.profile("samcart-orders")))
+    stored_types = warehouse.execute(
+        "SELECT DISTINCT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'landed'"
+    ).fetchall()
+    assert all(declared[name] == kind for name, kind in stored_types), stored_types
     lines = warehouse.execute(
         "SELECT f.file_name, l.order_id, l.line_number, l.quantity FROM landed_samcart_orders l "
         "JOIN source_files f USING (account, file_hash) ORDER BY ALL"
@@ -233,3 +253,26 @@ def test_a_file_table_holds_only_the_files_columns_and_lines_follow_its_records(
         ("simple.csv", "1", 2, None),
         ("simple.csv", "2", 3, None),
     ]
+
+
+def test_a_file_table_left_by_a_killed_load_is_dropped_on_open(
+    tmp_path: Path, catalog: FormatCatalog
+) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    conn = connect_warehouse(path)
+    load(
+        conn,
+        catalog,
+        write_csv(
+            tmp_path / "o.csv",
+            "Order ID,Order Date,Price,Customer Email,Product Name\n1,01/02/2024,$1,a@b.c,P\n",
+        ),
+    )
+    kept = landed_file_tables(conn)
+    loading = file_table(catalog.profile("samcart-orders"), "default", "f", loading=True)
+    conn.execute(f"CREATE TABLE {loading} AS SELECT 1 AS x")
+    conn.close()
+    conn = connect_warehouse(path)
+    assert landed_file_tables(conn) == kept
+    assert conn.execute("SELECT count(*) FROM raw_samcart_orders").fetchall() == [(1,)]
+    conn.close()
