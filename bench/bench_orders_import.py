@@ -247,7 +247,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--import-rows", type=int, default=2_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--data", type=Path, default=Path(__file__).parent / "out")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "CSV", "WORKDIR"))
     args = parser.parse_args()
