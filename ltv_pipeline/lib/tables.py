@@ -322,8 +322,9 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def _drop_abandoned_loads(conn: duckdb.DuckDBPyConnection) -> None:
-    """A load killed between landing a file and swapping it in leaves its `.loading` table; only
-    the process holding the warehouse for writing gets here, so no load of its own is running."""
+    """A load killed between landing a file and swapping it in leaves its `.loading` table. This
+    runs as the warehouse is opened for writing, which one process does at a time, before the
+    opener loads anything."""
     abandoned = conn.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
         "AND schema_name = ? AND suffix(table_name, ?)",
