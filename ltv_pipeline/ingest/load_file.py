@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,7 +210,8 @@ def _scan_behind(path: Path) -> tuple[str, int]:
     and 2.38 s without it). Linux gives a thread its own priority; elsewhere it stays as it is.
     """
     if sys.platform == "linux":
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SCAN_NICENESS)
+        with suppress(OSError):  # a sandbox that refuses it only loses the overlap
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SCAN_NICENESS)
     return scan_content(path)
 
 
