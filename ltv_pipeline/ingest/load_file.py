@@ -41,6 +41,7 @@ from ltv_pipeline.lib.tables import (
     file_table,
     landed_table,
     landed_view_sql,
+    line_number_sql,
     stored_when_changed,
     typed_columns,
     typed_name,
@@ -514,7 +515,7 @@ def _replace_records(
         [account, file_hash, profile.name, file_name, facts.size, facts.encoding, first_line],
     )
     write_view(conn, landed_table(profile), landed_view_sql(conn, profile))
-    line_sql = "line_number" if first_line is None else f"rowid + {first_line}"
+    line_sql = line_number_sql(first_line)
     parsed_ok = _scalar(conn, f"SELECT count(*) FROM {table} WHERE accepted")
     rows_read = parsed_ok
     if parsed_ok < record_count:  # some records were blank or did not parse

@@ -64,6 +64,14 @@ def bare_name(table: str) -> str:
     return table.split(".", 1)[1]
 
 
+def line_number_sql(first_record_line: int | None) -> str:
+    """A file table's line numbers: derived from the rowid when every record is one line
+    (`source_files.first_record_line`), else the column the table stores."""
+    if first_record_line is None:
+        return "line_number"
+    return f"rowid + {int(first_record_line)}"
+
+
 def landed_columns(profile: FormatProfile) -> list[tuple[str, str]]:
     """(name, SQL type) of every column of the landed view, keys first."""
     keys = [("account", "VARCHAR"), ("file_hash", "VARCHAR"), ("line_number", "BIGINT")]
@@ -258,8 +266,8 @@ def landed_view_sql(conn: duckdb.DuckDBPyConnection, profile: FormatProfile) -> 
     ).fetchall()
     for account, file_hash, first_line in files:
         keys = f"{quote(account)} AS account, {quote(file_hash)} AS file_hash"
-        if first_line is not None:
-            keys += f", rowid + {int(first_line)} AS line_number"
+        if first_line is not None:  # else the table's own column comes with *
+            keys += f", {line_number_sql(first_line)} AS line_number"
         members.append(f"SELECT {keys}, * FROM {file_table(profile, account, file_hash)}")
     return " UNION ALL BY NAME ".join(members)
 
