@@ -55,8 +55,11 @@ def file_table(
     profile: FormatProfile, account: str, file_hash: str, *, loading: bool = False
 ) -> str:
     """One file's landed records; `loading` names the copy a load writes before it swaps it in."""
-    name = f"{profile.asset.removeprefix('raw_')}/{account}/{file_hash}{LOADING if loading else ''}"
-    return f"{LANDED_SCHEMA}.{ident(name)}"
+    return f"{LANDED_SCHEMA}.{ident(_file_table_name(profile, account, file_hash, loading))}"
+
+
+def _file_table_name(profile: FormatProfile, account: str, file_hash: str, loading: bool) -> str:
+    return f"{profile.asset.removeprefix('raw_')}/{account}/{file_hash}{LOADING if loading else ''}"
 
 
 def bare_name(table: str) -> str:
@@ -255,16 +258,17 @@ def landed_view_sql(conn: duckdb.DuckDBPyConnection, profile: FormatProfile) -> 
     columns = landed_columns(profile)
     empty = ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in columns)
     members = [f"SELECT {empty} WHERE false"]
+    files = conn.execute(
+        "SELECT account, file_hash, first_record_line FROM source_files WHERE format = ? "
+        "ORDER BY account, file_hash",
+        [profile.name],
+    ).fetchall()
     # Only files whose table exists: a listed file without one (which no load leaves) must not
     # make the whole format unreadable.
-    files = conn.execute(
-        "SELECT account, file_hash, first_record_line FROM source_files f WHERE format = ? "
-        "AND EXISTS (SELECT 1 FROM duckdb_tables() t WHERE t.database_name = current_database() "
-        "AND t.schema_name = ? AND t.table_name = ?"
-        " || '/' || f.account || '/' || f.file_hash) ORDER BY account, file_hash",
-        [profile.name, LANDED_SCHEMA, profile.asset.removeprefix("raw_")],
-    ).fetchall()
+    existing = set(_landed_table_names(conn))
     for account, file_hash, first_line in files:
+        if _file_table_name(profile, account, file_hash, loading=False) not in existing:
+            continue
         keys = f"{quote(account)} AS account, {quote(file_hash)} AS file_hash"
         if first_line is not None:  # else the table's own column comes with *
             keys += f", {line_number_sql(first_line)} AS line_number"
@@ -333,13 +337,18 @@ def _drop_abandoned_loads(conn: duckdb.DuckDBPyConnection) -> None:
     """A load killed between landing a file and swapping it in leaves its `.loading` table. This
     runs as the warehouse is opened for writing, which one process does at a time, before the
     opener loads anything."""
-    abandoned = conn.execute(
+    for name in _landed_table_names(conn):
+        if name.endswith(LOADING):
+            conn.execute(f"DROP TABLE {LANDED_SCHEMA}.{ident(name)}")
+
+
+def _landed_table_names(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = conn.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = ? AND suffix(table_name, ?)",
-        [LANDED_SCHEMA, LOADING],
+        "AND schema_name = ?",
+        [LANDED_SCHEMA],
     ).fetchall()
-    for (name,) in abandoned:
-        conn.execute(f"DROP TABLE {LANDED_SCHEMA}.{ident(name)}")
+    return [name for (name,) in rows]
 
 
 def _fingerprint(sql: str) -> str:
