@@ -66,6 +66,13 @@ def _env_float(env: dict[str, str], key: str, default: float) -> float:
         raise SettingsError(f"{key}={raw!r}: expected a number") from None
 
 
+def _env_positive_float(env: dict[str, str], key: str, default: float) -> float:
+    value = _env_float(env, key, default)
+    if not value > 0:
+        raise SettingsError(f"{key}={env.get(key)!r}: expected a number of seconds above 0")
+    return value
+
+
 def _env_date(env: dict[str, str], key: str, default: str) -> str:
     raw = env.get(key) or default
     try:
@@ -83,6 +90,9 @@ class Settings:
     busy_timeout_seconds: float = 60.0
     inbox_settle_seconds: float = 2.0
     webhook_max_body_bytes: int = 1024 * 1024
+    # A body not fully received this long after its request began is answered 408: a sender
+    # trickling bytes must not hold a request open.
+    webhook_body_timeout_seconds: float = 10.0
     dagster_host: str = "127.0.0.1"
     dagster_port: int = 3000
     webhook_host: str = "127.0.0.1"
@@ -129,6 +139,9 @@ class Settings:
             busy_timeout_seconds=_env_float(env, "LTV_BUSY_TIMEOUT_SECONDS", 60.0),
             inbox_settle_seconds=_env_float(env, "LTV_INBOX_SETTLE_SECONDS", 2.0),
             webhook_max_body_bytes=_env_int(env, "LTV_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024),
+            webhook_body_timeout_seconds=_env_positive_float(
+                env, "LTV_WEBHOOK_BODY_TIMEOUT_SECONDS", 10.0
+            ),
             dagster_host=env.get("LTV_DAGSTER_HOST") or "127.0.0.1",
             dagster_port=_env_int(env, "LTV_DAGSTER_PORT", 3000),
             webhook_host=env.get("LTV_WEBHOOK_HOST") or "127.0.0.1",

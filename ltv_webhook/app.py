@@ -16,8 +16,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ltv_pipeline.settings import DEFAULT_ACCOUNT, Settings, get_settings
+from ltv_webhook.body_deadline import BodyDeadlines
 from ltv_webhook.fastpath import WebhookFastPath
-from ltv_webhook.handler import handle_delivery
+from ltv_webhook.handler import NOT_FOUND, handle_delivery, is_literal_path
 from ltv_webhook.store import LandingStore
 from ltv_webhook.tokens import TokenIndex, ensure_token
 
@@ -73,10 +74,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         await store.start()
         app.state.store = store
+        deadlines = BodyDeadlines(settings.webhook_body_timeout_seconds)
+        await deadlines.start()
+        app.state.deadlines = deadlines
         log.info("landing store ready in %s", settings.webhooks_dir)
         try:
             yield
         finally:
+            await deadlines.stop()
             await store.stop()
             log.info("landing store sealed and closed")
 
@@ -98,23 +103,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "description": "Not a JSON object or form; kept as a dead "
                 "letter (or a malformed Content-Length, not kept)",
             },
-            404: {"description": "Unknown token or platform; nothing is written"},
+            404: {
+                "description": "Unknown token or platform, or a percent-escaped URL; "
+                "nothing is written"
+            },
+            408: {
+                "model": Problem,
+                "description": "The body was not received in time; not kept, and the "
+                "connection is closed",
+            },
             413: {"model": Problem, "description": "The body is over the size limit"},
             503: {"model": Problem, "description": "The store cannot commit; retry later"},
         },
         openapi_extra={"requestBody": REQUEST_BODY},
     )
     async def receive_samcart(token: str, request: Request) -> Response:
+        if not is_literal_path(request.scope.get("raw_path"), request.scope["path"]):
+            return Response(NOT_FOUND, status_code=404, media_type="application/json")
         answer = await handle_delivery(
             request.app.state.store,
             request.app.state.tokens,
             limit,
+            request.app.state.deadlines,
             token,
             request.stream(),
             request.headers.get("content-length"),
             request.headers.get("content-type"),
         )
-        return Response(answer.body, status_code=answer.status, media_type="application/json")
+        headers = {"connection": "close"} if answer.closes_connection else None
+        return Response(
+            answer.body, status_code=answer.status, media_type="application/json", headers=headers
+        )
 
     @app.get("/healthz", response_model=Health, summary="Is the landing store writable?")
     async def healthz(request: Request) -> JSONResponse:

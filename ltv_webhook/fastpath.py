@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from ltv_webhook.handler import handle_delivery
+from ltv_webhook.handler import NOT_FOUND, Answer, handle_delivery, is_literal_path
 
 PREFIX = "/webhooks/samcart/"
 JSON_HEADERS = [(b"content-type", b"application/json")]
+CLOSE_HEADERS = [(b"connection", b"close")]
 
 
 class ClientDisconnected(Exception):
@@ -38,6 +39,9 @@ class WebhookFastPath:
             or len(path) == len(PREFIX)
         ):
             await self.app(scope, receive, send)
+            return
+        if not is_literal_path(scope.get("raw_path"), path):
+            await self._answer(send, Answer(404, NOT_FOUND))
             return
         content_length = content_type = None
         for name, value in scope["headers"]:
@@ -61,6 +65,7 @@ class WebhookFastPath:
                 state.store,
                 state.tokens,
                 self.limit,
+                state.deadlines,
                 path[len(PREFIX) :],
                 chunks(),
                 content_length,
@@ -68,6 +73,11 @@ class WebhookFastPath:
             )
         except ClientDisconnected:
             return  # no one to answer, and nothing was committed
+        await self._answer(send, answer)
+
+    async def _answer(self, send, answer: Answer) -> None:
         headers = [*JSON_HEADERS, (b"content-length", str(len(answer.body)).encode())]
+        if answer.closes_connection:
+            headers += CLOSE_HEADERS
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})

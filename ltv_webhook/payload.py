@@ -3,6 +3,10 @@
 The sidecar uses it to decide between 2xx (stored) and 400 (stored as a dead letter, with the
 reason); the pipeline uses it to turn the stored bytes into the document its SQL reads. Numbers
 are kept as their literal text, so money is never rounded through a float.
+
+Nesting is bounded (MAX_NESTING): a SamCart event is a few levels deep, and a body nested
+hundreds of levels (`a[b][b]...=1`) parsed fine but made `json.dumps` raise RecursionError in
+the pipeline, which then failed its whole day. Both sides refuse it here, with the same reason.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import json
 from urllib.parse import parse_qsl
 
 MAX_FORM_FIELDS = 1000
+# Levels of objects and arrays, the outer object counting as 1; SamCart's events use about 4.
+MAX_NESTING = 32
 FORM_TYPES = ("application/x-www-form-urlencoded",)
 
 
@@ -42,18 +48,46 @@ def parse_json(body: bytes) -> dict:
             f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
     except RecursionError:
-        raise PayloadError("the JSON is nested too deeply") from None
+        raise PayloadError(
+            f"the JSON is nested too deeply to read; at most {MAX_NESTING} levels are allowed"
+        ) from None
     if not isinstance(document, dict):
         raise PayloadError(
             f"the body is JSON but a {type(document).__name__}; expected a JSON object {{...}}"
         )
+    # Fewer brackets than the limit cannot nest past it: the usual body skips the walk.
+    if body.count(b"{") + body.count(b"[") > MAX_NESTING:
+        depth = nesting(document)
+        if depth > MAX_NESTING:
+            raise PayloadError(
+                f"the JSON is nested {depth} levels deep; at most {MAX_NESTING} are allowed"
+            )
     return document
+
+
+def nesting(document: dict) -> int:
+    """Levels of objects and arrays, the outer one counting as 1. Walks with its own stack, so
+    a document of any depth is measured without recursing."""
+    deepest = 0
+    stack: list[tuple[dict | list, int]] = [(document, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 def _set_path(document: dict, key: str, value: str) -> None:
     """`customer[email]=x` becomes {"customer": {"email": "x"}}, as PHP-style forms mean it."""
     head, _, rest = key.partition("[")
     parts = [head] + ([p.rstrip("]") for p in rest.split("[")] if rest else [])
+    if len(parts) > MAX_NESTING:
+        shown = key if len(key) <= 40 else key[:40] + "..."
+        raise PayloadError(
+            f"form field {shown!r} is nested {len(parts)} levels deep; "
+            f"at most {MAX_NESTING} are allowed"
+        )
     node = document
     for part in parts[:-1]:
         child = node.setdefault(part, {})

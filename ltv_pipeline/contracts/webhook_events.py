@@ -1,20 +1,33 @@
 """The pandera contract of raw_samcart_webhook_events: what parsing promises downstream.
 
 Keys present and unique per (account, delivery, line); a known-or-kept event type; money as exact
-two-decimal numbers; an email that is a folded address; lines numbered within their count.
+two-decimal numbers; an email that is a folded address, present on every event of a known type
+(an event of a type the model does not use is kept without one); lines numbered within their
+count.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandera.polars as pa
 import polars as pl
+from pandera.api.polars.types import PolarsData
 
 from ltv_pipeline.contracts.raw_files import EMAIL_REGEX, MONEY_DTYPE
 
 FOLDED_EMAIL_REGEX = r"^[^@\sA-Z]+@[^@\sA-Z]+$"
 
 
-def webhook_events_schema() -> pa.DataFrameSchema:
+def _present_for_known_types(known_types: Collection[str]) -> pa.Check:
+    def check(data: PolarsData) -> pl.LazyFrame:
+        known = pl.col("event_type").is_in(list(known_types))
+        return data.lazyframe.select(pl.col(data.key).is_not_null() | ~known)
+
+    return pa.Check(check, name="present_for_known_event_types")
+
+
+def webhook_events_schema(known_types: Collection[str]) -> pa.DataFrameSchema:
     text = pa.Column(pl.Utf8, nullable=True)
     return pa.DataFrameSchema(
         {
@@ -37,7 +50,12 @@ def webhook_events_schema() -> pa.DataFrameSchema:
             "quantity": pa.Column(pl.Int32, pa.Check.ge(0), nullable=True),
             "customer_email": pa.Column(
                 pl.Utf8,
-                [pa.Check.str_matches(EMAIL_REGEX), pa.Check.str_matches(FOLDED_EMAIL_REGEX)],
+                [
+                    pa.Check.str_matches(EMAIL_REGEX),
+                    pa.Check.str_matches(FOLDED_EMAIL_REGEX),
+                    _present_for_known_types(known_types),
+                ],
+                nullable=True,
             ),
             "customer_first_name": text,
             "customer_last_name": text,
@@ -51,10 +69,10 @@ def webhook_events_schema() -> pa.DataFrameSchema:
     )
 
 
-def webhook_contract_failures(frame: pl.DataFrame) -> pl.DataFrame:
+def webhook_contract_failures(frame: pl.DataFrame, known_types: Collection[str]) -> pl.DataFrame:
     """Failure cases (column, check, failure_case, index); empty when the frame is valid."""
     try:
-        webhook_events_schema().validate(frame, lazy=True)
+        webhook_events_schema(known_types).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         return errors.failure_cases
     return pl.DataFrame(

@@ -28,6 +28,7 @@ class Sidecar:
     home: Path
     seal_seconds: float = 0.5
     max_body_bytes: int | None = None
+    body_timeout_seconds: float | None = None
     port: int = field(default_factory=free_port)
     log_dir: Path | None = None
     process: subprocess.Popen | None = None
@@ -39,6 +40,8 @@ class Sidecar:
         env["LTV_WEBHOOK_SEAL_SECONDS"] = str(self.seal_seconds)
         if self.max_body_bytes is not None:
             env["LTV_WEBHOOK_MAX_BODY_BYTES"] = str(self.max_body_bytes)
+        if self.body_timeout_seconds is not None:
+            env["LTV_WEBHOOK_BODY_TIMEOUT_SECONDS"] = str(self.body_timeout_seconds)
         return env
 
     @property

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ltv_pipeline.defs.webhooks.parsing import build_documents, parse_lines
-from ltv_webhook.payload import PayloadError, document_text, parse_payload
+from ltv_webhook.payload import MAX_NESTING, PayloadError, document_text, parse_payload
 from tests.webhooks.sidecar import Sidecar, sha256
 
 
@@ -84,10 +84,92 @@ event_like = st.fixed_dictionaries(
 def test_payload_parser_only_raises_payload_error(body: bytes, content_type: str | None) -> None:
     try:
         document = parse_payload(body, content_type)
+        document_text(body, content_type)
     except PayloadError as exc:
         assert str(exc)
         return
     assert isinstance(document, dict)
+
+
+def _depth(value: object) -> int:
+    """Levels of objects and arrays, the outer object counting as 1 (iterative: any depth)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            stack += [(child, level + 1) for child in children]
+    return deepest
+
+
+def _nested_json(levels: list[str], filler: str) -> bytes:
+    """`levels` of '{' (an object under key "k") or '[' (a one-element array) inside {"type":..}."""
+    opening = "".join('{"k":' if level == "{" else "[" for level in levels)
+    closing = "".join("}" if level == "{" else "]" for level in reversed(levels))
+    return ('{"type":"Order","x":' + opening + filler + closing + "}").encode()
+
+
+def _nested_form(levels: int, filler: str) -> bytes:
+    return ("type=Order&a" + "[b]" * levels + "=" + filler).encode()
+
+
+nesting_levels = st.integers(min_value=0, max_value=3000)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from("{["), max_size=3000) | nesting_levels.map(lambda n: ["{"] * n),
+    nesting_levels,
+    st.sampled_from(["1", '"v"', "[]", "{}"]),
+)
+def test_nesting_is_refused_beyond_the_limit_and_only_as_payload_error(
+    json_levels: list[str], form_levels: int, filler: str
+) -> None:
+    """JSON or form, any depth: a document within MAX_NESTING or a PayloadError that says so;
+    never RecursionError (which used to block a whole day of deliveries in the pipeline)."""
+    for body, content_type, depth in (
+        (_nested_json(json_levels, filler), "application/json", len(json_levels) + 1),
+        (_nested_form(form_levels, "1"), "application/x-www-form-urlencoded", form_levels + 1),
+    ):
+        depth += filler in ("[]", "{}") and content_type == "application/json"
+        try:
+            document = parse_payload(body, content_type)
+            document_text(body, content_type)
+        except PayloadError as exc:
+            assert depth > MAX_NESTING, (depth, str(exc))
+            assert "nested" in str(exc)
+            continue
+        assert depth <= MAX_NESTING
+        assert _depth(document) == depth
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.binary(max_size=200)
+            | nesting_levels.map(lambda n: _nested_form(n, "1"))
+            | nesting_levels.map(lambda n: _nested_json(["["] * n, "1")),
+            st.sampled_from([None, "application/json", "application/x-www-form-urlencoded"]),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_stored_body_is_lines_or_one_reject(stored: list[tuple[bytes, str | None]]) -> None:
+    """Whatever an older receiver accepted (any bytes, any depth), building the day's documents
+    never raises: each delivery becomes a document or exactly one reject with a reason."""
+    rows = {
+        sha256(body): ("default", sha256(body), dt.datetime(2026, 1, 1), ct, body, "accepted", None)
+        for body, ct in stored
+    }
+    docs, rejects = build_documents(list(rows.values()), dt.date(2026, 1, 1))
+    rejected = [r.delivery_hash for r in rejects]
+    assert len(rejected) == len(set(rejected)) and all(r.reason for r in rejects)
+    assert sorted(docs["delivery_hash"].to_pylist() + rejected) == sorted(rows)
+    conn = duckdb.connect()
+    parse_lines(conn, docs, dt.date(2026, 1, 1), "lines")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

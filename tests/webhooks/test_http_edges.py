@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import select
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,11 +13,14 @@ import pytest
 from tests.webhooks.sidecar import Sidecar, event_body, landed_hashes, sha256
 
 LIMIT = 4096
+BODY_TIMEOUT = 1.0
 
 
 @pytest.fixture(scope="module")
 def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
-    process = Sidecar(tmp_path_factory.mktemp("home"), max_body_bytes=LIMIT)
+    process = Sidecar(
+        tmp_path_factory.mktemp("home"), max_body_bytes=LIMIT, body_timeout_seconds=BODY_TIMEOUT
+    )
     process.start()
     yield process
     process.stop()
@@ -58,6 +63,9 @@ def test_form_body_is_accepted(sidecar: Sidecar) -> None:
         (lambda s: f"{s.base}/webhooks/samcart/", "missing token"),
         (lambda s: f"{s.base}/webhooks/samcart/wrong-token", "wrong token"),
         (lambda s: f"{s.base}/webhooks/shopify/{s.token()}", "unknown platform"),
+        (lambda s: f"{s.base}/webhooks/samcart%2F{s.token()}", "encoded slash before token"),
+        (lambda s: f"{s.base}/webhooks%2Fsamcart/{s.token()}", "encoded slash in prefix"),
+        (lambda s: f"{s.base}/webhooks/samcart/%2F{s.token()}", "encoded slash in token"),
     ],
 )
 def test_bad_token_or_platform_is_404_and_writes_nothing(sidecar: Sidecar, path_of, why) -> None:
@@ -109,6 +117,11 @@ def test_small_chunked_body_is_accepted(sidecar: Sidecar) -> None:
         (b'{"a": NaN}', "application/json", "NaN"),
         (b"\xff\xfe\x00garbage", "application/json", "not valid"),
         (b"a=1&a[b]=2", "application/x-www-form-urlencoded", "conflicts"),
+        (b"a" + b"[b]" * 1000 + b"=1", "application/x-www-form-urlencoded", "nested 1001 levels"),
+        (b"type=Order&x" + b"[y]" * 40 + b"=1", "application/x-www-form-urlencoded", "nested"),
+        (b'{"a":' * 40 + b"1" + b"}" * 40, "application/json", "nested 40 levels"),
+        (b'{"a":' + b"[" * 600 + b"]" * 600 + b"}", "application/json", "nested"),
+        (b'{"a":' + b"[" * 2000 + b"]" * 2000 + b"}", "application/json", "nested"),
     ],
 )
 def test_unparseable_body_is_kept_as_dead_letter_with_400(
@@ -122,9 +135,39 @@ def test_unparseable_body_is_kept_as_dead_letter_with_400(
     assert sha256(body) in landed_hashes_after_stop(sidecar)
 
 
-def test_bad_content_length_is_400(sidecar: Sidecar) -> None:
-    import socket
+def test_body_nested_within_the_limit_is_accepted(sidecar: Sidecar) -> None:
+    body = event_body(6, extra={"a": [[[[{"b": [1, 2, {"c": {}}]}]]]]})
+    response = httpx.post(sidecar.url(), content=body)
+    assert response.status_code == 200, response.text
 
+
+def test_body_sent_too_slowly_is_408_before_it_ends_and_lands_nothing(sidecar: Sidecar) -> None:
+    """49 bytes at one byte per 0.2 s would take ~10 s; the answer comes after BODY_TIMEOUT,
+    while the sender is still sending (asserted by bytes sent, not by wall-clock time)."""
+    body = b'{"type":"Order","customer":{"email":"s@b.examp"}}'
+    assert len(body) == 49
+    path = f"/webhooks/samcart/{sidecar.token()}"
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
+    sent = 0
+    with socket.create_connection(("127.0.0.1", sidecar.port)) as sock:
+        sock.sendall(head.encode())
+        while sent < len(body) and not select.select([sock], [], [], 0.2)[0]:
+            try:
+                sock.sendall(body[sent : sent + 1])
+            except BrokenPipeError:
+                break  # answered and closed between the select and the send
+            sent += 1
+        sock.settimeout(5)
+        reply = b""
+        while chunk := sock.recv(4096):  # to the end: the server closes after a 408
+            reply += chunk
+    assert reply.split(b" ", 2)[1] == b"408", reply
+    assert b"body_timeout" in reply
+    assert sent < len(body) // 2, f"answered only after {sent} of {len(body)} bytes"
+    assert sha256(body) not in landed_hashes_after_stop(sidecar)
+
+
+def test_bad_content_length_is_400(sidecar: Sidecar) -> None:
     with socket.create_connection(("127.0.0.1", sidecar.port)) as sock:
         path = f"/webhooks/samcart/{sidecar.token()}"
         sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n".encode())
@@ -133,7 +176,6 @@ def test_bad_content_length_is_400(sidecar: Sidecar) -> None:
 
 
 def test_client_gone_mid_body_lands_nothing(sidecar: Sidecar) -> None:
-    import socket
     import time
 
     body = b"type=Order&customer%5Bemail%5D=half%40b.example&order%5Bid%5D=77&product%5Bid%5D=9"

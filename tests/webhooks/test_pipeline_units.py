@@ -9,14 +9,17 @@ import stat
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, build_sensor_context
 from dagster._core.test_utils import create_run_for_test
 
 from ltv_pipeline.cli.main import main as ltv_main
+from ltv_pipeline.defs.webhooks.parsing import DOCS_SCHEMA, parse_lines
 from ltv_pipeline.defs.webhooks.sensor import webhook_sensor
 from ltv_pipeline.lib.tables import WEBHOOK_TABLES
 from ltv_pipeline.lib.webhook_import import day_window, import_landed, received_days
 from ltv_pipeline.settings import Settings
+from ltv_webhook.payload import document_text
 from ltv_webhook.segments import CREATE_TABLE, TABLE, Layout
 from tests.webhooks.sidecar import event_body, materialize_days, sha256, warehouse_rows
 
@@ -26,6 +29,7 @@ def _sealed_segment(
     name: str,
     bodies: list[tuple[bytes, str, str | None]],
     received: list[dt.datetime] | None = None,
+    content_type: str = "application/json",
 ) -> None:
     """Write a sealed segment the way the sidecar does (rows, close, rename into sealed/)."""
     layout = Layout(home / "webhooks")
@@ -36,8 +40,15 @@ def _sealed_segment(
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     for index, (body, outcome, reason) in enumerate(bodies):
         conn.execute(
-            f"INSERT INTO {TABLE} VALUES ('default', ?, ?, 'application/json', ?, ?, ?)",
-            [sha256(body), received[index] if received else now, body, outcome, reason],
+            f"INSERT INTO {TABLE} VALUES ('default', ?, ?, ?, ?, ?, ?)",
+            [
+                sha256(body),
+                received[index] if received else now,
+                content_type,
+                body,
+                outcome,
+                reason,
+            ],
         )
     conn.close()
     path.rename(layout.sealed / name)
@@ -117,6 +128,87 @@ def test_events_without_the_identity_their_type_needs_are_rejected(tmp_path: Pat
         assert rejects[sha256(body)].startswith("order.subscription_id: missing")
         assert f"a {event_type} event needs the SamCart subscription id" in rejects[sha256(body)]
     assert len(rejects) == len(missing_order) + len(missing_subscription)
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def test_a_poison_delivery_is_one_reject_and_its_day_still_lands(tmp_path: Path) -> None:
+    """Deliveries an older receiver answered 200 (so stored as accepted, past the new nesting
+    guard): a form nested 1,200 levels used to make every run of its day fail with
+    RecursionError. Now each is one reject with its reason, and the good ones of the day land."""
+    home = tmp_path / "home"
+    good_json = [event_body(n) for n in range(3)]
+    good_form = b"type=Order&customer[email]=f@b.example&order[id]=8&product[price]=9.00"
+    poison_form = b"type=Order&a" + b"[b]" * 1200 + b"=1"
+    deep_json = b'{"type":"Order","a":' + b"[" * 950 + b"]" * 950 + b"}"
+    _sealed_segment(
+        home, "p-000001.duckdb", [(b, "accepted", None) for b in [*good_json, deep_json]]
+    )
+    _sealed_segment(
+        home,
+        "p-000002.duckdb",
+        [(b, "accepted", None) for b in (good_form, poison_form)],
+        None,
+        FORM,
+    )
+    materialize_days(home)  # asserts the run (and its blocking contract check) succeeded
+    stored = warehouse_rows(home, "SELECT DISTINCT delivery_hash FROM raw_samcart_webhook_events")
+    assert sorted(h for (h,) in stored) == sorted(sha256(b) for b in [*good_json, good_form])
+    rejects = warehouse_rows(home, "SELECT file_hash, line_number, reason FROM rejects")
+    assert sorted(r[0] for r in rejects) == sorted([sha256(poison_form), sha256(deep_json)])
+    reasons = {h: reason for h, _, reason in rejects}
+    assert "is nested 1201 levels deep; at most 32 are allowed" in reasons[sha256(poison_form)]
+    assert "nested" in reasons[sha256(deep_json)]
+
+
+def test_a_document_duckdb_cannot_parse_is_one_reject_and_the_others_land() -> None:
+    """Should the day's SQL fail on one document, that document alone is rejected."""
+    good = document_text(event_body(1), "application/json")
+    received = dt.datetime(2026, 1, 1, 12)
+    documents = pa.Table.from_pylist(
+        [
+            {"account": "default", "delivery_hash": "a" * 64, "received_at": received, "doc": good},
+            {"account": "default", "delivery_hash": "b" * 64, "received_at": received, "doc": "{"},
+        ],
+        schema=DOCS_SCHEMA,
+    )
+    conn = duckdb.connect()
+    rejects = parse_lines(conn, documents, received.date(), "lines")
+    assert conn.execute("SELECT delivery_hash, reject_reason FROM lines").fetchall() == [
+        ("a" * 64, None)
+    ]
+    assert [(r.delivery_hash, r.line_number) for r in rejects] == [("b" * 64, None)]
+    assert rejects[0].reason.startswith("the body could not be parsed (")
+
+
+def test_events_of_types_the_model_does_not_use_are_kept(tmp_path: Path) -> None:
+    """An unknown type needs no order/subscription id and no email: it is kept under its raw
+    type (the model reads only the types it knows). Known types still need theirs."""
+    home = tmp_path / "home"
+    prospect = json.dumps({"type": "ProspectCreated", "customer": {"email": "p@b.example"}})
+    no_email = json.dumps({"event": "affiliate.signup", "affiliate": {"id": 12}})
+    cancel_without_ids = json.dumps({"type": "Cancel", "customer": {"email": "c@b.example"}})
+    bad_price = json.dumps({"type": "Upsell Viewed", "product": {"price": "lots"}})
+    bodies = [b.encode() for b in (prospect, no_email, cancel_without_ids, bad_price)]
+    _sealed_segment(home, "u-000001.duckdb", [(b, "accepted", None) for b in bodies])
+    materialize_days(home)
+    stored = warehouse_rows(
+        home,
+        "SELECT delivery_hash, event_type, raw_type, order_id, customer_email, affiliate "
+        "FROM raw_samcart_webhook_events ORDER BY event_type",
+    )
+    assert stored == [
+        (sha256(bodies[0]), "ProspectCreated", "ProspectCreated", None, "p@b.example", None),
+        (sha256(bodies[1]), "affiliate.signup", "affiliate.signup", None, None, "12"),
+    ]
+    rejects = dict(warehouse_rows(home, "SELECT file_hash, reason FROM rejects"))
+    assert rejects == {
+        sha256(bodies[2]): "order.id: missing (and no subscription id); "
+        "expected the SamCart order id",
+        sha256(bodies[3]): rejects[sha256(bodies[3])],
+    }
+    assert rejects[sha256(bodies[3])].startswith("product.price: not an amount")
 
 
 def test_sensor_asks_for_today_when_a_segment_is_sealed(tmp_path: Path, monkeypatch) -> None:

@@ -22,6 +22,7 @@ from dagster import (
 
 from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_result
 from ltv_pipeline.contracts.webhook_events import webhook_contract_failures
+from ltv_pipeline.defs.webhooks.event_types import known_event_types
 from ltv_pipeline.defs.webhooks.parsing import (
     EVENT_COLUMNS,
     Reject,
@@ -135,7 +136,7 @@ def _contract_check(conn, day: dt.date, delivery_hashes: set[str]) -> AssetCheck
         "ORDER BY account, delivery_hash, line_index",
         params=[day],
     ).pl()
-    failures = webhook_contract_failures(stored)
+    failures = webhook_contract_failures(stored, known_event_types())
     rejected = {
         h
         for (h,) in conn.execute(
@@ -193,13 +194,13 @@ def build_webhook_events_asset() -> AssetsDefinition:
                 [start, end],
             ).fetchall()
             documents, rejects = build_documents(deliveries, day)
-            parse_lines(conn, documents, day, LINES_TABLE)
+            rejects += parse_lines(conn, documents, day, LINES_TABLE)
             candidates = conn.sql(
                 f"SELECT {', '.join(EVENT_COLUMNS)} FROM {LINES_TABLE} "
                 "WHERE reject_reason IS NULL ORDER BY account, delivery_hash, line_index"
             ).pl()
             rejects += _line_rejects(conn)
-            failures = webhook_contract_failures(candidates)
+            failures = webhook_contract_failures(candidates, known_event_types())
             bad_rows = set(failures["index"].drop_nulls().to_list())
             rejects += _contract_rejects(candidates, failures)
             good = (

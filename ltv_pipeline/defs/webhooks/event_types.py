@@ -2,7 +2,8 @@
 
 Their spellings (body `type` values and the trigger names users see) are a vocabulary in
 formats/samcart_formats.toml, so that a user can extend them in LTV_HOME/formats.toml like any
-other SamCart spelling. A type no spelling matches is kept as it came.
+other SamCart spelling. A type no spelling matches is kept as it came, and the model, which
+reads only the canonical types, leaves it alone.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ def event_type_spellings() -> dict[str, str]:
     """normalised spelling -> canonical type, in the shape vocabulary_sql expects."""
     catalog = load_catalog(get_settings().formats_config_path)
     return catalog.spellings(EVENT_TYPE_VOCABULARY)
+
+
+def known_event_types() -> frozenset[str]:
+    """The canonical types; any other event type is one the model does not use."""
+    return frozenset(event_type_spellings().values())
 
 
 # The identity each type needs in the model: the order it belongs to, or the subscription.

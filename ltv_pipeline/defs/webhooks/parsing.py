@@ -7,6 +7,10 @@ sidecar); DuckDB does the rest column-wise. Numbers in the document are their li
 Comma-joined products (`"id": "123,456"`, `"price": "47.00,17.00"`) become several lines: only
 when product.id holds commas, and each other product field is split only when it breaks into the
 same number of parts, so a single `"1,497.00"` price stays one amount.
+
+A type no spelling knows (SamCart's `ProspectCreated`, say) is kept as a line under its raw
+type, without the order or subscription id and email the model's types need: the model reads
+only the types it knows, and the delivery is there when a spelling for it is added.
 """
 
 from __future__ import annotations
@@ -158,11 +162,12 @@ def lines_sql(docs: str, day: dt.date) -> str:
             coalesce({_part("p_price")}, CASE WHEN line_count = 1 THEN order_total END)
                 AS amount_text,
             {_part("p_quantity")} AS quantity_text,
-            {_part("p_transaction")} AS transaction_id
+            {_part("p_transaction")} AS transaction_id,
+            {vocabulary_sql("raw_type", spellings)} AS known_type
         FROM lines
     ), typed AS (
         SELECT *,
-            coalesce({vocabulary_sql("raw_type", spellings)}, raw_type) AS event_type,
+            coalesce(known_type, raw_type) AS event_type,
             {money_sql(_in_range("amount_text"))} AS amount,
             {money_sql(_in_range("order_total"))} AS order_total_value,
             {integer_sql("quantity_text")} AS quantity,
@@ -182,8 +187,10 @@ def lines_sql(docs: str, day: dt.date) -> str:
             WHEN order_id IS NULL AND event_type IN ({order_types}) THEN 'order.id'
             WHEN subscription_id IS NULL AND event_type IN ({subscription_types})
                 THEN 'order.subscription_id'
-            WHEN order_id IS NULL AND subscription_id IS NULL THEN 'order.id'
-            WHEN email IS NULL OR customer_email IS NULL THEN 'customer.email'
+            WHEN order_id IS NULL AND subscription_id IS NULL AND known_type IS NOT NULL
+                THEN 'order.id'
+            WHEN email IS NULL AND known_type IS NOT NULL THEN 'customer.email'
+            WHEN email IS NOT NULL AND customer_email IS NULL THEN 'customer.email'
             WHEN amount_text IS NOT NULL AND amount IS NULL THEN 'product.price'
             WHEN amount IS NULL AND event_type IN ({money_types}) THEN 'product.price'
             WHEN order_total IS NOT NULL AND order_total_value IS NULL THEN 'order.total'
@@ -193,8 +200,10 @@ def lines_sql(docs: str, day: dt.date) -> str:
             WHEN raw_type IS NULL THEN NULL
             WHEN order_id IS NULL AND event_type IN ({order_types}) THEN NULL
             WHEN subscription_id IS NULL AND event_type IN ({subscription_types}) THEN NULL
-            WHEN order_id IS NULL AND subscription_id IS NULL THEN NULL
-            WHEN email IS NULL OR customer_email IS NULL THEN email
+            WHEN order_id IS NULL AND subscription_id IS NULL AND known_type IS NOT NULL
+                THEN NULL
+            WHEN email IS NULL AND known_type IS NOT NULL THEN NULL
+            WHEN email IS NOT NULL AND customer_email IS NULL THEN email
             WHEN amount_text IS NOT NULL AND amount IS NULL THEN amount_text
             WHEN amount IS NULL AND event_type IN ({money_types}) THEN NULL
             WHEN order_total IS NOT NULL AND order_total_value IS NULL THEN order_total
@@ -207,10 +216,11 @@ def lines_sql(docs: str, day: dt.date) -> str:
             WHEN subscription_id IS NULL AND event_type IN ({subscription_types})
                 THEN 'order.subscription_id: missing (nor subscription.id, subscription_id); a '
                     || event_type || ' event needs the SamCart subscription id'
-            WHEN order_id IS NULL AND subscription_id IS NULL
+            WHEN order_id IS NULL AND subscription_id IS NULL AND known_type IS NOT NULL
                 THEN 'order.id: missing (and no subscription id); expected the SamCart order id'
-            WHEN email IS NULL THEN {quote("customer.email: missing; expected " + EMAIL_EXPECTED)}
-            WHEN customer_email IS NULL
+            WHEN email IS NULL AND known_type IS NOT NULL
+                THEN {quote("customer.email: missing; expected " + EMAIL_EXPECTED)}
+            WHEN email IS NOT NULL AND customer_email IS NULL
                 THEN {quote("customer.email: not an email address; expected " + EMAIL_EXPECTED)}
             WHEN amount_text IS NOT NULL AND amount IS NULL
                 THEN {quote("product.price: not an amount; expected " + MONEY_EXPECTED)}
@@ -226,7 +236,12 @@ def lines_sql(docs: str, day: dt.date) -> str:
 
 
 def build_documents(deliveries: list[tuple], day: dt.date) -> tuple[pa.Table, list[Reject]]:
-    """(account, hash, received_at, content_type, body, outcome, reason) -> documents + rejects."""
+    """(account, hash, received_at, content_type, body, outcome, reason) -> documents + rejects.
+
+    Every delivery becomes a document or exactly one reject. Any error reading one body, even
+    one the shared parser does not foresee (a RecursionError on a deeply nested form once failed
+    every run of its day), is that delivery's reject, never the day's failure.
+    """
     columns: dict[str, list] = {name: [] for name in DOCS_SCHEMA.names}
     rejects: list[Reject] = []
     for account, content_hash, received_at, content_type, body, outcome, reason in deliveries:
@@ -248,6 +263,10 @@ def build_documents(deliveries: list[tuple], day: dt.date) -> tuple[pa.Table, li
         except PayloadError as exc:
             rejects.append(Reject(account, content_hash, received_at, None, None, None, str(exc)))
             continue
+        except Exception as exc:  # one poison body must not fail its whole day
+            reason = f"the body could not be read ({type(exc).__name__}: {str(exc)[:200]})"
+            rejects.append(Reject(account, content_hash, received_at, None, None, None, reason))
+            continue
         columns["account"].append(account)
         columns["delivery_hash"].append(content_hash)
         columns["received_at"].append(received_at)
@@ -257,12 +276,49 @@ def build_documents(deliveries: list[tuple], day: dt.date) -> tuple[pa.Table, li
 
 def parse_lines(
     conn: duckdb.DuckDBPyConnection, documents: pa.Table, day: dt.date, target: str
+) -> list[Reject]:
+    """Create temp table `target`: event columns plus reject_column/value/reason per line.
+
+    The day's documents are parsed in one statement. Should DuckDB fail on it, each document is
+    parsed on its own: the ones that fail become rejects (returned) and the others still land.
+    """
+    try:
+        _insert_lines(conn, documents, day, target, replace=True)
+        return []
+    except duckdb.Error:
+        pass
+    _insert_lines(conn, documents.slice(0, 0), day, target, replace=True)
+    rejects = []
+    for index in range(documents.num_rows):
+        document = documents.slice(index, 1)
+        try:
+            _insert_lines(conn, document, day, target, replace=False)
+        except duckdb.Error as exc:
+            row = document.to_pylist()[0]
+            reason = f"the body could not be parsed ({type(exc).__name__}: {str(exc)[:200]})"
+            rejects.append(
+                Reject(
+                    row["account"],
+                    row["delivery_hash"],
+                    row["received_at"],
+                    None,
+                    None,
+                    None,
+                    reason,
+                )
+            )
+    return rejects
+
+
+def _insert_lines(
+    conn: duckdb.DuckDBPyConnection, documents: pa.Table, day: dt.date, target: str, replace: bool
 ) -> None:
-    """Create temp table `target`: event columns plus reject_column/value/reason per line."""
     conn.register("webhook_documents", documents)
     try:
-        conn.execute(
-            f"CREATE OR REPLACE TEMP TABLE {target} AS {lines_sql('webhook_documents', day)}"
-        )
+        select = lines_sql("webhook_documents", day)
+        if replace:
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS {select}")
+        else:
+            conn.execute(f"INSERT INTO {target} {select}")
     finally:
         conn.unregister("webhook_documents")
