@@ -22,6 +22,7 @@ def test_fastapi_route_lands_and_answers(tmp_path: Path) -> None:
         assert client.post(url, content=body).json()["duplicate"] is False
         assert client.post(url, content=body).json()["duplicate"] is True
         assert client.post(f"/webhooks/samcart/{token}x", content=body).status_code == 404
+        assert client.post(f"/webhooks/samcart%2F{token}", content=body).status_code == 404
         assert client.post(url, content=b"x" * 4096).status_code == 413
         dead = client.post(url, content=b"nope", headers={"content-type": "text/plain"})
         assert dead.status_code == 400 and dead.json()["stored"] is True
