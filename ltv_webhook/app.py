@@ -19,6 +19,7 @@ from ltv_pipeline.settings import DEFAULT_ACCOUNT, Settings, get_settings
 from ltv_webhook.body_deadline import BodyDeadlines
 from ltv_webhook.fastpath import WebhookFastPath
 from ltv_webhook.handler import NOT_FOUND, handle_delivery, is_literal_path
+from ltv_webhook.payload import MAX_NESTING
 from ltv_webhook.store import LandingStore
 from ltv_webhook.tokens import TokenIndex, ensure_token
 
@@ -100,8 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={
             400: {
                 "model": Problem,
-                "description": "Not a JSON object or form; kept as a dead "
-                "letter (or a malformed Content-Length, not kept)",
+                "description": "Not a JSON object or form, or nested more than "
+                f"{MAX_NESTING} levels; "
+                "kept as a dead letter (or a malformed Content-Length, not kept)",
             },
             404: {
                 "description": "Unknown token or platform, or a percent-escaped URL; "

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ltv_pipeline.settings import Settings, SettingsError
 from tests.webhooks.sidecar import Sidecar, event_body, landed_hashes, sha256
 
 LIMIT = 4096
@@ -212,3 +213,10 @@ def test_no_token_email_or_body_in_logs(sidecar: Sidecar) -> None:
     assert marker.lower() not in logs.lower()
     assert "secret body text" not in logs
     assert sidecar.token() not in logs
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_body_timeout_setting_must_be_a_positive_number(value: str) -> None:
+    assert Settings.from_env({}).webhook_body_timeout_seconds == 10.0
+    with pytest.raises(SettingsError, match="LTV_WEBHOOK_BODY_TIMEOUT_SECONDS"):
+        Settings.from_env({"LTV_WEBHOOK_BODY_TIMEOUT_SECONDS": value})

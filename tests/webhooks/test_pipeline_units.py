@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, build_sensor_context
 from dagster._core.test_utils import create_run_for_test
 
@@ -180,6 +181,13 @@ def test_a_document_duckdb_cannot_parse_is_one_reject_and_the_others_land() -> N
     ]
     assert [(r.delivery_hash, r.line_number) for r in rejects] == [("b" * 64, None)]
     assert rejects[0].reason.startswith("the body could not be parsed (")
+    with pytest.raises(duckdb.Error):  # all failing: a fault of the parser, not of a delivery
+        parse_lines(
+            conn,
+            pa.concat_tables([documents.slice(1), documents.slice(1)]),
+            received.date(),
+            "lines",
+        )
 
 
 def test_events_of_types_the_model_does_not_use_are_kept(tmp_path: Path) -> None:

@@ -281,12 +281,13 @@ def parse_lines(
 
     The day's documents are parsed in one statement. Should DuckDB fail on it, each document is
     parsed on its own: the ones that fail become rejects (returned) and the others still land.
+    When every one of several fails, the fault is not in a delivery, and the error is raised.
     """
     try:
         _insert_lines(conn, documents, day, target, replace=True)
         return []
-    except duckdb.Error:
-        pass
+    except duckdb.Error as exc:
+        day_error = exc
     _insert_lines(conn, documents.slice(0, 0), day, target, replace=True)
     rejects = []
     for index in range(documents.num_rows):
@@ -307,6 +308,8 @@ def parse_lines(
                     reason,
                 )
             )
+    if documents.num_rows > 1 and len(rejects) == documents.num_rows:
+        raise day_error
     return rejects
 
 
