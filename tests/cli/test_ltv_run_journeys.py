@@ -27,7 +27,7 @@ from tests.support import DATA, ORDERS_SAMPLE, free_port
 from tests.web.services import LtvRun, descendants
 
 ORDER_BODY = json.loads((DATA / "webhooks" / "order.json").read_text())
-WAIT_SECONDS = 300
+WAIT_SECONDS = 600
 WEBHOOK_SOURCE = SOURCE_WEBHOOK
 
 
@@ -182,7 +182,7 @@ def totals(settings: Settings) -> list[tuple]:
 
 def file_partition_runs(settings: Settings, partition: str) -> int:
     """How many runs ever materialized this raw file's partition (from Dagster's run storage)."""
-    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    assert os.environ["DAGSTER_HOME"] == str(settings.dagster_home)
     from dagster import DagsterInstance, RunsFilter
 
     with DagsterInstance.get() as instance:
@@ -233,4 +233,17 @@ def test_restarting_ltv_run_ingests_nothing_twice_and_recovers_a_killed_receiver
         assert second.stop() == 0
     assert [row for row in totals(ltv_home) if row[0] != WEBHOOK_SOURCE] == csv_before
     assert file_partition_runs(ltv_home, partition) == 1
-    assert json.loads(result_file.read_text())["status"] == "loaded"
+    assert json.loads(result_file.read_text())["status"] == "duplicate"  # the second copy's
+    cursor = sensor_cursor(ltv_home, "webhook_sensor")
+    assert cursor["offset"] > 0 and cursor["pending"] == {}  # resumed, nothing left waiting
+
+
+def sensor_cursor(settings: Settings, name: str) -> dict:
+    """A sensor's stored cursor, from Dagster's schedule storage (what a restart resumes from)."""
+    assert os.environ["DAGSTER_HOME"] == str(settings.dagster_home)
+    from dagster import DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        states = [s for s in instance.all_instigator_state() if s.name == name]
+    assert len(states) == 1, states
+    return json.loads(states[0].instigator_data.cursor)
