@@ -92,6 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Receives SamCart Notify URL deliveries and lands each one durably "
         "before answering. A 2xx means the body is committed.",
         lifespan=lifespan,
+        # This listener is the one exposed to the internet: it serves the webhook route and
+        # /healthz only. The OpenAPI document is built from the app (`app.openapi()`) for tests.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
 
     @app.post(

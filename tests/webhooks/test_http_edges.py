@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from ltv_pipeline.settings import Settings, SettingsError
+from ltv_webhook.app import create_app
 from tests.webhooks.sidecar import Sidecar, event_body, landed_hashes, sha256
 
 LIMIT = 4096
@@ -194,12 +195,13 @@ def test_client_gone_mid_body_lands_nothing(sidecar: Sidecar) -> None:
     assert sha256(half) not in landed and sha256(body) not in landed
 
 
-def test_healthz_and_openapi(sidecar: Sidecar) -> None:
+def test_healthz_and_no_docs_on_the_exposed_listener(sidecar: Sidecar) -> None:
     health = httpx.get(f"{sidecar.base}/healthz")
     assert health.status_code == 200 and health.json()["store_writable"] is True
-    schema = httpx.get(f"{sidecar.base}/openapi.json").json()
-    assert "/webhooks/samcart/{token}" in schema["paths"]
-    assert httpx.get(f"{sidecar.base}/docs").status_code == 200
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert httpx.get(f"{sidecar.base}{path}").status_code == 404, path
+    schema = create_app(Settings(home=sidecar.home)).openapi()
+    assert set(schema["paths"]) == {"/webhooks/samcart/{token}", "/healthz"}
 
 
 def test_no_token_email_or_body_in_logs(sidecar: Sidecar) -> None:
