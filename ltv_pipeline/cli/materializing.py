@@ -102,21 +102,23 @@ def plan(
     else:
         keys = set(assets)
     work: list[tuple[AssetKey, str | None]] = []
-    queued: set[int] = set()  # one run per definition: the model's four tables are one step
+    planned: set[AssetKey] = set()  # every key a run in `work` will write
     rule_changed = not selection and customer_key_rule_changed(settings)
     # Upstream first: raw partitions, then the unified model, then the marts built on it.
     order = {key: index for index, key in enumerate(graph.toposorted_asset_keys)}
     for key in sorted(keys, key=lambda k: (order.get(k, len(order)), k.to_user_string())):
         partitions_def = assets[key].partitions_def
         if partitions_def is None:
-            due = (
+            if key in planned:
+                continue  # one run per definition: the model's four tables are one step
+            outside = graph.get(key).parent_keys - set(assets[key].keys)
+            if (
                 selection
-                or work
                 or rule_changed
-                or not instance.get_latest_materialization_event(key)
-            )
-            if due and id(assets[key]) not in queued:
-                queued.add(id(assets[key]))
+                or outside & planned
+                or built_before_its_inputs(instance, key, outside)
+            ):
+                planned |= set(assets[key].keys)
                 work.append((key, None))  # the model and marts follow any new raw data
             continue
         if isinstance(partitions_def, DynamicPartitionsDefinition):
@@ -132,7 +134,25 @@ def plan(
             done = instance.get_materialized_partitions(key)
             partition_keys = [p for p in partition_keys if p not in done]
         work += [(key, p) for p in partition_keys]
+        if partition_keys:
+            planned.add(key)
     return work
+
+
+def built_before_its_inputs(
+    instance: DagsterInstance, key: AssetKey, inputs: set[AssetKey]
+) -> bool:
+    """Never built, or some input (any partition of it) was materialized after it last was:
+    whoever materialized that input (`ltv import`, a sensor's run, the UI), the asset follows.
+    Asset events share one sequence of storage ids in the instance, so ids order them."""
+    records = {
+        record.asset_entry.asset_key: record.asset_entry.last_materialization_storage_id
+        for record in instance.get_asset_records([key, *inputs])
+    }
+    built = records.get(key)
+    if built is None:
+        return True
+    return any((records.get(upstream) or 0) > built for upstream in inputs)
 
 
 def customer_key_rule_changed(settings: Settings) -> bool:
