@@ -18,9 +18,10 @@ from ltv_pipeline.defs.model.customer_key import built_customer_key_rules
 from ltv_pipeline.defs.raw_files.partitions import file_partitions, unregistered_archived_files
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.formats.profiles import load_catalog
+from ltv_pipeline.lib.run_owners import owner_tags
 from ltv_pipeline.lib.warehouse import WarehouseBusy, connect_warehouse
 from ltv_pipeline.lib.webhook_import import import_landed, received_days
-from ltv_pipeline.settings import Settings
+from ltv_pipeline.settings import Settings, get_settings
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def materialize_one(
         raise_on_error=False,
         # The CLI reports outcomes itself; Dagster's step logs stay in the run history.
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        tags={"ltv/launched_by": "cli"},
+        tags={"ltv/launched_by": "cli", **owner_tags(get_settings().run_owners_dir)},
     )
     if result.success:
         return RunOutcome(asset_key.to_user_string(), partition_key, True)
