@@ -45,7 +45,8 @@ class _HeldLock:
     fd: int
 
 
-_held: _HeldLock | None = None
+# By folder: a process (a test session) may run in one LTV_HOME, then in another.
+_held: dict[Path, _HeldLock] = {}
 
 
 def _take_lock(locks_dir: Path) -> _HeldLock:
@@ -69,11 +70,11 @@ def _release(path: Path, fd: int) -> None:
 
 def owner_tags(locks_dir: Path) -> dict[str, str]:
     """Tags naming this process as the owner of a run it executes in-process."""
-    global _held
-    if _held is None:
-        _held = _take_lock(locks_dir)
+    held = _held.get(locks_dir)
+    if held is None:
+        held = _held[locks_dir] = _take_lock(locks_dir)
     return {
-        OWNER_TAG: _held.token,
+        OWNER_TAG: held.token,
         OWNER_PID_TAG: str(os.getpid()),
         OWNER_HOST_TAG: socket.gethostname(),
     }
@@ -127,7 +128,9 @@ def fail_orphaned_runs(instance: DagsterInstance, locks_dir: Path) -> list[str]:
         token = run.tags.get(OWNER_TAG)
         if token is None or run.tags.get(OWNER_HOST_TAG) != host:
             continue  # launched by the daemon, or owned by another machine: not ours to judge
-        if (_held is not None and token == _held.token) or not _owner_is_gone(locks_dir, token):
+        if token in {held.token for held in _held.values()}:
+            continue  # this very process
+        if not _owner_is_gone(locks_dir, token):
             continue
         current = instance.get_run_by_id(run.run_id)
         if current is None or current.status not in UNFINISHED:
