@@ -10,6 +10,7 @@ from ltv_pipeline.defs.model.automation import ltv_automation_sensor
 from ltv_pipeline.defs.publish.assets import build_publish_asset
 from ltv_pipeline.defs.raw_files.assets import build_raw_file_assets
 from ltv_pipeline.defs.raw_files.inbox_sensor import inbox_sensor
+from ltv_pipeline.defs.runs.sensor import orphaned_runs_sensor
 from ltv_pipeline.defs.webhooks.assets import build_webhook_events_asset
 from ltv_pipeline.defs.webhooks.sensor import webhook_sensor
 from ltv_pipeline.lib.warehouse import Warehouse
@@ -27,7 +28,7 @@ def build_definitions() -> Definitions:
             *build_mart_assets(),
             build_publish_asset(),
         ],
-        sensors=[inbox_sensor, webhook_sensor, ltv_automation_sensor()],
+        sensors=[inbox_sensor, webhook_sensor, ltv_automation_sensor(), orphaned_runs_sensor],
         resources={
             "warehouse": Warehouse(
                 database=str(settings.warehouse_path),

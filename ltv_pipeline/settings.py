@@ -182,6 +182,12 @@ class Settings:
         return self.home / "dagster"
 
     @property
+    def run_owners_dir(self) -> Path:
+        """One lock file per live `ltv` process running Dagster runs in-process: a lock that
+        can be taken means its runs were orphaned (see lib/run_owners.py)."""
+        return self.home / "run_owners"
+
+    @property
     def webhooks_dir(self) -> Path:
         """The sidecar's landing segments: active/, sealed/ (ready to import), imported/."""
         return self.home / "webhooks"

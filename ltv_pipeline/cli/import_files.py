@@ -13,6 +13,7 @@ from ltv_pipeline.defs.raw_files.partitions import already_loaded, file_partitio
 from ltv_pipeline.formats.profiles import FormatConfigError, load_catalog
 from ltv_pipeline.ingest.receive import receive_file
 from ltv_pipeline.ingest.results import FileResult, read_result, write_result
+from ltv_pipeline.lib.run_owners import fail_orphaned_runs
 from ltv_pipeline.settings import Settings, validate_account
 
 
@@ -30,13 +31,16 @@ class DagsterUnavailable(RuntimeError):
     """Dagster's instance (run history, partitions) cannot be opened, so nothing can be loaded."""
 
 
-def open_dagster() -> DagsterInstance:
+def open_dagster(settings: Settings) -> DagsterInstance:
     """Dagster's instance, with the pipeline's definitions imported: about two seconds of
-    start-up, spent while the first file is hashed and archived (which release the GIL)."""
+    start-up, spent while the first file is hashed and archived (which release the GIL).
+
+    Runs left unfinished by a killed `ltv` process are marked failed first, so that the
+    daemon's queue (one run at a time) does not wait behind them for ever."""
     import ltv_pipeline.cli.materializing  # noqa: F401  (imported here, not at start-up)
 
     try:
-        return DagsterInstance.get()
+        instance = DagsterInstance.get()
     except Exception as exc:
         home = os.environ.get("DAGSTER_HOME", "DAGSTER_HOME")
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -44,6 +48,9 @@ def open_dagster() -> DagsterInstance:
             f"Dagster's instance in {home} cannot be opened ({first_line}); check its "
             "dagster.yaml. Files already received stay archived and load once it opens."
         ) from exc
+    for notice in fail_orphaned_runs(instance, settings.run_owners_dir):
+        print(f"ltv: {notice}; marked it failed", file=sys.stderr, flush=True)
+    return instance
 
 
 def import_one(
@@ -100,7 +107,7 @@ def import_files(
     validate_account(account)
     any_failed = False
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dagster-instance") as pool:
-        opening = pool.submit(open_dagster)
+        opening = pool.submit(open_dagster, settings)
         for path, name in zip(paths, shown, strict=True):
             try:
                 result = import_one(

@@ -26,11 +26,14 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _materialize(args: argparse.Namespace, settings: Settings) -> int:
-    from dagster import DagsterInstance
-
+    from ltv_pipeline.cli.import_files import DagsterUnavailable, open_dagster
     from ltv_pipeline.cli.materializing import materialize_one, plan
 
-    instance = DagsterInstance.get()
+    try:
+        instance = open_dagster(settings)
+    except DagsterUnavailable as exc:
+        print(f"ltv materialize: {exc}", file=sys.stderr)
+        return 1
     try:
         work = plan(instance, args.selection, settings)
     except ValueError as exc:

@@ -18,9 +18,10 @@ from ltv_pipeline.defs.model.customer_key import built_customer_key_rules
 from ltv_pipeline.defs.raw_files.partitions import file_partitions, unregistered_archived_files
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.formats.profiles import load_catalog
+from ltv_pipeline.lib.run_owners import owner_tags
 from ltv_pipeline.lib.warehouse import WarehouseBusy, connect_warehouse
 from ltv_pipeline.lib.webhook_import import import_landed, received_days
-from ltv_pipeline.settings import Settings
+from ltv_pipeline.settings import Settings, get_settings
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def materialize_one(
         raise_on_error=False,
         # The CLI reports outcomes itself; Dagster's step logs stay in the run history.
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        tags={"ltv/launched_by": "cli"},
+        tags={"ltv/launched_by": "cli", **owner_tags(get_settings().run_owners_dir)},
     )
     if result.success:
         return RunOutcome(asset_key.to_user_string(), partition_key, True)
@@ -102,21 +103,23 @@ def plan(
     else:
         keys = set(assets)
     work: list[tuple[AssetKey, str | None]] = []
-    queued: set[int] = set()  # one run per definition: the model's four tables are one step
+    planned: set[AssetKey] = set()  # every key a run in `work` will write
     rule_changed = not selection and customer_key_rule_changed(settings)
     # Upstream first: raw partitions, then the unified model, then the marts built on it.
     order = {key: index for index, key in enumerate(graph.toposorted_asset_keys)}
     for key in sorted(keys, key=lambda k: (order.get(k, len(order)), k.to_user_string())):
         partitions_def = assets[key].partitions_def
         if partitions_def is None:
-            due = (
+            if key in planned:
+                continue  # one run per definition: the model's four tables are one step
+            outside = graph.get(key).parent_keys - set(assets[key].keys)
+            if (
                 selection
-                or work
                 or rule_changed
-                or not instance.get_latest_materialization_event(key)
-            )
-            if due and id(assets[key]) not in queued:
-                queued.add(id(assets[key]))
+                or outside & planned
+                or built_before_its_inputs(instance, key, outside)
+            ):
+                planned |= set(assets[key].keys)
                 work.append((key, None))  # the model and marts follow any new raw data
             continue
         if isinstance(partitions_def, DynamicPartitionsDefinition):
@@ -132,7 +135,25 @@ def plan(
             done = instance.get_materialized_partitions(key)
             partition_keys = [p for p in partition_keys if p not in done]
         work += [(key, p) for p in partition_keys]
+        if partition_keys:
+            planned.add(key)
     return work
+
+
+def built_before_its_inputs(
+    instance: DagsterInstance, key: AssetKey, inputs: set[AssetKey]
+) -> bool:
+    """Never built, or some input (any partition of it) was materialized after it last was:
+    whoever materialized that input (`ltv import`, a sensor's run, the UI), the asset follows.
+    Asset events share one sequence of storage ids in the instance, so ids order them."""
+    records = {
+        record.asset_entry.asset_key: record.asset_entry.last_materialization_storage_id
+        for record in instance.get_asset_records([key, *inputs])
+    }
+    built = records.get(key)
+    if built is None:
+        return True
+    return any((records.get(upstream) or 0) > built for upstream in inputs)
 
 
 def customer_key_rule_changed(settings: Settings) -> bool:

@@ -167,3 +167,23 @@ def test_import_waits_for_a_held_warehouse_then_says_busy(ltv_home):
     assert "Traceback" not in busy.stderr
     retried = ltv("import", str(RECURRING_SAMPLE), "--json")
     assert json_lines(retried.stdout)[0]["status"] == "loaded"
+
+
+def test_a_second_export_reaches_the_model_and_a_third_materialize_does_nothing(
+    ltv_home, tmp_path: Path
+):
+    first = ORDERS_SAMPLE
+    second = write_csv(
+        tmp_path / "b.csv",
+        ORDERS_SAMPLE.read_text(encoding="utf-8-sig").replace("1002003", "9002003"),
+    )
+    for step in (("import", str(first)), ("materialize",), ("import", str(second))):
+        done = ltv(*step)
+        assert done.returncode == 0, done.stdout + done.stderr
+    caught_up = ltv("materialize")
+    assert caught_up.returncode == 0, caught_up.stdout + caught_up.stderr
+    assert any(ln.startswith(MODEL_TABLES) for ln in caught_up.stdout.splitlines())
+    orders = ltv("sql", "select count(*) as n from transactions where order_id like '9002003%'")
+    assert orders.stdout.splitlines() == ["n", "4"], orders.stdout + orders.stderr
+    nothing_new = ltv("materialize")
+    assert nothing_new.stdout.strip() == "everything is up to date", nothing_new.stdout

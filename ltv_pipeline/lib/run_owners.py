@@ -1,0 +1,142 @@
+"""Which process runs an in-process Dagster run, and failing the runs whose process is gone.
+
+`ltv import` and `ltv materialize` execute their runs inside their own process, not through the
+daemon's run launcher. If that process is killed (SIGKILL, OOM, a power cut) the run stays
+STARTED for ever, and with one run at a time the daemon queues every later run behind it.
+Dagster's own run monitoring cannot help: it asks the run launcher whether a run's worker is
+alive, the default launcher cannot say, and these runs never went through a launcher anyway.
+
+So each such process holds an exclusive lock on a file of its own, named in its runs' tags, for
+as long as it lives. The kernel drops the lock when the process dies, however it dies, so a lock
+that anyone can take means the process is gone; unlike a pid, a lock is never inherited by an
+unrelated process that happens to reuse the number.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+OWNER_TAG = "ltv/owner"
+OWNER_PID_TAG = "ltv/owner_pid"
+OWNER_HOST_TAG = "ltv/owner_host"
+LOCK_SUFFIX = ".lock"
+# Every status of a run that has not finished: a process killed before its run reached STARTED
+# leaves NOT_STARTED or STARTING behind.
+UNFINISHED = [
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
+
+
+@dataclass(frozen=True)
+class _HeldLock:
+    token: str
+    path: Path
+    fd: int
+
+
+# By folder: a process (a test session) may run in one LTV_HOME, then in another.
+_held: dict[Path, _HeldLock] = {}
+
+
+def _take_lock(locks_dir: Path) -> _HeldLock:
+    """The lock is taken on a file under a temporary name and then renamed into place, so a
+    lock file that can be seen is always already locked (a sweep never removes a live one)."""
+    locks_dir.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex
+    taking = locks_dir / f".{token}.taking"
+    fd = os.open(taking, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    path = locks_dir / f"{token}{LOCK_SUFFIX}"
+    os.rename(taking, path)
+    atexit.register(_release, path, fd)
+    return _HeldLock(token, path, fd)
+
+
+def _release(path: Path, fd: int) -> None:
+    path.unlink(missing_ok=True)
+    os.close(fd)
+
+
+def owner_tags(locks_dir: Path) -> dict[str, str]:
+    """Tags naming this process as the owner of a run it executes in-process."""
+    held = _held.get(locks_dir)
+    if held is None:
+        held = _held[locks_dir] = _take_lock(locks_dir)
+    return {
+        OWNER_TAG: held.token,
+        OWNER_PID_TAG: str(os.getpid()),
+        OWNER_HOST_TAG: socket.gethostname(),
+    }
+
+
+def _take_if_free(path: Path) -> int | None:
+    """An open, locked descriptor of `path` if its owner is gone; None if it is alive or the
+    file is missing."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _owner_is_gone(locks_dir: Path, token: str) -> bool:
+    """A missing file is gone too: its owner exited (and removed it) with the run unfinished."""
+    path = locks_dir / f"{token}{LOCK_SUFFIX}"
+    if not path.exists():
+        return True
+    fd = _take_if_free(path)
+    if fd is None:
+        return not path.exists()
+    os.close(fd)
+    return True
+
+
+def _sweep(locks_dir: Path) -> None:
+    """Remove the lock files of owners that are gone, once their runs have been dealt with."""
+    if not locks_dir.is_dir():
+        return
+    for path in locks_dir.glob(f"*{LOCK_SUFFIX}"):
+        fd = _take_if_free(path)
+        if fd is not None:
+            path.unlink(missing_ok=True)
+            os.close(fd)
+
+
+def fail_orphaned_runs(instance: DagsterInstance, locks_dir: Path) -> list[str]:
+    """Mark FAILURE every unfinished in-process run whose owning process (on this machine) is
+    gone, so the run queue moves again; returns one line per run marked."""
+    host = socket.gethostname()
+    notices: list[str] = []
+    for record in instance.get_run_records(RunsFilter(statuses=UNFINISHED)):
+        run = record.dagster_run
+        token = run.tags.get(OWNER_TAG)
+        if token is None or run.tags.get(OWNER_HOST_TAG) != host:
+            continue  # launched by the daemon, or owned by another machine: not ours to judge
+        if token in {held.token for held in _held.values()}:
+            continue  # this very process
+        if not _owner_is_gone(locks_dir, token):
+            continue
+        current = instance.get_run_by_id(run.run_id)
+        if current is None or current.status not in UNFINISHED:
+            continue  # someone else marked it meanwhile
+        reason = f"process {run.tags.get(OWNER_PID_TAG, '?')} that ran it is gone (killed?)"
+        instance.report_run_failed(current, f"Marked failed: {reason}.")
+        notices.append(f"run {run.run_id} ({run.job_name}) was left unfinished: {reason}")
+    _sweep(locks_dir)
+    return notices
