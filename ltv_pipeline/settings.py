@@ -161,6 +161,12 @@ class Settings:
         return self.home / "quarantine"
 
     @property
+    def parse_failures_dir(self) -> Path:
+        """One record per archived file that failed while its rows were parsed (which partition,
+        why, where its quarantined copy is), so that runs skip it instead of retrying it."""
+        return self.quarantine_dir / ".parse_failures"
+
+    @property
     def results_dir(self) -> Path:
         return self.home / "results"
 

@@ -29,6 +29,7 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
     from dagster import DagsterInstance
 
     from ltv_pipeline.cli.materializing import materialize_one, plan
+    from ltv_pipeline.ingest.quarantine import parse_failure, parse_failures
 
     instance = DagsterInstance.get()
     try:
@@ -36,15 +37,30 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         print(f"ltv materialize: {exc}", file=sys.stderr)
         return 1
+    skipped = parse_failures(settings.parse_failures_dir)
+    for failure in skipped:
+        print(
+            f"{failure.asset} [{failure.partition_key}]: skipped, quarantined before: "
+            f"{failure.describe()}"
+        )
     if not work:
         print("everything is up to date")
         return 0
-    failures = 0
+    failures = quarantined = 0
     for asset_key, partition in work:
         outcome = materialize_one(instance, asset_key, partition)
+        set_aside = parse_failure(settings.parse_failures_dir, partition) if partition else None
+        if not outcome.success and set_aside is not None:
+            # The file's own fault, recorded with its reason: not a failure of the pipeline.
+            quarantined += 1
+            print(f"{outcome.asset} [{partition}]: quarantined: {set_aside.describe()}")
+            continue
         failures += not outcome.success
         print(outcome.describe())
-    print(f"{len(work) - failures} succeeded, {failures} failed")
+    summary = f"{len(work) - failures - quarantined} succeeded, {failures} failed"
+    if quarantined:
+        summary += f", {quarantined} quarantined"
+    print(summary)
     return 1 if failures else 0
 
 

@@ -18,6 +18,7 @@ from ltv_pipeline.defs.model.customer_key import built_customer_key_rules
 from ltv_pipeline.defs.raw_files.partitions import file_partitions, unregistered_archived_files
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.formats.profiles import load_catalog
+from ltv_pipeline.ingest.quarantine import parse_failures
 from ltv_pipeline.lib.warehouse import WarehouseBusy, connect_warehouse
 from ltv_pipeline.lib.webhook_import import import_landed, received_days
 from ltv_pipeline.settings import Settings
@@ -101,6 +102,8 @@ def plan(
             raise ValueError(f"the selection {selection!r} matches no asset")
     else:
         keys = set(assets)
+    # Files that failed while parsed were quarantined once; retrying them would fail the same way.
+    set_aside = {f.partition_key for f in parse_failures(settings.parse_failures_dir)}
     work: list[tuple[AssetKey, str | None]] = []
     queued: set[int] = set()  # one run per definition: the model's four tables are one step
     rule_changed = not selection and customer_key_rule_changed(settings)
@@ -131,7 +134,7 @@ def plan(
         elif not selection:
             done = instance.get_materialized_partitions(key)
             partition_keys = [p for p in partition_keys if p not in done]
-        work += [(key, p) for p in partition_keys]
+        work += [(key, p) for p in partition_keys if p not in set_aside]
     return work
 
 

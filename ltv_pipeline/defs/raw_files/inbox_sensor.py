@@ -7,7 +7,6 @@ in `inbox/<account>/` belong to that account. Each file ends in exactly one plac
 """
 
 import json
-import shutil
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -28,6 +27,7 @@ from ltv_pipeline.defs.raw_files.partitions import (
     unregistered_archived_files,
 )
 from ltv_pipeline.formats.profiles import FormatConfigError, FormatProfile, load_catalog
+from ltv_pipeline.ingest.quarantine import quarantine
 from ltv_pipeline.ingest.receive import receive_file
 from ltv_pipeline.settings import DEFAULT_ACCOUNT, SettingsError, get_settings, validate_account
 
@@ -53,22 +53,6 @@ def inbox_files(inbox: Path) -> list[Path]:
         elif entry.is_file() and not entry.name.endswith(PARTIAL_SUFFIXES):
             found.append(entry)
     return found
-
-
-def quarantine(path: Path, quarantine_dir: Path, reason: str) -> Path:
-    """Move a file the pipeline cannot use aside, with a note saying why."""
-    quarantine_dir.mkdir(parents=True, exist_ok=True)
-    target = quarantine_dir / path.name
-    counter = 1
-    while target.exists():
-        target = quarantine_dir / f"{path.stem}-{counter}{path.suffix}"
-        counter += 1
-    shutil.move(str(path), target)
-    target.with_name(target.name + ".error.txt").write_text(
-        f"{path.name} was not imported.\n\nWhy: {reason}\n\n"
-        "Fix the file (or add a header alias in formats.toml) and drop it in the inbox again.\n"
-    )
-    return target
 
 
 def _run_request(profile: FormatProfile, key: str, file_name: str) -> RunRequest:
