@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ltv_pipeline.lib.atomic_files import remove_abandoned_temp_files
 from ltv_pipeline.metrics.definitions import CUSTOMER_KEY_RULES, DEFAULT_CUSTOMER_KEY_RULE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -201,7 +202,11 @@ class Settings:
         return self.home / "formats.toml"
 
     def ensure_layout(self) -> None:
-        """Create the state folders and a Dagster home with telemetry off; idempotent."""
+        """Create the state folders and a Dagster home with telemetry off; idempotent.
+
+        Cheap enough for every start and every sensor tick: a killed archive copy's leftovers
+        are found by name.
+        """
         for folder in (
             self.home,
             self.inbox_dir,
@@ -211,6 +216,8 @@ class Settings:
             self.dagster_home,
         ):
             folder.mkdir(parents=True, exist_ok=True)
+        for folder in (self.archive_dir, self.results_dir):
+            remove_abandoned_temp_files(folder)
         dagster_yaml = self.dagster_home / "dagster.yaml"
         if not dagster_yaml.exists():
             dagster_yaml.write_text(DAGSTER_YAML)
