@@ -9,7 +9,13 @@ from pathlib import Path
 
 from ltv_pipeline.formats.profiles import load_catalog
 from ltv_pipeline.lib.warehouse import WarehouseBusy
-from ltv_pipeline.settings import DEFAULT_ACCOUNT, Settings, SettingsError, get_settings
+from ltv_pipeline.settings import (
+    DEFAULT_ACCOUNT,
+    Settings,
+    SettingsError,
+    get_settings,
+    keep_files_private,
+)
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
@@ -178,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_files_private()
     args = build_parser().parse_args(argv)
     try:
         settings = get_settings()
