@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ltv_pipeline.formats.profiles import load_catalog
+from ltv_pipeline.lib.disk_full import disk_full
 from ltv_pipeline.lib.warehouse import WarehouseBusy
 from ltv_pipeline.settings import (
     DEFAULT_ACCOUNT,
@@ -186,8 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     keep_files_private()
     args = build_parser().parse_args(argv)
+    home: Path | None = None
     try:
         settings = get_settings()
+        home = settings.home
         settings.export_dagster_env()
         return args.handler(args, settings)
     except SettingsError as exc:
@@ -202,6 +205,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`ltv report ... | head`): not an error worth a trace.
         sys.stderr.close()
         return 0
+    except Exception as exc:
+        # A full disk can surface anywhere (our writes, DuckDB, Dagster's SQLite): one line.
+        full = disk_full(exc, home) if home is not None else None
+        if full is None:
+            raise
+        print(f"ltv: {full}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -19,9 +19,10 @@ from ltv_pipeline.defs.raw_files.partitions import file_partitions, unregistered
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.formats.profiles import load_catalog
 from ltv_pipeline.ingest.quarantine import parse_failures
+from ltv_pipeline.lib.disk_full import DiskFull, is_disk_full_text
 from ltv_pipeline.lib.warehouse import WarehouseBusy, connect_warehouse
 from ltv_pipeline.lib.webhook_import import import_landed, received_days
-from ltv_pipeline.settings import Settings
+from ltv_pipeline.settings import Settings, get_settings
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ def materialize_one(
     error = _error_text(result)
     if "warehouse busy" in error:
         raise WarehouseBusy(error)
+    if is_disk_full_text(error, get_settings().home):
+        raise DiskFull(get_settings().home)
     return RunOutcome(asset_key.to_user_string(), partition_key, False, error)
 
 
