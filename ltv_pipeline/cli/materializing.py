@@ -80,8 +80,9 @@ def materialize_one(
     error = _error_text(result)
     if "warehouse busy" in error:
         raise WarehouseBusy(error)
-    if is_disk_full_text(error, get_settings().home):
-        raise DiskFull(get_settings().home)
+    home = get_settings().home
+    if is_disk_full_text(error, home):
+        raise DiskFull(home)
     return RunOutcome(asset_key.to_user_string(), partition_key, False, error)
 
 
