@@ -14,10 +14,11 @@ from ltv_pipeline.defs.runs.sensor import orphaned_runs_sensor
 from ltv_pipeline.defs.webhooks.assets import build_webhook_events_asset
 from ltv_pipeline.defs.webhooks.sensor import webhook_sensor
 from ltv_pipeline.lib.warehouse import Warehouse
-from ltv_pipeline.settings import get_settings
+from ltv_pipeline.settings import get_settings, keep_files_private
 
 
 def build_definitions() -> Definitions:
+    keep_files_private()  # first, in Dagster's code location too: LTV_HOME holds customers' data
     settings = get_settings()
     settings.ensure_layout()
     return Definitions(

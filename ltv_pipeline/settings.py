@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ltv_pipeline.lib.atomic_files import remove_abandoned_temp_files
 from ltv_pipeline.metrics.definitions import CUSTOMER_KEY_RULES, DEFAULT_CUSTOMER_KEY_RULE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +22,9 @@ DEFAULT_HOME = PROJECT_ROOT / "ltv_home"
 DEFAULT_ACCOUNT = "default"
 ACCOUNT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DATE_ORDERS = ("MDY", "DMY", "YMD")
+PRIVATE_UMASK = 0o077
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_FOLDER_MODE = 0o700
 
 DAGSTER_YAML = """\
 # Written by ltv on first use; edit freely, it is not overwritten.
@@ -30,6 +35,34 @@ concurrency:
   runs:
     max_concurrent_runs: 1
 """
+
+
+def keep_files_private() -> None:
+    """Every file a process of ours creates is its user's alone (0600, folders 0700).
+
+    LTV_HOME holds customers' emails (the warehouse, the archive, sealed webhook segments,
+    Dagster's run history with mart previews) and the webhook tokens. Each entry point calls
+    this first: the ltv CLI, the webhook sidecar, the pages, and Dagster's code location.
+    """
+    os.umask(PRIVATE_UMASK)
+
+
+def make_private(home: Path) -> None:
+    """Make a home created before files were kept private (or by a process that did not keep
+    them so) private: every file 0600, every folder 0700, symbolic links left alone and never
+    followed. The home's own mode says whether it was done, so it runs once."""
+    if stat.S_IMODE(home.lstat().st_mode) == PRIVATE_FOLDER_MODE:
+        return
+    for folder, folders, files in os.walk(home):
+        for name in folders:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                path.chmod(PRIVATE_FOLDER_MODE)
+        for name in files:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                path.chmod(PRIVATE_FILE_MODE)
+    home.chmod(PRIVATE_FOLDER_MODE)
 
 
 class SettingsError(ValueError):
@@ -174,6 +207,12 @@ class Settings:
         return self.home / "quarantine"
 
     @property
+    def parse_failures_dir(self) -> Path:
+        """One record per archived file that failed while its rows were parsed (which partition,
+        why, where its quarantined copy is), so that runs skip it instead of retrying it."""
+        return self.quarantine_dir / ".parse_failures"
+
+    @property
     def results_dir(self) -> Path:
         return self.home / "results"
 
@@ -214,7 +253,11 @@ class Settings:
         return self.home / "formats.toml"
 
     def ensure_layout(self) -> None:
-        """Create the state folders and a Dagster home with telemetry off; idempotent."""
+        """Create the state folders and a Dagster home with telemetry off; idempotent.
+
+        Cheap enough for every start and every sensor tick: a home made private once is only
+        looked at (one stat), and a killed archive copy's leftovers are found by name.
+        """
         for folder in (
             self.home,
             self.inbox_dir,
@@ -223,10 +266,14 @@ class Settings:
             self.results_dir,
             self.dagster_home,
         ):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+        make_private(self.home)
+        for folder in (self.archive_dir, self.results_dir):
+            remove_abandoned_temp_files(folder)
         dagster_yaml = self.dagster_home / "dagster.yaml"
         if not dagster_yaml.exists():
             dagster_yaml.write_text(DAGSTER_YAML)
+            dagster_yaml.chmod(PRIVATE_FILE_MODE)  # also when made by a process of someone else's
 
     def export_dagster_env(self) -> None:
         """Point Dagster at our home so run history, cursors and partitions survive restarts."""

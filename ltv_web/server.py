@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uvicorn
 
-from ltv_pipeline.settings import Settings
+from ltv_pipeline.settings import Settings, keep_files_private
 from ltv_web.app import create_app
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    keep_files_private()
     uvicorn.run(
         create_app(settings),
         host=host or settings.web_host,

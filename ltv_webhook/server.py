@@ -6,11 +6,12 @@ import logging
 
 import uvicorn
 
-from ltv_pipeline.settings import Settings
+from ltv_pipeline.settings import Settings, keep_files_private
 from ltv_webhook.app import create_asgi
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    keep_files_private()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     uvicorn.run(
         create_asgi(settings),

@@ -86,3 +86,15 @@ def warehouse_held(path: Path, seconds: float = 60) -> Iterator[subprocess.Popen
     finally:
         holder.kill()
         holder.wait()
+
+
+def write_file_failing_at_parse(path: Path) -> Path:
+    """An orders export that is received and archived (its first 64 KiB read as UTF-8 with a
+    known header) but that DuckDB's reader refuses while parsing: a byte that is not UTF-8
+    comes after the part that decides the encoding."""
+    header, row = ORDERS_SAMPLE.read_text(encoding="utf-8-sig").splitlines()[:2]
+    text = "\n".join([header, *[row] * 800]) + "\n"
+    path.write_bytes(
+        text.encode() + b"100200700,01/03/2024,10:00:00,Charged,1,X,$1.00,A,B\xff,x@y.z,,,,,,\n"
+    )
+    return path

@@ -13,6 +13,7 @@ from ltv_pipeline.defs.raw_files.partitions import already_loaded, file_partitio
 from ltv_pipeline.formats.profiles import FormatConfigError, load_catalog
 from ltv_pipeline.ingest.receive import receive_file
 from ltv_pipeline.ingest.results import FileResult, read_result, write_result
+from ltv_pipeline.lib.disk_full import disk_full
 from ltv_pipeline.lib.run_owners import fail_orphaned_runs
 from ltv_pipeline.settings import Settings, validate_account
 
@@ -43,6 +44,9 @@ def open_dagster(settings: Settings) -> DagsterInstance:
         instance = DagsterInstance.get()
     except Exception as exc:
         home = os.environ.get("DAGSTER_HOME", "DAGSTER_HOME")
+        full = disk_full(exc, Path(home))
+        if full is not None:
+            raise full from exc
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise DagsterUnavailable(
             f"Dagster's instance in {home} cannot be opened ({first_line}); check its "

@@ -8,8 +8,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ltv_pipeline.formats.profiles import load_catalog
+from ltv_pipeline.lib.disk_full import disk_full
 from ltv_pipeline.lib.warehouse import WarehouseBusy
-from ltv_pipeline.settings import DEFAULT_ACCOUNT, Settings, SettingsError, get_settings
+from ltv_pipeline.settings import (
+    DEFAULT_ACCOUNT,
+    Settings,
+    SettingsError,
+    get_settings,
+    keep_files_private,
+)
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
@@ -28,6 +35,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 def _materialize(args: argparse.Namespace, settings: Settings) -> int:
     from ltv_pipeline.cli.import_files import DagsterUnavailable, open_dagster
     from ltv_pipeline.cli.materializing import materialize_one, plan
+    from ltv_pipeline.ingest.quarantine import parse_failure, parse_failures
 
     try:
         instance = open_dagster(settings)
@@ -39,15 +47,30 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         print(f"ltv materialize: {exc}", file=sys.stderr)
         return 1
+    skipped = parse_failures(settings.parse_failures_dir)
+    for failure in skipped:
+        print(
+            f"{failure.asset} [{failure.partition_key}]: skipped, quarantined before: "
+            f"{failure.describe()}"
+        )
     if not work:
         print("everything is up to date")
         return 0
-    failures = 0
+    failures = quarantined = 0
     for asset_key, partition in work:
         outcome = materialize_one(instance, asset_key, partition)
+        set_aside = parse_failure(settings.parse_failures_dir, partition) if partition else None
+        if not outcome.success and set_aside is not None:
+            # The file's own fault, recorded with its reason: not a failure of the pipeline.
+            quarantined += 1
+            print(f"{outcome.asset} [{partition}]: quarantined: {set_aside.describe()}")
+            continue
         failures += not outcome.success
         print(outcome.describe())
-    print(f"{len(work) - failures} succeeded, {failures} failed")
+    summary = f"{len(work) - failures - quarantined} succeeded, {failures} failed"
+    if quarantined:
+        summary += f", {quarantined} quarantined"
+    print(summary)
     return 1 if failures else 0
 
 
@@ -165,9 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_files_private()
     args = build_parser().parse_args(argv)
+    home: Path | None = None
     try:
         settings = get_settings()
+        home = settings.home
         settings.export_dagster_env()
         return args.handler(args, settings)
     except SettingsError as exc:
@@ -182,6 +208,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`ltv report ... | head`): not an error worth a trace.
         sys.stderr.close()
         return 0
+    except Exception as exc:
+        # A full disk can surface anywhere (our writes, DuckDB, Dagster's SQLite): one line.
+        full = disk_full(exc, home) if home is not None else None
+        if full is None:
+            raise
+        print(f"ltv: {full}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from ltv_pipeline.defs.model.customer_key import built_customer_key_rules
 from ltv_pipeline.defs.raw_files.partitions import file_partitions, unregistered_archived_files
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.formats.profiles import load_catalog
+from ltv_pipeline.ingest.quarantine import parse_failures
+from ltv_pipeline.lib.disk_full import DiskFull, is_disk_full_text
 from ltv_pipeline.lib.run_owners import owner_tags
 from ltv_pipeline.lib.warehouse import WarehouseBusy, connect_warehouse
 from ltv_pipeline.lib.webhook_import import import_landed, received_days
@@ -79,6 +81,9 @@ def materialize_one(
     error = _error_text(result)
     if "warehouse busy" in error:
         raise WarehouseBusy(error)
+    home = get_settings().home
+    if is_disk_full_text(error, home):
+        raise DiskFull(home)
     return RunOutcome(asset_key.to_user_string(), partition_key, False, error)
 
 
@@ -102,6 +107,8 @@ def plan(
             raise ValueError(f"the selection {selection!r} matches no asset")
     else:
         keys = set(assets)
+    # Files that failed while parsed were quarantined once; retrying them would fail the same way.
+    set_aside = {f.partition_key for f in parse_failures(settings.parse_failures_dir)}
     work: list[tuple[AssetKey, str | None]] = []
     planned: set[AssetKey] = set()  # every key a run in `work` will write
     rule_changed = not selection and customer_key_rule_changed(settings)
@@ -134,6 +141,7 @@ def plan(
         elif not selection:
             done = instance.get_materialized_partitions(key)
             partition_keys = [p for p in partition_keys if p not in done]
+        partition_keys = [p for p in partition_keys if p not in set_aside]
         work += [(key, p) for p in partition_keys]
         if partition_keys:
             planned.add(key)

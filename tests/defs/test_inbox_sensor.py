@@ -138,3 +138,37 @@ def test_an_archived_file_whose_partition_was_lost_is_requested_again(ltv_home, 
     assert len(lost.run_requests) == 1
     recovered = tick(instance, lost.cursor)
     assert [r.run_key for r in recovered.run_requests] == [lost.run_requests[0].run_key]
+
+
+def test_a_symlinked_account_folder_is_quarantined_and_never_followed(ltv_home, instance, tmp_path):
+    outside = tmp_path / "my-exports"
+    outside.mkdir()
+    original = outside / "orders.csv"
+    shutil.copy(ORDERS_SAMPLE, original)
+    past = time.time() - 60
+    os.utime(original, (past, past))
+    (ltv_home.inbox_dir / "store-b").symlink_to(outside, target_is_directory=True)
+
+    result = tick(instance, tick(instance).cursor)
+    assert result.run_requests == []
+    assert original.read_bytes() == ORDERS_SAMPLE.read_bytes(), "the user's file is untouched"
+    link = ltv_home.quarantine_dir / "default" / "store-b"
+    assert link.is_symlink() and link.readlink() == outside
+    assert "symbolic link" in (link.parent / "store-b.error.txt").read_text()
+    assert not (ltv_home.inbox_dir / "store-b").exists()
+    assert list(ltv_home.archive_dir.iterdir()) == []
+
+
+def test_a_symlinked_file_is_quarantined_as_a_link(ltv_home, instance, tmp_path):
+    original = tmp_path / "orders.csv"
+    shutil.copy(ORDERS_SAMPLE, original)
+    (ltv_home.inbox_dir / "store-c").mkdir()
+    (ltv_home.inbox_dir / "store-c" / "orders.csv").symlink_to(original)
+
+    result = tick(instance, tick(instance).cursor)
+    assert result.run_requests == []
+    assert original.read_bytes() == ORDERS_SAMPLE.read_bytes()
+    link = ltv_home.quarantine_dir / "store-c" / "orders.csv"
+    assert link.is_symlink() and link.readlink() == original
+    assert "symbolic link" in (link.parent / "orders.csv.error.txt").read_text()
+    assert list(ltv_home.archive_dir.iterdir()) == []

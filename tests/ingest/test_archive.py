@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from ltv_pipeline.formats.csv_file import sha256_of
-from ltv_pipeline.ingest.archive import ArchiveError, archive_file, copy_bytes, read_arrivals
+from ltv_pipeline.ingest.archive import (
+    ArchiveError,
+    archive_file,
+    archived_path,
+    copy_bytes,
+    read_arrivals,
+)
+from ltv_pipeline.settings import Settings
 
 
 def test_the_archive_keeps_the_exact_bytes_once_and_every_arrival(tmp_path: Path) -> None:
@@ -50,3 +62,48 @@ def test_a_file_that_changed_since_it_was_hashed_is_never_archived(tmp_path: Pat
             archive, source, stale_hash, account="default", format_name="x", file_name="o.csv"
         )
     assert list(archive.iterdir()) == []  # no copy under a wrong name, no temp file left
+
+
+# A writer in its own process, stopped while copying into the archive, as a kill -9 would find it.
+COPYING = """
+import sys, time
+from pathlib import Path
+from ltv_pipeline.lib.atomic_files import write_atomically
+
+def write(out):
+    out.write(b"x" * 1_000_000)
+    out.flush()
+    print("copying", flush=True)
+    time.sleep(600)
+
+write_atomically(Path(sys.argv[1]), write)
+"""
+
+
+def _copying(target: Path) -> subprocess.Popen:
+    writer = subprocess.Popen(
+        [sys.executable, "-c", COPYING, str(target)], stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout is not None and writer.stdout.readline().strip() == "copying"
+    return writer
+
+
+def test_a_killed_copy_leaves_nothing_after_the_next_start(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    settings.ensure_layout()
+    killed = _copying(archived_path(settings.archive_dir, "a" * 64))
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    alive = _copying(archived_path(settings.archive_dir, "b" * 64))
+    try:
+        leftovers = sorted(settings.archive_dir.iterdir())
+        assert len(leftovers) == 2 and all(p.name.startswith(".") for p in leftovers)
+        past = time.time() - 3600
+        for path in leftovers:
+            os.utime(path, (past, past))
+        settings.ensure_layout()  # what every start (and every inbox tick) does
+        [kept] = settings.archive_dir.iterdir()
+        assert kept.name.startswith(f".{'b' * 64}.csv"), "a copy still being written is kept"
+    finally:
+        alive.kill()
+        alive.wait()

@@ -24,6 +24,7 @@ from ltv_pipeline.formats.profiles import (
 )
 from ltv_pipeline.ingest.archive import archived_path, original_name
 from ltv_pipeline.ingest.load_file import FileLoad, load_file
+from ltv_pipeline.ingest.quarantine import forget_parse_failure, quarantine_archived
 from ltv_pipeline.ingest.results import FileResult, write_result
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.lib.partition_keys import parse_file_partition_key
@@ -109,7 +110,29 @@ def build_raw_file_asset(profile: FormatProfile) -> AssetsDefinition:
                 load, check = load_and_check(
                     conn, settings, catalog, profile, account, sha256, file_name
                 )
-            except (CsvFileError, FormatMismatch, FormatConfigError, FileNotFoundError) as exc:
+            except (CsvFileError, FormatMismatch) as exc:
+                # The file's own fault, the same on every retry: set it aside once, for good.
+                failure = quarantine_archived(
+                    archived_path(settings.archive_dir, sha256),
+                    settings.quarantine_dir / account,
+                    settings.parse_failures_dir,
+                    partition_key=context.partition_key,
+                    asset=profile.asset,
+                    file_name=file_name,
+                    reason=str(exc),
+                )
+                write_result(
+                    settings.results_dir,
+                    FileResult.failed(
+                        file_name,
+                        failure.explanation(),
+                        account=account,
+                        format=profile.name,
+                        sha256=sha256,
+                    ),
+                )
+                raise Failure(description=f"quarantined: {failure.describe()}") from None
+            except (FormatConfigError, FileNotFoundError) as exc:
                 write_result(
                     settings.results_dir,
                     FileResult.failed(
@@ -130,6 +153,7 @@ def build_raw_file_asset(profile: FormatProfile) -> AssetsDefinition:
             )
             preview_columns = [d[0] for d in preview.description]
             preview_rows = preview.fetchall()
+        forget_parse_failure(settings.parse_failures_dir, context.partition_key)
         write_result(
             settings.results_dir,
             FileResult(

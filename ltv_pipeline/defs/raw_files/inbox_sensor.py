@@ -3,11 +3,12 @@
 A file is taken only once it is stable: unchanged in size and modification time since the
 previous tick, and older than the settle time, so a copy still in progress is left alone. Files
 in `inbox/<account>/` belong to that account. Each file ends in exactly one place: `archive/`
-(ingested, or a duplicate of archived content) or `quarantine/` with a plain-words reason.
+(ingested, or a duplicate of archived content) or `quarantine/` with a plain-words reason; one
+that is archived but then fails while its rows are parsed gets its quarantined copy from the raw
+asset (ingest/quarantine.py). Symbolic links are quarantined as links, never followed.
 """
 
 import json
-import shutil
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -28,6 +29,7 @@ from ltv_pipeline.defs.raw_files.partitions import (
     unregistered_archived_files,
 )
 from ltv_pipeline.formats.profiles import FormatConfigError, FormatProfile, load_catalog
+from ltv_pipeline.ingest.quarantine import quarantine
 from ltv_pipeline.ingest.receive import receive_file
 from ltv_pipeline.settings import DEFAULT_ACCOUNT, SettingsError, get_settings, validate_account
 
@@ -35,18 +37,23 @@ PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".e
 
 
 def inbox_files(inbox: Path) -> list[Path]:
-    """Candidate files: top level (default account) and one level of account folders."""
+    """Candidate files: top level (default account) and one level of account folders.
+
+    Symbolic links are never followed (see `inbox_links`): an ingested file is deleted from the
+    inbox, and through a link that would delete the user's own file somewhere else.
+    """
     found: list[Path] = []
     if not inbox.exists():
         return found
     for entry in sorted(inbox.iterdir()):
-        if entry.name.startswith("."):
+        if entry.name.startswith(".") or entry.is_symlink():
             continue
         if entry.is_dir():
             found += [
                 child
                 for child in sorted(entry.iterdir())
                 if child.is_file()
+                and not child.is_symlink()
                 and not child.name.startswith(".")
                 and not child.name.endswith(PARTIAL_SUFFIXES)
             ]
@@ -55,20 +62,41 @@ def inbox_files(inbox: Path) -> list[Path]:
     return found
 
 
-def quarantine(path: Path, quarantine_dir: Path, reason: str) -> Path:
-    """Move a file the pipeline cannot use aside, with a note saying why."""
-    quarantine_dir.mkdir(parents=True, exist_ok=True)
-    target = quarantine_dir / path.name
-    counter = 1
-    while target.exists():
-        target = quarantine_dir / f"{path.stem}-{counter}{path.suffix}"
-        counter += 1
-    shutil.move(str(path), target)
-    target.with_name(target.name + ".error.txt").write_text(
-        f"{path.name} was not imported.\n\nWhy: {reason}\n\n"
-        "Fix the file (or add a header alias in formats.toml) and drop it in the inbox again.\n"
+def inbox_links(inbox: Path) -> list[Path]:
+    """Symbolic links in the inbox or in its account folders: refused, never followed."""
+    if not inbox.exists():
+        return []
+    found: list[Path] = []
+    for entry in sorted(inbox.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_symlink():
+            found.append(entry)
+        elif entry.is_dir():
+            found += [
+                child
+                for child in sorted(entry.iterdir())
+                if child.is_symlink() and not child.name.startswith(".")
+            ]
+    return found
+
+
+def _refuse_link(link: Path, inbox: Path, quarantine_dir: Path) -> Path:
+    what = "folder" if link.is_dir() else "file"
+    reason = (
+        f"it is a symbolic link to a {what} elsewhere ({link.readlink()}), which the inbox "
+        "never follows: an imported file is deleted from the inbox, and through a link that "
+        f"would delete your own {what}. Copy or move the {what} itself into the inbox."
     )
-    return target
+    return quarantine(link, _account_quarantine(link, inbox, quarantine_dir), reason)
+
+
+def _account_quarantine(path: Path, inbox: Path, quarantine_dir: Path) -> Path:
+    account = path.parent.name if path.parent != inbox else DEFAULT_ACCOUNT
+    try:
+        return quarantine_dir / validate_account(account)
+    except SettingsError:
+        return quarantine_dir
 
 
 def _run_request(profile: FormatProfile, key: str, file_name: str) -> RunRequest:
@@ -102,6 +130,10 @@ def inbox_sensor(context: SensorEvaluationContext) -> SensorResult:
     loaded = already_loaded(context.instance)
     now = time.time()
     inbox = settings.inbox_dir
+
+    for link in inbox_links(inbox):
+        context.log.warning(f"{link.relative_to(inbox)}: a symbolic link, quarantined unfollowed")
+        _refuse_link(link, inbox, settings.quarantine_dir)
 
     for path in inbox_files(inbox):
         relative = path.relative_to(inbox).as_posix()
