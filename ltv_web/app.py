@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -153,6 +154,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def settings_page() -> HTMLResponse:
         return page("settings.html", webhook_url=webhook_address(settings), active="settings")
 
+    # Added last, so it runs first: a request naming any other host (a DNS-rebound page, say)
+    # gets a 400 before it reaches a page, the token on /settings included.
+    app.add_middleware(
+        TrustedHostMiddleware, allowed_hosts=list(settings.web_allowed_hosts), www_redirect=False
+    )
     return app
 
 

@@ -14,12 +14,12 @@ from ltv_pipeline.formats.csv_file import inspect_file
 from ltv_pipeline.ingest.results import FileResult, write_result
 from ltv_pipeline.settings import Settings
 from ltv_web.app import create_app
-from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE
+from tests.support import LIMITED_SAMPLE, LOCAL_PAGES_URL, ORDERS_SAMPLE
 
 
 @pytest.fixture
 def client(ltv_home: Settings) -> TestClient:
-    return TestClient(create_app(ltv_home))
+    return TestClient(create_app(ltv_home), base_url=LOCAL_PAGES_URL)
 
 
 def post_file(client: TestClient, name: str, data: bytes, **fields: str):
@@ -95,7 +95,7 @@ def test_unusable_uploads_are_refused_with_a_clear_error(
 def test_a_file_over_the_limit_is_stopped_and_removed(ltv_home, monkeypatch):
     monkeypatch.setenv("LTV_WEB_MAX_UPLOAD_BYTES", "1000")
     settings = Settings.from_env()
-    client = TestClient(create_app(settings))
+    client = TestClient(create_app(settings), base_url=LOCAL_PAGES_URL)
     response = post_file(client, "big.csv", b"x,y\n" + b"1,2\n" * 10_000)
     assert response.status_code == 413
     assert "larger than the upload limit of 1,000 bytes" in response.text
