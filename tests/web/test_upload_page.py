@@ -212,6 +212,7 @@ def test_a_chosen_format_that_does_not_fit_says_why(client, ltv_home):
     )
     html = client.get(response.headers["location"]).text
     assert 'data-state="failed"' in html and "not ingested" in html
+    assert "The header fits samcart-orders (SamCart Orders CSV)" in html
     assert list((ltv_home.quarantine_dir / "default").glob("*.csv"))
     assert not list(ltv_home.archive_dir.glob("*.csv"))
 
