@@ -56,6 +56,15 @@ class ReportError(RuntimeError):
     """The warehouse cannot answer yet (no model built), said in words a user can act on."""
 
 
+class UnknownAccount(ReportError):
+    """--account names no account in the data: a typo, not an empty report."""
+
+
+def known_accounts(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    union = " UNION ".join(f"SELECT account FROM {table}" for table in MODEL_TABLES)
+    return sorted(account for (account,) in conn.execute(union).fetchall())
+
+
 def add_report_parser(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser("report", help="print an LTV report (read-only)")
     cmd.add_argument("report", choices=REPORTS)
@@ -199,6 +208,12 @@ def build_report(
             f"the unified model is not built yet (missing {', '.join(missing)}): "
             "run `ltv materialize` first"
         )
+    if account is not None:
+        known = known_accounts(conn)
+        if account not in known:
+            raise UnknownAccount(
+                f"unknown account {account!r}; known: {', '.join(known) or '(none yet)'}"
+            )
     options = options or MetricOptions()
     as_of = resolve_as_of(conn, options.as_of)
     labels = [
@@ -277,6 +292,9 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
         columns, rows, labels = build_report(
             conn, args.report, account=args.account, basis=args.basis, options=options
         )
+    except UnknownAccount as exc:
+        print(f"ltv report: {exc}", file=sys.stderr)
+        return 2
     except ReportError as exc:
         print(f"ltv report: {exc}", file=sys.stderr)
         return 1
