@@ -38,6 +38,7 @@ from ltv_pipeline.metrics.payment_plans import payment_plans_sql, plan_summary_s
 from ltv_pipeline.metrics.refund_rates import rates_sql, refund_rates_sql
 from ltv_pipeline.metrics.subscription_metrics import derived_rates_sql, subscription_metrics_sql
 from ltv_pipeline.metrics.time_between_purchases import median_days_sql, purchase_gaps_sql
+from ltv_pipeline.publish import ACCOUNTS_SQL
 from ltv_pipeline.settings import Settings
 
 REPORTS = (
@@ -61,8 +62,8 @@ class UnknownAccount(ReportError):
 
 
 def known_accounts(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    union = " UNION ".join(f"SELECT account FROM {table}" for table in MODEL_TABLES)
-    return sorted(account for (account,) in conn.execute(union).fetchall())
+    """The accounts a report can be narrowed to (the same list the report page offers)."""
+    return [account for (account,) in conn.execute(ACCOUNTS_SQL).fetchall()]
 
 
 def add_report_parser(commands: argparse._SubParsersAction) -> None:
