@@ -20,6 +20,7 @@ from ltv_web.report_view import build_report_page
 from ltv_web.upload_stream import UploadRejected, stream_upload
 from ltv_web.uploads import (
     DETECT,
+    PENDING_STATES,
     accept_upload,
     check_choices,
     load_record,
@@ -135,7 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if record is None:
             return page("not_found.html", status_code=404, what="upload", active="upload")
         outcome = outcome_of(settings, record)
-        pending = outcome.result is None
+        pending = outcome.state in PENDING_STATES
         return page(
             "upload_status.html",
             record=record,

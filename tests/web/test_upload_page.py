@@ -220,3 +220,57 @@ def test_a_chosen_format_that_does_not_fit_says_why(client, ltv_home):
 def test_unknown_upload_ids_are_not_found(client):
     assert client.get("/uploads/..%2F..%2Fwebhook_tokens").status_code == 404
     assert client.get("/uploads/20240101T000000-deadbeef").status_code == 404
+
+
+def test_the_same_file_uploaded_twice_is_stored_once_and_the_second_says_duplicate(
+    client, ltv_home
+):
+    data = ORDERS_SAMPLE.read_bytes()
+    first_url = post_file(client, "orders.csv", data).headers["location"]
+    second_url = post_file(client, "orders (1).csv", data).headers["location"]
+    [stored] = inbox_files(ltv_home)
+    assert stored.name.endswith("-orders.csv")
+    assert leftovers(ltv_home) == []
+    second = client.get(second_url).text
+    assert 'data-state="duplicate"' in second and 'http-equiv="refresh"' not in second
+    assert f'duplicate of <a id="duplicate-of" href="{first_url}">orders.csv</a>' in second
+    # The pipeline loads the one stored copy: the first upload says so, the second still
+    # names the first.
+    stored.unlink()
+    write_result(
+        ltv_home.results_dir,
+        FileResult(
+            file=stored.name,
+            format="samcart-orders",
+            status="loaded",
+            rows=10,
+            rejected=0,
+            error=None,
+            sha256=inspect_file(ORDERS_SAMPLE).sha256,
+        ),
+    )
+    assert 'id="rows-accepted">10<' in client.get(first_url).text
+    assert "duplicate of" in client.get(second_url).text
+    assert "duplicate of orders.csv" in client.get("/upload").text
+
+
+def test_a_file_with_a_chosen_format_uploaded_twice_is_received_once(client, ltv_home):
+    data = LIMITED_SAMPLE.read_bytes()
+    chosen = {"format": "samcart-limited-subscriptions"}
+    post_file(client, "plans.csv", data, **chosen)
+    second_url = post_file(client, "plans-again.csv", data, **chosen).headers["location"]
+    sha256 = inspect_file(LIMITED_SAMPLE).sha256
+    manifest = json.loads((ltv_home.archive_dir / f"{sha256}.json").read_text())
+    [arrival] = manifest["arrivals"]
+    assert arrival["file_name"].endswith("-plans.csv")
+    assert "duplicate of" in client.get(second_url).text
+    assert leftovers(ltv_home) == []
+
+
+def test_a_failed_upload_is_not_a_reason_to_refuse_the_retry(client, ltv_home):
+    data = ORDERS_SAMPLE.read_bytes()
+    wrong = {"format": "samcart-limited-subscriptions"}
+    post_file(client, "orders.csv", data, **wrong)
+    retry_url = post_file(client, "orders.csv", data, **wrong).headers["location"]
+    assert 'data-state="failed"' in client.get(retry_url).text
+    assert len(list((ltv_home.quarantine_dir / "default").glob("*.csv"))) == 2
