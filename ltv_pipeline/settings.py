@@ -188,6 +188,14 @@ class Settings:
             return LOOPBACK_HOST_NAMES
         return (*LOOPBACK_HOST_NAMES, own)
 
+    @property
+    def web_url(self) -> str:
+        """The pages' address for a browser on this machine: a name they answer to, so an
+        every-interface bind (0.0.0.0) is shown as 127.0.0.1."""
+        own = _host_name(self.web_host)
+        host = "127.0.0.1" if own in ANY_ADDRESS else own
+        return f"http://{host}:{self.web_port}"
+
     # Every path below is derived from `home`; nothing else in the code builds a state path.
     @property
     def warehouse_path(self) -> Path:

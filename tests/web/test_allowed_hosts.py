@@ -138,6 +138,21 @@ def test_the_allowed_names_default_to_loopback_and_the_bind_name(
     assert Settings.from_env(env).web_allowed_hosts == expected
 
 
+@pytest.mark.parametrize(
+    ("web_host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8686"),
+        ("0.0.0.0", "http://127.0.0.1:8686"),
+        ("Box.lan", "http://box.lan:8686"),
+        ("::1", "http://[::1]:8686"),
+    ],
+)
+def test_the_printed_address_is_one_the_pages_answer(web_host: str, url: str) -> None:
+    settings = Settings.from_env({"LTV_WEB_HOST": web_host})
+    assert settings.web_url == url
+    assert url.removeprefix("http://").rsplit(":", 1)[0] in settings.web_allowed_hosts
+
+
 @pytest.mark.parametrize("value", ["ltv.lan:8686", "http://ltv.lan", "[nope]", "a.*.lan"])
 def test_an_unusable_allowed_host_is_a_precise_error(value: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(f"LTV_WEB_ALLOWED_HOSTS={value!r}: ")):
