@@ -6,6 +6,7 @@ or throw it away as a unit. Everything has a default that works with no setup.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import stat
@@ -25,6 +26,12 @@ DATE_ORDERS = ("MDY", "DMY", "YMD")
 PRIVATE_UMASK = 0o077
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_FOLDER_MODE = 0o700
+# The names the pages answer to by default: a browser on this machine. Any other Host header is
+# refused, so a web page whose DNS name is rebound to 127.0.0.1 cannot read or post to them.
+LOOPBACK_HOST_NAMES = ("localhost", "127.0.0.1", "[::1]")
+# Bind addresses that mean "every interface": they name no host a browser would send.
+ANY_ADDRESS = ("", "0.0.0.0", "::", "[::]")
+HOST_NAME = re.compile(r"[a-z0-9._-]+")
 
 DAGSTER_YAML = """\
 # Written by ltv on first use; edit freely, it is not overwritten.
@@ -115,6 +122,30 @@ def _env_date(env: dict[str, str], key: str, default: str) -> str:
     return raw
 
 
+def _host_name(name: str) -> str:
+    """How a browser writes the host in its Host header: lower case, IPv6 in brackets."""
+    name = name.strip().lower()
+    try:
+        return f"[{ipaddress.IPv6Address(name.removeprefix('[').removesuffix(']'))}]"
+    except ValueError:
+        return name
+
+
+def _env_host_names(env: dict[str, str], key: str) -> tuple[str, ...]:
+    raw = env.get(key) or ""
+    names = tuple(_host_name(n) for n in raw.split(",") if n.strip())
+    for name in names:
+        ipv6 = name.startswith("[") and name.endswith("]") and ":" in name  # see _host_name
+        wildcard = name.startswith("*.") and "*" not in name[1:]
+        if name != "*" and not wildcard and not ipv6 and not HOST_NAME.fullmatch(name):
+            raise SettingsError(
+                f"{key}={raw!r}: {name!r} is not a host name; expected names separated by "
+                "commas, without scheme or port (e.g. localhost,ltv.example.lan, or "
+                "*.example.lan for every name in a domain)"
+            )
+    return names
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path = DEFAULT_HOME
@@ -138,6 +169,9 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 8686
     web_max_upload_bytes: int = 512 * 1024 * 1024
+    # LTV_WEB_ALLOWED_HOSTS (comma-separated): the Host names the pages answer; empty means the
+    # loopback names plus web_host. Read it through `web_allowed_hosts`.
+    web_allowed_host_names: tuple[str, ...] = ()
     # The public base URL SamCart calls (e.g. https://ltv.example.com); empty: the local address.
     webhook_public_url: str = ""
     # Which email makes a customer: "email" (trimmed, case-folded) or "gmail-folded".
@@ -185,9 +219,28 @@ class Settings:
             web_host=env.get("LTV_WEB_HOST") or "127.0.0.1",
             web_port=_env_int(env, "LTV_WEB_PORT", 8686),
             web_max_upload_bytes=_env_int(env, "LTV_WEB_MAX_UPLOAD_BYTES", 512 * 1024 * 1024),
+            web_allowed_host_names=_env_host_names(env, "LTV_WEB_ALLOWED_HOSTS"),
             webhook_public_url=env.get("LTV_WEBHOOK_PUBLIC_URL") or "",
             customer_key_rule=customer_key_rule,
         )
+
+    @property
+    def web_allowed_hosts(self) -> tuple[str, ...]:
+        """The Host names (without port) the pages answer; every other Host gets a 400."""
+        if self.web_allowed_host_names:
+            return self.web_allowed_host_names
+        own = _host_name(self.web_host)
+        if own in ANY_ADDRESS or own in LOOPBACK_HOST_NAMES:
+            return LOOPBACK_HOST_NAMES
+        return (*LOOPBACK_HOST_NAMES, own)
+
+    @property
+    def web_url(self) -> str:
+        """The pages' address for a browser on this machine: a name they answer to, so an
+        every-interface bind (0.0.0.0) is shown as 127.0.0.1."""
+        own = _host_name(self.web_host)
+        host = "127.0.0.1" if own in ANY_ADDRESS else own
+        return f"http://{host}:{self.web_port}"
 
     # Every path below is derived from `home`; nothing else in the code builds a state path.
     @property

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -19,6 +20,7 @@ from ltv_web.report_view import build_report_page
 from ltv_web.upload_stream import UploadRejected, stream_upload
 from ltv_web.uploads import (
     DETECT,
+    PENDING_STATES,
     accept_upload,
     check_choices,
     load_record,
@@ -134,7 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if record is None:
             return page("not_found.html", status_code=404, what="upload", active="upload")
         outcome = outcome_of(settings, record)
-        pending = outcome.result is None
+        pending = outcome.state in PENDING_STATES
         return page(
             "upload_status.html",
             record=record,
@@ -153,6 +155,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def settings_page() -> HTMLResponse:
         return page("settings.html", webhook_url=webhook_address(settings), active="settings")
 
+    # Added last, so it runs first: a request naming any other host (a DNS-rebound page, say)
+    # gets a 400 before it reaches a page, the token on /settings included.
+    app.add_middleware(
+        TrustedHostMiddleware, allowed_hosts=list(settings.web_allowed_hosts), www_redirect=False
+    )
     return app
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import uvicorn
 
 from ltv_pipeline.settings import Settings, keep_files_private
@@ -10,9 +12,11 @@ from ltv_web.app import create_app
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     keep_files_private()
+    # An address given on the command line is the pages' own name too (web_allowed_hosts).
+    settings = replace(settings, web_host=host or settings.web_host)
     uvicorn.run(
         create_app(settings),
-        host=host or settings.web_host,
+        host=settings.web_host,
         port=port or settings.web_port,
         log_level="info",
         timeout_graceful_shutdown=5,

@@ -41,6 +41,9 @@ class UploadRecord:
     sha256: str
     size: int
     received_at: float  # epoch seconds; a result written before this is an older upload's
+    # The id of the earlier upload of the same content (same account and format choice) that
+    # this one repeats; such an upload is never handed to the pipeline.
+    duplicate_of: str | None = None
 
 
 def new_upload_id() -> str:
@@ -118,10 +121,39 @@ def _receive_with_format(settings: Settings, path: Path, name: str, record: Uplo
         path.unlink(missing_ok=True)
 
 
+def _all_records(settings: Settings) -> list[UploadRecord]:
+    """Every upload ever recorded, oldest first."""
+    if not settings.uploads_dir.exists():
+        return []
+    names = sorted(p.stem for p in settings.uploads_dir.glob("*.json") if UPLOAD_ID.match(p.stem))
+    return [r for r in (load_record(settings, n) for n in names) if r is not None]
+
+
+def earlier_upload(settings: Settings, record: UploadRecord) -> UploadRecord | None:
+    """The first upload of the same content, account and format choice, unless it failed.
+
+    The pipeline's own duplicate check answers only once the first copy is loaded, and both
+    uploads would read the one result kept per content; so a repeat is caught here, at upload.
+    """
+    for earlier in _all_records(settings):
+        if (
+            earlier.duplicate_of is None
+            and (earlier.sha256, earlier.account, earlier.format_choice)
+            == (record.sha256, record.account, record.format_choice)
+            and outcome_of(settings, earlier).state != "failed"
+        ):
+            return earlier
+    return None
+
+
 def accept_upload(
     settings: Settings, upload_id: str, upload: StreamedUpload, format_choice: str, account: str
 ) -> UploadRecord:
-    """Hand the complete file to the pipeline and keep a record for its status page."""
+    """Hand the complete file to the pipeline and keep a record for its status page.
+
+    The page's handler calls this without awaiting anything in between, so two uploads of the
+    same file cannot both pass the duplicate check: the second sees the first's record.
+    """
     name = stored_name(upload_id, upload.client_name)
     record = UploadRecord(
         id=upload_id,
@@ -133,7 +165,11 @@ def accept_upload(
         size=upload.size,
         received_at=time.time(),
     )
-    if format_choice == DETECT:
+    first = earlier_upload(settings, record)
+    if first is not None:
+        record.duplicate_of = first.id
+        upload.temp_path.unlink(missing_ok=True)
+    elif format_choice == DETECT:
         os.replace(upload.temp_path, _inbox_folder(settings, account) / name)
     else:
         relative = name if account == DEFAULT_ACCOUNT else f"{account}/{name}"
@@ -172,15 +208,22 @@ def recent_records(settings: Settings, limit: int = 20) -> list[UploadRecord]:
     return [r for r in (load_record(settings, n) for n in names[:limit]) if r is not None]
 
 
+PENDING_STATES = ("waiting", "ingesting")
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """Where an upload stands: `waiting`, `ingesting`, or the pipeline's result."""
+    """Where an upload stands: `waiting`, `ingesting`, `duplicate` of an earlier upload (`first`),
+    or the pipeline's result."""
 
     state: str
     result: FileResult | None = None
+    first: UploadRecord | None = None
 
 
 def outcome_of(settings: Settings, record: UploadRecord) -> Outcome:
+    if record.duplicate_of is not None:
+        return Outcome("duplicate", first=load_record(settings, record.duplicate_of))
     path = result_path(settings.results_dir, record.sha256)
     try:
         written = path.stat().st_mtime

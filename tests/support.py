@@ -19,6 +19,9 @@ DATA = Path(__file__).parent / "data"
 ORDERS_SAMPLE = DATA / "samcart_orders_example.csv"
 RECURRING_SAMPLE = DATA / "samcart_recurring_subscriptions_example.csv"
 LIMITED_SAMPLE = DATA / "samcart_limited_subscriptions_example.csv"
+# The base URL for TestClient on the pages: they answer only their own host names, and
+# TestClient's default ("testserver") is not one of them.
+LOCAL_PAGES_URL = "http://localhost"
 
 
 def free_port() -> int:

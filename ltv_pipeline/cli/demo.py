@@ -81,7 +81,7 @@ def run_demo(settings: Settings, *, customers: int, seed: int, webhooks: int) ->
         return 1
     print(f"Posted {accepted} webhook deliveries to the sidecar ({refused} refused).")
     print(
-        f"The report appears at http://{settings.web_host}:{settings.web_port}/report "
+        f"The report appears at {settings.web_url}/report "
         "once the pipeline has ingested them (about a minute)."
     )
     return 0

@@ -81,12 +81,22 @@ def _sql(args: argparse.Namespace, settings: Settings) -> int:
     from ltv_pipeline.lib.warehouse import connect_warehouse
 
     conn = connect_warehouse(
-        settings.warehouse_path, read_only=True, timeout_seconds=settings.busy_timeout_seconds
+        settings.warehouse_path,
+        read_only=True,
+        timeout_seconds=settings.busy_timeout_seconds,
+        warehouse_only=True,
     )
     try:
         cursor = conn.execute(args.query)
         columns = [d[0] for d in cursor.description or []]
         write_csv(sys.stdout, columns, cursor.fetchall())
+    except duckdb.PermissionException as exc:
+        print(
+            "ltv sql: only the warehouse can be queried (no other files, network or "
+            f"extensions): {str(exc).strip()}",
+            file=sys.stderr,
+        )
+        return 1
     except duckdb.Error as exc:
         print(f"ltv sql: {str(exc).strip()}", file=sys.stderr)
         return 1

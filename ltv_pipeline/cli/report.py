@@ -38,6 +38,7 @@ from ltv_pipeline.metrics.payment_plans import payment_plans_sql, plan_summary_s
 from ltv_pipeline.metrics.refund_rates import rates_sql, refund_rates_sql
 from ltv_pipeline.metrics.subscription_metrics import derived_rates_sql, subscription_metrics_sql
 from ltv_pipeline.metrics.time_between_purchases import median_days_sql, purchase_gaps_sql
+from ltv_pipeline.publish import ACCOUNTS_SQL
 from ltv_pipeline.settings import Settings
 
 REPORTS = (
@@ -54,6 +55,15 @@ MODEL_TABLES = ("customers", "transactions", "subscriptions", "declined_charges"
 
 class ReportError(RuntimeError):
     """The warehouse cannot answer yet (no model built), said in words a user can act on."""
+
+
+class UnknownAccount(ReportError):
+    """--account names no account in the data: a typo, not an empty report."""
+
+
+def known_accounts(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """The accounts a report can be narrowed to (the same list the report page offers)."""
+    return [account for (account,) in conn.execute(ACCOUNTS_SQL).fetchall()]
 
 
 def add_report_parser(commands: argparse._SubParsersAction) -> None:
@@ -199,6 +209,12 @@ def build_report(
             f"the unified model is not built yet (missing {', '.join(missing)}): "
             "run `ltv materialize` first"
         )
+    if account is not None:
+        known = known_accounts(conn)
+        if account not in known:
+            raise UnknownAccount(
+                f"unknown account {account!r}; known: {', '.join(known) or '(none yet)'}"
+            )
     options = options or MetricOptions()
     as_of = resolve_as_of(conn, options.as_of)
     labels = [
@@ -277,6 +293,9 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
         columns, rows, labels = build_report(
             conn, args.report, account=args.account, basis=args.basis, options=options
         )
+    except UnknownAccount as exc:
+        print(f"ltv report: {exc}", file=sys.stderr)
+        return 2
     except ReportError as exc:
         print(f"ltv report: {exc}", file=sys.stderr)
         return 1

@@ -57,7 +57,7 @@ def addresses(settings: Settings) -> list[str]:
     """The three addresses a user needs, in the order of their journey's steps."""
     from ltv_web.app import webhook_address
 
-    pages = f"http://{settings.web_host}:{settings.web_port}"
+    pages = settings.web_url
     return [
         f"Dagster UI:               http://{settings.dagster_host}:{settings.dagster_port}",
         f"Upload and report pages:  {pages}/upload  and  {pages}/report",

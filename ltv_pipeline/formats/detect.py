@@ -1,8 +1,10 @@
 """Recognise which SamCart export a header row belongs to, and map its columns.
 
 Detection is by header only: the format whose required columns are all present and which
-recognises the most columns wins. When none fits, the error names the closest format and exactly
-which required columns it misses, so the user can add an alias or pick the format by hand.
+recognises the most columns wins. When none fits, the error names the closest format (the one
+sharing the most required columns; all of them on a tie) and exactly which required columns it
+misses, so the user can add an alias or pick the format by hand. A format chosen by hand that does
+not fit is answered with the format the header does fit, if any.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ class HeaderMapping:
     profile: FormatProfile
     positions: dict[str, int]  # canonical column -> 0-based position
     extra: dict[int, str]  # position -> original header, for columns no alias recognises
-    missing_required: tuple[str, ...]
+    missing_columns: tuple[str, ...]  # required columns absent, as the user sees them
+    missing_one_of: tuple[tuple[str, ...], ...]  # groups of which one is required and none found
+    required_found: int  # required columns (a group counting as one) the header has
 
     @property
     def matched(self) -> int:
@@ -31,10 +35,19 @@ class HeaderMapping:
 
     @property
     def fits(self) -> bool:
-        return not self.missing_required
+        return not self.missing_columns and not self.missing_one_of
 
     def describe_missing(self) -> str:
-        return ", ".join(self.missing_required)
+        """`missing: A, B; one of C or D`: alternatives are named as such, not as a list."""
+        parts = []
+        if self.missing_columns:
+            parts.append(", ".join(self.missing_columns))
+        for group in self.missing_one_of:
+            parts.append("one of " + ", ".join(group[:-1]) + " or " + group[-1])
+        return "missing: " + "; ".join(parts)
+
+    def describe_format(self) -> str:
+        return f"{self.profile.name} ({self.profile.label})"
 
 
 def map_header(profile: FormatProfile, header: list[str]) -> HeaderMapping:
@@ -47,15 +60,15 @@ def map_header(profile: FormatProfile, header: list[str]) -> HeaderMapping:
             positions[canonical] = position
         else:
             extra[position] = _extra_name(title, position, extra)
-    missing = [
-        _display(profile, column.name)
-        for column in profile.columns
-        if column.needs_header and column.name not in positions
-    ]
-    for group in profile.required_one_of:
-        if not any(name in positions for name in group):
-            missing.append(" or ".join(_display(profile, name) for name in group))
-    return HeaderMapping(profile, positions, extra, tuple(missing))
+    required = [column.name for column in profile.columns if column.needs_header]
+    missing = tuple(_display(profile, name) for name in required if name not in positions)
+    missing_one_of = tuple(
+        tuple(_display(profile, name) for name in group)
+        for group in profile.required_one_of
+        if not any(name in positions for name in group)
+    )
+    found = len(required) - len(missing) + len(profile.required_one_of) - len(missing_one_of)
+    return HeaderMapping(profile, positions, extra, missing, missing_one_of, found)
 
 
 def _display(profile: FormatProfile, column_name: str) -> str:
@@ -71,21 +84,41 @@ def _extra_name(title: str, position: int, taken: dict[int, str]) -> str:
     return name
 
 
-def detect_format(catalog: FormatCatalog, header: list[str]) -> HeaderMapping:
+def _found_columns(header: list[str]) -> str:
+    return f"Found columns: {', '.join(header) or '(none)'}"
+
+
+def _best_fit(catalog: FormatCatalog, header: list[str]) -> HeaderMapping | None:
+    """The fitting format that recognises the most columns, if exactly one does."""
     mappings = [map_header(profile, header) for profile in catalog.profiles.values()]
     fitting = sorted((m for m in mappings if m.fits), key=lambda m: m.matched, reverse=True)
-    if fitting:
-        if len(fitting) > 1 and fitting[0].matched == fitting[1].matched:
-            raise FormatMismatch(
-                f"the header fits both {fitting[0].profile.name} and {fitting[1].profile.name} "
-                "equally well; choose the format explicitly (--format)"
-            )
-        return fitting[0]
-    closest = max(mappings, key=lambda m: (m.matched - len(m.missing_required), m.matched))
+    if not fitting:
+        return None
+    if len(fitting) > 1 and fitting[0].matched == fitting[1].matched:
+        raise FormatMismatch(
+            f"the header fits both {fitting[0].profile.name} and {fitting[1].profile.name} "
+            "equally well; choose the format explicitly (--format)"
+        )
+    return fitting[0]
+
+
+def detect_format(catalog: FormatCatalog, header: list[str]) -> HeaderMapping:
+    best = _best_fit(catalog, header)
+    if best is not None:
+        return best
+    # Closest: the formats sharing the most required columns with the header. Recognising many
+    # optional columns says little (every export has an email and a product).
+    mappings = [map_header(profile, header) for profile in catalog.profiles.values()]
+    most = max(m.required_found for m in mappings)
+    closest = [m for m in mappings if m.required_found == most]
+    if len(closest) == 1:
+        nearest = f"closest is {closest[0].describe_format()}, {closest[0].describe_missing()}"
+    else:
+        nearest = f"{len(closest)} formats are equally close. " + ". ".join(
+            f"{m.describe_format()}, {m.describe_missing()}" for m in closest
+        )
     raise FormatMismatch(
-        f"the header matches no known SamCart export; closest is {closest.profile.name} "
-        f"({closest.profile.label}), which is missing the required column(s) "
-        f"{closest.describe_missing()}. Found columns: {', '.join(header) or '(none)'}"
+        f"the header matches no known SamCart export; {nearest}. {_found_columns(header)}"
     )
 
 
@@ -97,9 +130,18 @@ def mapping_for(
         return detect_format(catalog, header)
     mapping = map_header(catalog.profile(format_name), header)
     if not mapping.fits:
+        try:
+            best = _best_fit(catalog, header)
+        except FormatMismatch:
+            best = None
+        instead = (
+            f" The header fits {best.describe_format()}: import it as that format, or let the "
+            "format be detected."
+            if best is not None
+            else ""
+        )
         raise FormatMismatch(
-            f"the header does not fit {format_name} ({mapping.profile.label}): missing the "
-            f"required column(s) {mapping.describe_missing()}. Found columns: "
-            f"{', '.join(header) or '(none)'}"
+            f"the header does not fit {mapping.describe_format()}, "
+            f"{mapping.describe_missing()}.{instead} {_found_columns(header)}"
         )
     return mapping

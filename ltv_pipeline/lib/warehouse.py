@@ -19,6 +19,16 @@ from pydantic import Field
 from ltv_pipeline.lib.tables import ensure_tables
 
 RETRY_SLEEP_SECONDS = 0.25
+# DuckDB settings that confine a connection to the database file it opened: no other files read
+# or written (COPY, EXPORT, read_csv, ATTACH), no network, no extensions installed or loaded, and
+# no way for the query to switch any of this back on. Some only take effect at connect time.
+WAREHOUSE_ONLY = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
 
 
 class WarehouseBusy(RuntimeError):
@@ -31,9 +41,17 @@ def _is_lock_error(exc: Exception) -> bool:
 
 
 def connect_warehouse(
-    path: Path, *, read_only: bool = False, timeout_seconds: float = 60.0
+    path: Path,
+    *,
+    read_only: bool = False,
+    timeout_seconds: float = 60.0,
+    warehouse_only: bool = False,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, waiting while another process holds it."""
+    """Open the warehouse, waiting while another process holds it.
+
+    `warehouse_only` is for SQL a user types (`ltv sql`): it may read the warehouse and nothing
+    else on the machine (see WAREHOUSE_ONLY).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     if read_only and not path.exists():
         # A read-only open of a missing file fails; an empty warehouse is the honest answer.
@@ -43,7 +61,9 @@ def connect_warehouse(
     started = time.monotonic()
     while True:
         try:
-            conn = duckdb.connect(str(path), read_only=read_only)
+            conn = duckdb.connect(
+                str(path), read_only=read_only, config=WAREHOUSE_ONLY if warehouse_only else {}
+            )
         except duckdb.IOException as exc:
             if not _is_lock_error(exc):
                 raise

@@ -158,6 +158,35 @@ def test_sql_csv_neutralises_formula_cells(ltv_home, value: str):
     assert done.stdout.splitlines()[1] == f"'{value},-5"
 
 
+ONLY_THE_WAREHOUSE = "ltv sql: only the warehouse can be queried"
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("copy (select 1 as n) to '{folder}/out.csv'", ONLY_THE_WAREHOUSE),
+        ("export database '{folder}/dump'", ONLY_THE_WAREHOUSE),
+        ("attach '{folder}/other.duckdb' as other", ONLY_THE_WAREHOUSE),
+        ("install httpfs", ONLY_THE_WAREHOUSE),
+        ("load httpfs", ONLY_THE_WAREHOUSE),
+        ("select * from read_text('{tokens}')", ONLY_THE_WAREHOUSE),
+        ("select * from read_csv('/etc/passwd')", ONLY_THE_WAREHOUSE),
+        ("select * from glob('{folder}/*')", ONLY_THE_WAREHOUSE),
+        ("set enable_external_access = true", "the configuration has been locked"),
+    ],
+)
+def test_sql_reads_the_warehouse_and_nothing_else(ltv_home, tmp_path: Path, query, message):
+    ltv_home.webhook_tokens_path.write_text('{"default": "s3cret-token"}')
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    done = ltv("sql", query.format(folder=folder, tokens=ltv_home.webhook_tokens_path))
+    assert done.returncode == 1, done.stdout
+    assert message in done.stderr
+    assert "s3cret-token" not in done.stdout + done.stderr
+    assert list(folder.iterdir()) == []  # nothing written: no out.csv, dump/ or other.duckdb
+    assert ltv("sql", "select count(*) as n from source_files").stdout.splitlines() == ["n", "0"]
+
+
 def test_import_waits_for_a_held_warehouse_then_says_busy(ltv_home):
     ltv("import", str(ORDERS_SAMPLE))  # creates the warehouse
     with warehouse_held(ltv_home.warehouse_path):

@@ -71,14 +71,51 @@ def test_no_match_names_the_closest_format_and_its_missing_columns(
     assert '"Customer Email"' in message
 
 
+def test_the_closest_format_is_the_one_sharing_the_most_required_columns(
+    catalog: FormatCatalog,
+) -> None:
+    # Both subscription formats recognise both columns too, but require only one of them.
+    with pytest.raises(FormatMismatch) as error:
+        detect_format(catalog, ["Order ID", "Customer Email"])
+    message = str(error.value)
+    assert "closest is samcart-orders (SamCart Orders CSV)" in message
+    assert 'missing: "Order Date", "Price"; one of "Product ID" or "Product Name".' in message
+    assert "recurring" not in message
+
+
+def test_equally_close_formats_are_all_named(catalog: FormatCatalog) -> None:
+    with pytest.raises(FormatMismatch) as error:
+        detect_format(catalog, ["Customer Email"])
+    message = str(error.value)
+    assert "3 formats are equally close" in message
+    assert (
+        "samcart-recurring-subscriptions (SamCart Recurring Subscriptions CSV), missing: "
+        '"Subscription ID", "Created Date".'
+    ) in message
+    assert "samcart-orders (SamCart Orders CSV), missing:" in message
+    assert "samcart-limited-subscriptions (SamCart Limited Subscriptions CSV), missing:" in message
+
+
 def test_an_explicit_format_that_does_not_fit_says_what_is_missing(
     catalog: FormatCatalog,
 ) -> None:
     header = inspect_file(ORDERS_SAMPLE).header
-    with pytest.raises(
-        FormatMismatch, match='missing the required column\\(s\\) "Subscription ID"'
-    ):
+    with pytest.raises(FormatMismatch, match='missing: "Subscription ID"'):
         mapping_for(catalog, "samcart-recurring-subscriptions", header)
+
+
+def test_an_explicit_format_that_does_not_fit_names_the_one_that_does(
+    catalog: FormatCatalog,
+) -> None:
+    header = inspect_file(RECURRING_SAMPLE).header
+    with pytest.raises(FormatMismatch) as error:
+        mapping_for(catalog, "samcart-orders", header)
+    message = str(error.value)
+    assert message.startswith(
+        'the header does not fit samcart-orders (SamCart Orders CSV), missing: "Order ID", '
+        '"Price". The header fits samcart-recurring-subscriptions '
+        "(SamCart Recurring Subscriptions CSV): import it as that format"
+    )
 
 
 def test_user_aliases_and_spellings_extend_the_builtin_tables(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from ltv_pipeline.cli.report import build_report
+from ltv_pipeline.cli.report import UnknownAccount, build_report
 from ltv_pipeline.defs.marts.build import MARTS, build_mart
 from ltv_pipeline.defs.marts.checks import run_checks
 from ltv_pipeline.metrics.definitions import MetricOptions, customer_key_sql
@@ -370,7 +370,8 @@ def test_time_between_purchases_median_days_from_order_k_to_k_plus_1(model):
     assert columns == ["from_order", "customers", "median_days"]
     assert rows == [[1, 4, "2.5"], [2, 1, "10.0"], [3, 1, "20.0"]]
     assert any("order k to order k+1" in label for label in labels)
-    assert build_report(conn, "purchase-intervals", account="other")[1] == []
+    with pytest.raises(UnknownAccount, match="unknown account 'other'; known: default"):
+        build_report(conn, "purchase-intervals", account="other")
 
 
 @pytest.mark.parametrize(

@@ -35,12 +35,21 @@ def test_each_report_prints_in_every_format(ltv_home, capsys):
     assert main(["report", "cohort-ltv", "--period", "week", "--format", "csv"]) == 0
     weeks = [line.split(",")[0] for line in capsys.readouterr().out.splitlines()[1:]]
     assert weeks == ["2024-W01", "2024-W02", "2024-W05"]
-    assert main(["report", "cohort-ltv", "--account", "other", "--format", "csv"]) == 0
-    assert capsys.readouterr().out.splitlines()[1:] == []
+    assert main(["report", "cohort-ltv", "--account", "default", "--format", "csv"]) == 0
+    cohorts = [line.split(",")[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert cohorts == ["2024-01", "2024-02"]
     assert main(["report", "front-end-products", "--format", "csv"]) == 0
     assert (
         capsys.readouterr().out.splitlines()[1].startswith("55502,Inner Circle Membership,1,29.00")
     )
+
+
+def test_an_unknown_account_exits_2_and_names_the_known_ones(ltv_home, capsys):
+    load_samples(ltv_home)
+    assert main(["report", "cohort-ltv", "--account", "nosuchstore"]) == 2
+    printed = capsys.readouterr()
+    assert printed.err.strip() == "ltv report: unknown account 'nosuchstore'; known: default"
+    assert printed.out == ""
 
 
 def test_csv_cells_that_look_like_formulas_are_neutralised(ltv_home, tmp_path, capsys):

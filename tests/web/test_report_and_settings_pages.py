@@ -13,6 +13,7 @@ from ltv_pipeline.cli.webhooks import print_webhook_url
 from ltv_pipeline.publish import VARIANTS, read_published, write_published
 from ltv_pipeline.settings import DEFAULT_ACCOUNT
 from ltv_web.app import create_app
+from tests.support import LOCAL_PAGES_URL
 
 COHORT_COLUMNS = [
     "cohort",
@@ -70,7 +71,7 @@ def snapshot() -> dict:
 
 @pytest.fixture
 def client(ltv_home) -> TestClient:
-    return TestClient(create_app(ltv_home))
+    return TestClient(create_app(ltv_home), base_url=LOCAL_PAGES_URL)
 
 
 def test_before_anything_is_published_the_page_says_what_to_do(client):

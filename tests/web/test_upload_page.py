@@ -14,12 +14,12 @@ from ltv_pipeline.formats.csv_file import inspect_file
 from ltv_pipeline.ingest.results import FileResult, write_result
 from ltv_pipeline.settings import Settings
 from ltv_web.app import create_app
-from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE
+from tests.support import LIMITED_SAMPLE, LOCAL_PAGES_URL, ORDERS_SAMPLE
 
 
 @pytest.fixture
 def client(ltv_home: Settings) -> TestClient:
-    return TestClient(create_app(ltv_home))
+    return TestClient(create_app(ltv_home), base_url=LOCAL_PAGES_URL)
 
 
 def post_file(client: TestClient, name: str, data: bytes, **fields: str):
@@ -95,7 +95,7 @@ def test_unusable_uploads_are_refused_with_a_clear_error(
 def test_a_file_over_the_limit_is_stopped_and_removed(ltv_home, monkeypatch):
     monkeypatch.setenv("LTV_WEB_MAX_UPLOAD_BYTES", "1000")
     settings = Settings.from_env()
-    client = TestClient(create_app(settings))
+    client = TestClient(create_app(settings), base_url=LOCAL_PAGES_URL)
     response = post_file(client, "big.csv", b"x,y\n" + b"1,2\n" * 10_000)
     assert response.status_code == 413
     assert "larger than the upload limit of 1,000 bytes" in response.text
@@ -212,6 +212,7 @@ def test_a_chosen_format_that_does_not_fit_says_why(client, ltv_home):
     )
     html = client.get(response.headers["location"]).text
     assert 'data-state="failed"' in html and "not ingested" in html
+    assert "The header fits samcart-orders (SamCart Orders CSV)" in html
     assert list((ltv_home.quarantine_dir / "default").glob("*.csv"))
     assert not list(ltv_home.archive_dir.glob("*.csv"))
 
@@ -219,3 +220,57 @@ def test_a_chosen_format_that_does_not_fit_says_why(client, ltv_home):
 def test_unknown_upload_ids_are_not_found(client):
     assert client.get("/uploads/..%2F..%2Fwebhook_tokens").status_code == 404
     assert client.get("/uploads/20240101T000000-deadbeef").status_code == 404
+
+
+def test_the_same_file_uploaded_twice_is_stored_once_and_the_second_says_duplicate(
+    client, ltv_home
+):
+    data = ORDERS_SAMPLE.read_bytes()
+    first_url = post_file(client, "orders.csv", data).headers["location"]
+    second_url = post_file(client, "orders (1).csv", data).headers["location"]
+    [stored] = inbox_files(ltv_home)
+    assert stored.name.endswith("-orders.csv")
+    assert leftovers(ltv_home) == []
+    second = client.get(second_url).text
+    assert 'data-state="duplicate"' in second and 'http-equiv="refresh"' not in second
+    assert f'duplicate of <a id="duplicate-of" href="{first_url}">orders.csv</a>' in second
+    # The pipeline loads the one stored copy: the first upload says so, the second still
+    # names the first.
+    stored.unlink()
+    write_result(
+        ltv_home.results_dir,
+        FileResult(
+            file=stored.name,
+            format="samcart-orders",
+            status="loaded",
+            rows=10,
+            rejected=0,
+            error=None,
+            sha256=inspect_file(ORDERS_SAMPLE).sha256,
+        ),
+    )
+    assert 'id="rows-accepted">10<' in client.get(first_url).text
+    assert "duplicate of" in client.get(second_url).text
+    assert "duplicate of orders.csv" in client.get("/upload").text
+
+
+def test_a_file_with_a_chosen_format_uploaded_twice_is_received_once(client, ltv_home):
+    data = LIMITED_SAMPLE.read_bytes()
+    chosen = {"format": "samcart-limited-subscriptions"}
+    post_file(client, "plans.csv", data, **chosen)
+    second_url = post_file(client, "plans-again.csv", data, **chosen).headers["location"]
+    sha256 = inspect_file(LIMITED_SAMPLE).sha256
+    manifest = json.loads((ltv_home.archive_dir / f"{sha256}.json").read_text())
+    [arrival] = manifest["arrivals"]
+    assert arrival["file_name"].endswith("-plans.csv")
+    assert "duplicate of" in client.get(second_url).text
+    assert leftovers(ltv_home) == []
+
+
+def test_a_failed_upload_is_not_a_reason_to_refuse_the_retry(client, ltv_home):
+    data = ORDERS_SAMPLE.read_bytes()
+    wrong = {"format": "samcart-limited-subscriptions"}
+    post_file(client, "orders.csv", data, **wrong)
+    retry_url = post_file(client, "orders.csv", data, **wrong).headers["location"]
+    assert 'data-state="failed"' in client.get(retry_url).text
+    assert len(list((ltv_home.quarantine_dir / "default").glob("*.csv"))) == 2
