@@ -133,19 +133,24 @@ async def post_all(
     return results
 
 
-def landed_hashes(home: Path) -> list[str]:
-    """Content hashes in every sealed/imported segment (with duplicates), read-only."""
+def landed_deliveries(home: Path) -> list[tuple[str, str, bytes]]:
+    """(account, content hash, body) of every delivery in every sealed/imported segment (with
+    duplicates), read-only."""
     layout = Layout(home / "webhooks")
-    found: list[str] = []
+    found: list[tuple[str, str, bytes]] = []
     for folder in (layout.sealed, layout.imported):
         for segment in sorted(folder.glob("*.duckdb")):
             conn = duckdb.connect(str(segment), read_only=True)
             try:
-                rows = conn.execute(f"SELECT content_hash FROM {TABLE}").fetchall()
-                found += [h for (h,) in rows]
+                found += conn.execute(f"SELECT account, content_hash, body FROM {TABLE}").fetchall()
             finally:
                 conn.close()
     return found
+
+
+def landed_hashes(home: Path) -> list[str]:
+    """Content hashes in every sealed/imported segment (with duplicates), read-only."""
+    return [content_hash for _, content_hash, _ in landed_deliveries(home)]
 
 
 def materialize_days(home: Path) -> list[str]:
