@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from ltv_pipeline.formats.csv_file import inspect_file
 from ltv_pipeline.formats.profiles import FormatCatalog
@@ -22,6 +24,19 @@ LIMITED_SAMPLE = DATA / "samcart_limited_subscriptions_example.csv"
 # The base URL for TestClient on the pages: they answer only their own host names, and
 # TestClient's default ("testserver") is not one of them.
 LOCAL_PAGES_URL = "http://localhost"
+
+
+def under_ci() -> bool:
+    """True under CI: `.ci/run` exports CI=true, and other runners set CI to 1 or yes."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def skip_unless_ci(reason: str) -> None:
+    """A test whose setup cannot be had here is skipped on a developer's machine, but fails under
+    CI: a skip there would leave a promise untested without anyone noticing."""
+    if under_ci():
+        pytest.fail(f"required under CI (CI={os.environ['CI']!r}), but: {reason}")
+    pytest.skip(reason)
 
 
 def free_port() -> int:

@@ -2,7 +2,8 @@
 for Python (a dev dependency; installed with pip when missing). Playwright's own browser download
 does not work here, so it drives /usr/bin/chromium through `executable_path`.
 
-Under CI=true the browser tests must run: a setup that fails is an error, never a skip.
+Under CI (any true CI value) the browser tests must run: a setup that fails is an error, never
+a skip.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support import skip_unless_ci
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,22 +32,16 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"browser test setup failed under CI=true: {reason}")
-    pytest.skip(reason)
-
-
 def _ensure_chromium() -> Path:
     if CHROMIUM.exists():
         return CHROMIUM
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        _unavailable("chromium is missing; install it with: apt-get install chromium")
+        skip_unless_ci("chromium is missing; install it with: apt-get install chromium")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
         if done.returncode != 0:
-            _unavailable(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
+            skip_unless_ci(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
     return CHROMIUM
 
 
@@ -59,7 +56,7 @@ def _ensure_playwright() -> None:
             timeout=900,
         )
         if done.returncode != 0:
-            _unavailable(f"pip install playwright failed: {done.stderr.strip()[-500:]}")
+            skip_unless_ci(f"pip install playwright failed: {done.stderr.strip()[-500:]}")
 
 
 @pytest.fixture(scope="module")

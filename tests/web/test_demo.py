@@ -110,11 +110,15 @@ def test_ltv_demo_fills_the_inbox_and_posts_to_the_sidecar(ltv_home):
     assert all(r["status"] == "loaded" and r["rejected"] == 0 for r in results), results
 
 
-def test_ltv_demo_says_what_to_do_when_the_sidecar_is_not_running(ltv_home, monkeypatch):
+def test_ltv_demo_says_what_to_do_when_the_sidecar_is_not_running(ltv_home, monkeypatch, capsys):
     monkeypatch.setattr("ltv_pipeline.cli.demo.SIDECAR_WAIT_SECONDS", 0)
     from ltv_pipeline.cli.demo import run_demo
     from ltv_pipeline.settings import Settings
 
-    settings = Settings.from_env({**os.environ, "LTV_WEBHOOK_PORT": str(free_port())})
+    port = free_port()
+    settings = Settings.from_env({**os.environ, "LTV_WEBHOOK_PORT": str(port)})
     assert run_demo(settings, customers=50, seed=1, webhooks=5) == 1
     assert len(list(settings.inbox_dir.glob("*.csv"))) == 3
+    said = capsys.readouterr().err
+    assert f"the webhook sidecar is not answering on 127.0.0.1:{port}" in said
+    assert "start `make run` (or `ltv run`) and run `ltv demo` again" in said

@@ -18,11 +18,14 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
+from ltv_pipeline.cli.report import build_report
 from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.lib.warehouse import connect_warehouse
+from ltv_pipeline.metrics.definitions import MetricOptions
 from ltv_pipeline.publish import published_path
 from ltv_pipeline.settings import Settings
 from ltv_web.app import webhook_address
+from ltv_web.report_view import CHART_COHORTS
 from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, free_port
 from tests.web.services import LtvRun
 
@@ -34,6 +37,13 @@ UPLOADS = [
 ]
 UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 HORIZONS = ["d0", "d7", "d30", "d60", "d90", "d180", "d365", "all"]
+# The report sections without a chart: (table id, report name), as on the default page.
+PLAIN_SECTIONS = [
+    ("payment-plans", "payment-plans"),
+    ("subscriptions", "subscriptions"),
+    ("refunds", "refunds"),
+    ("purchase-intervals", "purchase-intervals"),
+]
 
 
 def screenshot(page, name: str, tmp_path: Path) -> None:
@@ -133,6 +143,45 @@ def assert_matches_mart(shown: dict, mart: dict, basis: str) -> None:
             assert abs(float(text) - float(expected)) < 0.006, f"{cell}: {text} != {expected}"
 
 
+def reported_rows(settings: Settings, report: str) -> list[list[str]]:
+    """What `ltv report` computes from the warehouse for the page's default view, as the page
+    writes each cell (an empty one as the censored dash)."""
+    conn = connect_warehouse(settings.warehouse_path, read_only=True, timeout_seconds=120)
+    try:
+        _, rows, _ = build_report(conn, report, options=MetricOptions(period="month"))
+    finally:
+        conn.close()
+    return [["—" if cell is None or cell == "" else str(cell) for cell in row] for row in rows]
+
+
+def shown_rows(page, table_id: str) -> list[list[str]]:
+    """Every row of a report table, each cell's text, as the browser shows them."""
+    return page.eval_on_selector_all(
+        f"#{table_id} tbody tr",
+        "trs => trs.map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent.trim()))",
+    )
+
+
+def assert_chart_draws(page, table_id: str, name_column: str) -> None:
+    """The section's own chart has one series per row it charts (the latest CHART_COHORTS),
+    named as the table names them, with a point for each of their uncensored cells."""
+    section = f"section[aria-labelledby='{table_id}-heading']"
+    charted = page.eval_on_selector_all(
+        f"#{table_id} tbody tr",
+        f"""trs => trs.slice(-{CHART_COHORTS}).map(tr => [
+            tr.querySelector("td[data-col='{name_column}']").textContent.trim(),
+            [...tr.querySelectorAll("td[data-col^='ltv_']")]
+                .filter(td => td.textContent.trim() !== "—").length])""",
+    )
+    assert charted, f"{table_id}: no rows to chart"
+    legend = page.eval_on_selector_all(
+        f"{section} svg.chart rect + text", "ts => ts.map(t => t.textContent)"
+    )
+    assert legend == [name for name, _ in charted], f"{table_id}: chart series {legend}"
+    points = page.locator(f"{section} svg.chart circle").count()
+    assert points == sum(known for _, known in charted), f"{table_id}: {points} points"
+
+
 @pytest.mark.slow
 def test_upload_ingest_and_report_in_a_real_browser(browser, ltv_home, tmp_path):
     env = {
@@ -151,12 +200,15 @@ def test_upload_ingest_and_report_in_a_real_browser(browser, ltv_home, tmp_path)
         assert f"{run.base_url}/upload" in printed and f"{run.base_url}/report" in printed
         assert webhook_address(settings) in printed
 
+        browser.grant_permissions(["clipboard-read", "clipboard-write"], origin=run.base_url)
         page = browser.new_page()
         page.goto(f"{run.base_url}/settings")
         assert page.input_value("#webhook-url") == webhook_address(settings)
         assert re.search(r"/webhooks/samcart/[\w-]{20,}$", page.input_value("#webhook-url"))
         page.click("#copy-webhook")
         page.wait_for_function("document.getElementById('copy-status').textContent !== ''")
+        assert page.text_content("#copy-status") == "Copied."
+        assert page.evaluate("navigator.clipboard.readText()") == webhook_address(settings)
 
         for n, (sample, format_choice, rows) in enumerate(UPLOADS):
             page.goto(f"{run.base_url}/upload")
@@ -182,12 +234,14 @@ def test_upload_ingest_and_report_in_a_real_browser(browser, ltv_home, tmp_path)
         products = mart_curves(settings, "ltv_by_front_end_product", "product_id")
 
         page.goto(f"{run.base_url}/report")
-        assert page.locator("#cohort-ltv-heading + svg, section svg").count() >= 1
         assert_matches_mart(shown_table(page, "cohort-ltv"), cohorts, "net")
         assert_matches_mart(shown_table(page, "front-end-products"), products, "net")
-        for section in ("payment-plans", "subscriptions", "refunds"):
-            rows_shown = page.locator(f"#{section} tbody tr").count()
-            assert rows_shown >= 1, f"{section} empty\n{pipeline_story(settings)}"
+        assert_chart_draws(page, "cohort-ltv", "cohort")
+        assert_chart_draws(page, "front-end-products", "product_name")
+        for table_id, report in PLAIN_SECTIONS:
+            expected = reported_rows(settings, report)
+            assert expected, f"{report}: nothing to show\n{pipeline_story(settings)}"
+            assert shown_rows(page, table_id) == expected, table_id
         screenshot(page, "report-page.png", tmp_path)
 
         page.check("#basis-gross")

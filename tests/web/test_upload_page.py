@@ -68,9 +68,12 @@ def test_a_path_in_the_client_name_is_never_used(client, ltv_home):
 
 
 def test_an_account_upload_goes_to_its_inbox_folder(client, ltv_home):
-    assert post_file(client, "orders.csv", ORDERS_SAMPLE.read_bytes(), account="store-2")
+    data = ORDERS_SAMPLE.read_bytes()
+    response = post_file(client, "orders.csv", data, account="store-2")
+    assert response.status_code == 303, response.text
     [stored] = inbox_files(ltv_home)
     assert stored.parent == ltv_home.inbox_dir / "store-2"
+    assert stored.read_bytes() == data
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,9 +112,14 @@ def sha256(body: bytes) -> str:
 
 
 async def post_all(
-    url: str, bodies: list[bytes], concurrency: int = 16, timeout: float = 15.0
+    url: str,
+    bodies: list[bytes],
+    concurrency: int = 16,
+    timeout: float = 15.0,
+    on_reply: Callable[[int | None], None] | None = None,
 ) -> list[tuple[bytes, int | None]]:
-    """POST every body with `concurrency` in flight; status None when the connection failed."""
+    """POST every body with `concurrency` in flight; status None when the connection failed.
+    `on_reply` hears each status as it arrives (to act in the middle of the load)."""
     results: list[tuple[bytes, int | None]] = []
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
@@ -128,27 +134,35 @@ async def post_all(
                     response = await client.post(
                         url, content=body, headers={"content-type": "application/json"}
                     )
-                    results.append((body, response.status_code))
+                    status: int | None = response.status_code
                 except httpx.HTTPError:
-                    results.append((body, None))
+                    status = None
+                results.append((body, status))
+                if on_reply is not None:
+                    on_reply(status)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return results
 
 
-def landed_hashes(home: Path) -> list[str]:
-    """Content hashes in every sealed/imported segment (with duplicates), read-only."""
+def landed_deliveries(home: Path) -> list[tuple[str, str, bytes]]:
+    """(account, content hash, body) of every delivery in every sealed/imported segment (with
+    duplicates), read-only."""
     layout = Layout(home / "webhooks")
-    found: list[str] = []
+    found: list[tuple[str, str, bytes]] = []
     for folder in (layout.sealed, layout.imported):
         for segment in sorted(folder.glob("*.duckdb")):
             conn = duckdb.connect(str(segment), read_only=True)
             try:
-                rows = conn.execute(f"SELECT content_hash FROM {TABLE}").fetchall()
-                found += [h for (h,) in rows]
+                found += conn.execute(f"SELECT account, content_hash, body FROM {TABLE}").fetchall()
             finally:
                 conn.close()
     return found
+
+
+def landed_hashes(home: Path) -> list[str]:
+    """Content hashes in every sealed/imported segment (with duplicates), read-only."""
+    return [content_hash for _, content_hash, _ in landed_deliveries(home)]
 
 
 def materialize_days(home: Path) -> list[str]:

@@ -12,7 +12,7 @@ import pytest
 
 from ltv_pipeline.settings import Settings, SettingsError
 from ltv_webhook.app import create_app
-from tests.webhooks.sidecar import Sidecar, event_body, landed_hashes, sha256
+from tests.webhooks.sidecar import Sidecar, event_body, landed_deliveries, sha256
 
 LIMIT = 4096
 BODY_TIMEOUT = 1.0
@@ -28,12 +28,22 @@ def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
     process.stop()
 
 
-def _stop_and_land(sidecar: Sidecar) -> list[str]:
+def landed_after_stop(sidecar: Sidecar) -> list[tuple[str, str, bytes]]:
+    """(account, hash, body) of everything landed, read once a stop has sealed it all."""
     sidecar.stop()
     try:
-        return landed_hashes(sidecar.home)
+        return landed_deliveries(sidecar.home)
     finally:
         sidecar.start()
+
+
+def landed_hashes_after_stop(sidecar: Sidecar) -> list[str]:
+    return [content_hash for _, content_hash, _ in landed_after_stop(sidecar)]
+
+
+def landed_as(sidecar: Sidecar, body: bytes) -> list[tuple[str, bytes]]:
+    """(account, stored body) of each landed copy of `body`."""
+    return [(a, b) for a, h, b in landed_after_stop(sidecar) if h == sha256(body)]
 
 
 def test_json_event_is_accepted_and_a_retry_is_a_duplicate(sidecar: Sidecar) -> None:
@@ -46,15 +56,14 @@ def test_json_event_is_accepted_and_a_retry_is_a_duplicate(sidecar: Sidecar) -> 
     assert landed_hashes_after_stop(sidecar).count(sha256(body)) == 1
 
 
-def landed_hashes_after_stop(sidecar: Sidecar) -> list[str]:
-    return _stop_and_land(sidecar)
-
-
 def test_form_body_is_accepted(sidecar: Sidecar) -> None:
     response = httpx.post(
         sidecar.url(), data={"type": "Order", "customer[email]": "a@b.example", "order[id]": "7"}
     )
     assert response.status_code == 200, response.text
+    sent = response.request.content
+    assert response.json()["delivery"] == sha256(sent)
+    assert landed_as(sidecar, sent) == [("default", sent)]
 
 
 @pytest.mark.parametrize(
@@ -78,8 +87,10 @@ def test_bad_token_or_platform_is_404_and_writes_nothing(sidecar: Sidecar, path_
 
 
 def test_token_of_another_account_lands_under_that_account(sidecar: Sidecar) -> None:
-    response = httpx.post(sidecar.url("second-store"), content=event_body(3))
-    assert response.status_code == 200
+    body = event_body(3)
+    response = httpx.post(sidecar.url("second-store"), content=body)
+    assert response.status_code == 200, response.text
+    assert landed_as(sidecar, body) == [("second-store", body)]
 
 
 def test_oversized_body_with_content_length_is_413(sidecar: Sidecar) -> None:
@@ -105,7 +116,9 @@ def test_oversized_chunked_body_without_content_length_is_413(sidecar: Sidecar) 
 def test_small_chunked_body_is_accepted(sidecar: Sidecar) -> None:
     body = event_body(4)
     response = httpx.post(sidecar.url(), content=iter([body[:10], body[10:]]))
-    assert response.status_code == 200
+    assert response.request.headers.get("transfer-encoding") == "chunked"
+    assert response.status_code == 200, response.text
+    assert landed_as(sidecar, body) == [("default", body)]
 
 
 @pytest.mark.parametrize(

@@ -17,11 +17,25 @@ CYCLES = 10
 BODIES_PER_CYCLE = 250
 
 
-async def _load_then_kill(sidecar: Sidecar, bodies: list[bytes], delay: float):
-    task = asyncio.create_task(post_all(sidecar.url(), bodies, concurrency=24, timeout=5))
-    await asyncio.sleep(delay)
+async def _load_then_kill(sidecar: Sidecar, bodies: list[bytes], kill_after: int):
+    """Kill -9 once `kill_after` deliveries were acknowledged: always in the middle of the load,
+    however fast or slow the machine is (a fixed delay could land before or after it)."""
+    acknowledged = 0
+    enough = asyncio.Event()
+
+    def on_reply(status: int | None) -> None:
+        nonlocal acknowledged
+        acknowledged += status == 200
+        if acknowledged >= kill_after:
+            enough.set()
+
+    load = asyncio.create_task(
+        post_all(sidecar.url(), bodies, concurrency=24, timeout=5, on_reply=on_reply)
+    )
+    await asyncio.wait([load, asyncio.create_task(enough.wait())], return_when="FIRST_COMPLETED")
+    assert not load.done(), "the load ended before the kill"
     sidecar.kill()
-    return await task
+    return await load
 
 
 @pytest.mark.slow
@@ -31,17 +45,18 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_delivery(tmp_path: Path)
     sidecar = Sidecar(home, seal_seconds=0.3)
     rng = random.Random(20240607)
     acknowledged: set[str] = set()
-    in_flight_at_kill = 0
     for cycle in range(CYCLES):
         # Each start seals what the previous, killed, process left (start-up recovery).
         sidecar.start()
         bodies = [event_body(cycle * BODIES_PER_CYCLE + i) for i in range(BODIES_PER_CYCLE)]
-        results = asyncio.run(_load_then_kill(sidecar, bodies, rng.uniform(0.15, 0.9)))
+        # At least 50 bodies are still to be sent when the kill comes: 24 are in flight.
+        kill_after = rng.randint(10, BODIES_PER_CYCLE - 50)
+        results = asyncio.run(_load_then_kill(sidecar, bodies, kill_after))
         acknowledged |= {sha256(body) for body, status in results if status == 200}
-        in_flight_at_kill += sum(status is None for _, status in results)
         assert all(status in (200, None) for _, status in results)
+        assert sum(status == 200 for _, status in results) >= kill_after
+        assert any(status is None for _, status in results), "the kill hit no request in flight"
     assert len(acknowledged) >= 100
-    assert in_flight_at_kill > 0, "the kills should have hit requests in flight"
 
     # The last kill is not followed by a restart: `ltv materialize` must recover it by itself.
     env = {**os.environ, "LTV_HOME": str(home)}
