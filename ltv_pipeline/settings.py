@@ -20,6 +20,10 @@ DEFAULT_HOME = PROJECT_ROOT / "ltv_home"
 DEFAULT_ACCOUNT = "default"
 ACCOUNT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DATE_ORDERS = ("MDY", "DMY", "YMD")
+# A record of an export over this size is rejected (with its size) rather than loaded; one
+# runaway cell must not fail the file or fill memory. 2 MiB is far above any real record.
+DEFAULT_MAX_RECORD_BYTES = 2 * 1024 * 1024
+MIN_MAX_RECORD_BYTES = 1024
 
 DAGSTER_YAML = """\
 # Written by ltv on first use; edit freely, it is not overwritten.
@@ -99,6 +103,8 @@ class Settings:
     webhook_public_url: str = ""
     # Which email makes a customer: "email" (trimmed, case-folded) or "gmail-folded".
     customer_key_rule: str = DEFAULT_CUSTOMER_KEY_RULE
+    # The largest record of an imported file, in bytes (LTV_MAX_RECORD_BYTES).
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -122,6 +128,12 @@ class Settings:
                 f"LTV_CUSTOMER_KEY={customer_key_rule!r}: expected one of "
                 f"{', '.join(CUSTOMER_KEY_RULES)}"
             )
+        max_record_bytes = _env_int(env, "LTV_MAX_RECORD_BYTES", DEFAULT_MAX_RECORD_BYTES)
+        if max_record_bytes < MIN_MAX_RECORD_BYTES:
+            raise SettingsError(
+                f"LTV_MAX_RECORD_BYTES={max_record_bytes}: expected a number of bytes of at least "
+                f"{MIN_MAX_RECORD_BYTES}"
+            )
         return cls(
             home=home,
             date_order=date_order,
@@ -141,6 +153,7 @@ class Settings:
             web_max_upload_bytes=_env_int(env, "LTV_WEB_MAX_UPLOAD_BYTES", 512 * 1024 * 1024),
             webhook_public_url=env.get("LTV_WEBHOOK_PUBLIC_URL") or "",
             customer_key_rule=customer_key_rule,
+            max_record_bytes=max_record_bytes,
         )
 
     # Every path below is derived from `home`; nothing else in the code builds a state path.
