@@ -50,7 +50,7 @@ class ContentScan:
     """What one streaming pass over the bytes of the whole file tells."""
 
     sha256: str
-    lines_with_content: int  # physical lines up to the last non-blank byte
+    lines_with_content: int  # physical lines up to the last byte that is not a line end
     utf8: bool  # every byte of the file is valid UTF-8
     has_nul: bool
     quotes_paired: bool  # an even number of '"' bytes
@@ -61,7 +61,7 @@ class CsvFacts(CsvHead):
     """The head, and what only a pass over the whole file tells; `encoding` is the whole file's."""
 
     sha256: str
-    lines_with_content: int  # physical lines up to the last non-blank byte
+    lines_with_content: int  # physical lines up to the last byte that is not a line end
     has_nul: bool
     quotes_paired: bool
 
@@ -136,7 +136,7 @@ def scan_content(path: Path) -> ContentScan:
             in_chunk = chunk.count(b"\n")
             end = _content_end(chunk)
             if end > 0:
-                # Newlines after the chunk's last non-blank byte do not end a content line.
+                # Line ends after the chunk's last other byte do not end a content line.
                 lines_with_content = newlines + in_chunk - chunk.count(b"\n", end) + 1
             newlines += in_chunk
             has_nul = has_nul or b"\x00" in chunk
@@ -178,12 +178,16 @@ def _decodes(decoder: codecs.IncrementalDecoder, chunk: bytes, final: bool = Fal
 
 
 def _content_end(chunk: bytes) -> int:
-    """Length of `chunk` up to its last non-whitespace byte (0 if it is all whitespace)."""
+    """Length of `chunk` up to its last byte that is not a line end (0 if it is all line ends).
+
+    Spaces count: DuckDB reads a line of spaces as a record (a blank one), so it is a line with
+    content, or the line count would not match the records when such a line ends the file.
+    """
     tail = chunk[-256:]
-    stripped = len(tail.rstrip(b" \t\r\n"))
+    stripped = len(tail.rstrip(b"\r\n"))
     if stripped:
         return len(chunk) - len(tail) + stripped
-    return len(chunk.rstrip(b" \t\r\n"))
+    return len(chunk.rstrip(b"\r\n"))
 
 
 def _is_utf8(head: bytes) -> bool:

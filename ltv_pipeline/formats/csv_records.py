@@ -106,8 +106,9 @@ class _Lines:
 
 def read_records(facts: CsvFacts, max_record_bytes: int) -> Iterator[Record]:
     """Every record after the header, in order, blank lines skipped as DuckDB skips them (so the
-    k-th record here is DuckDB's k-th when the file is clean). A record whose quote does not
-    close, that is over `max_record_bytes` or that holds a NUL comes with why it cannot be loaded.
+    k-th record here is DuckDB's k-th when the file is clean). A record that is over
+    `max_record_bytes`, holds a NUL, or ran over several lines because a quote did not close
+    where it should comes with why it cannot be loaded.
     """
     csv.field_size_limit(max(csv.field_size_limit(), FIELD_SIZE_LIMIT))
     encoding = TEXT_ENCODINGS.get(facts.encoding, facts.encoding)
@@ -146,9 +147,9 @@ def _record(
         at_end = error is not None and "unexpected end of data" in error
         # A quote open to the end of the file: the file's trailing blank lines are no record's.
         end = lines.last_with_content if at_end else lines.end()
-        if end == start and not at_end:
-            # Text after a closing quote on one line (`"ab"c`): read leniently, as DuckDB
-            # reads such a line in a clean file.
+        if end == start:
+            # A quote problem within one line (`"ab"c`, or `"ab` on the last line) took no
+            # other line: read leniently, as DuckDB reads such a line in a clean file.
             cells = next(csv.reader([text]))
         else:
             return Record(start, end, [], _unclosed_quote(text, start, end, at_end))
@@ -183,8 +184,7 @@ def _unclosed_quote(text: str, start: int, end: int, at_end: bool) -> Unreadable
             f"the quote opened on line {opened} is not closed before line {end}, where a quote "
             "is followed by other text instead of a comma or the line's end"
         )
-    span = f"lines {start}-{end} were read as one record" if end > start else "the record"
-    reason = f"{how}; {span} (a stray or missing '\"' in the export)"
+    reason = f"{how}; lines {start}-{end} were read as one record (a stray or missing '\"')"
     return Unreadable("(row)", _quoted(text), reason)
 
 

@@ -98,3 +98,10 @@ def test_the_scan_finds_what_needs_record_reading(tmp_path: Path) -> None:
     assert not inspect_file(unpaired).quotes_paired
     assert inspect_file(utf16).encoding == "utf-16" and inspect_file(utf16).header == ["a", "b"]
     assert not inspect_file(ORDERS_SAMPLE).needs_record_reading
+
+
+def test_a_last_line_of_spaces_is_a_record_line(tmp_path: Path) -> None:
+    """DuckDB reads it as a (blank) record: with a blank line before it, the counts would
+    otherwise agree while every record's line is off by one."""
+    path = write_csv(tmp_path / "spaces.csv", 'a,b\n\n"x"y,1\n   ')
+    assert not inspect_file(path).simple_line_numbers(records=2)
