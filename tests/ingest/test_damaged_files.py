@@ -49,6 +49,16 @@ def test_an_unclosed_quote_is_one_rejected_record_not_lost_lines(
     assert value.startswith('2,01/02/2024,$1,c2@example.com,"Course B')
 
 
+def test_an_unclosed_quote_within_its_own_line_is_read_as_duckdb_reads_it(
+    tmp_path: Path, warehouse, catalog: FormatCatalog
+) -> None:
+    """A quote problem that takes no other line (here on the last line) loses nothing."""
+    path = tmp_path / "last-line.csv"
+    path.write_text(HEADER + row(1) + row(2, '"Course B'))
+    result = load(warehouse, catalog, path)
+    assert (result.rows_read, result.rows_accepted, result.rows_rejected) == (2, 2, 0)
+
+
 def test_a_quote_closed_lines_later_by_a_stray_quote_rejects_those_lines_only(
     tmp_path: Path, warehouse, catalog: FormatCatalog
 ) -> None:
@@ -67,12 +77,12 @@ def test_a_quote_closed_lines_later_by_a_stray_quote_rejects_those_lines_only(
 def test_quoted_line_breaks_still_load_beside_a_damaged_record(
     tmp_path: Path, warehouse, catalog: FormatCatalog
 ) -> None:
-    text = HEADER + row(1, '"Two\r\nlines"') + "\n" + row(2) + row(3, '"never closed')
+    text = HEADER + row(1, '"Two\r\nlines"') + "\n" + row(2) + row(3, '"never closed') + row(4)
     path = tmp_path / "mixed.csv"
     path.write_bytes(text.encode())
     result = load(warehouse, catalog, path)
     assert stored(warehouse) == [(2, "Two\r\nlines"), (5, "Course")]
-    assert [(line, "is not closed before line 6" in r) for line, _, _, r in rejects(warehouse)] == [
+    assert [(line, "is not closed before line 7" in r) for line, _, _, r in rejects(warehouse)] == [
         (6, True)
     ]
     assert (result.rows_read, result.rows_accepted, result.rows_rejected) == (3, 2, 1)
