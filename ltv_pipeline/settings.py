@@ -32,6 +32,10 @@ LOOPBACK_HOST_NAMES = ("localhost", "127.0.0.1", "[::1]")
 # Bind addresses that mean "every interface": they name no host a browser would send.
 ANY_ADDRESS = ("", "0.0.0.0", "::", "[::]")
 HOST_NAME = re.compile(r"[a-z0-9._-]+")
+# A record of an export over this size is rejected (with its size) rather than loaded; one
+# runaway cell must not fail the file or fill memory. 2 MiB is far above any real record.
+DEFAULT_MAX_RECORD_BYTES = 2 * 1024 * 1024
+MIN_MAX_RECORD_BYTES = 1024
 
 DAGSTER_YAML = """\
 # Written by ltv on first use; edit freely, it is not overwritten.
@@ -176,6 +180,8 @@ class Settings:
     webhook_public_url: str = ""
     # Which email makes a customer: "email" (trimmed, case-folded) or "gmail-folded".
     customer_key_rule: str = DEFAULT_CUSTOMER_KEY_RULE
+    # The largest record of an imported file, in bytes (LTV_MAX_RECORD_BYTES).
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -198,6 +204,12 @@ class Settings:
             raise SettingsError(
                 f"LTV_CUSTOMER_KEY={customer_key_rule!r}: expected one of "
                 f"{', '.join(CUSTOMER_KEY_RULES)}"
+            )
+        max_record_bytes = _env_int(env, "LTV_MAX_RECORD_BYTES", DEFAULT_MAX_RECORD_BYTES)
+        if max_record_bytes < MIN_MAX_RECORD_BYTES:
+            raise SettingsError(
+                f"LTV_MAX_RECORD_BYTES={max_record_bytes}: expected a number of bytes of at least "
+                f"{MIN_MAX_RECORD_BYTES}"
             )
         return cls(
             home=home,
@@ -222,6 +234,7 @@ class Settings:
             web_allowed_host_names=_env_host_names(env, "LTV_WEB_ALLOWED_HOSTS"),
             webhook_public_url=env.get("LTV_WEBHOOK_PUBLIC_URL") or "",
             customer_key_rule=customer_key_rule,
+            max_record_bytes=max_record_bytes,
         )
 
     @property

@@ -1,14 +1,16 @@
 """What a CSV file is before any parsing: its hash, encoding, header, and how rows map to lines.
 
-One streaming pass gives the content hash (the file's identity everywhere) and the number of
-lines, which tells whether every record sits on its own line. When they do, a record's line
-number is its position plus the header line; when the file has blank lines or quoted newlines,
-the slower `record_start_lines` walks it with the csv module to number rows exactly as a text
-editor would.
+The first 64 KiB give the header and a first guess at the encoding. One streaming pass over the
+whole file then gives the content hash (the file's identity everywhere), the number of lines
+(which tells whether every record sits on its own line), and what decides how the file can be
+read: whether all of it is UTF-8 (else it is Latin-1), whether it holds a NUL byte, and whether
+its quotes pair up. When every record is one line, a record's line number is its position plus
+the header line; otherwise `csv_records` reads the file record by record.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -23,6 +25,7 @@ BINARY_SIGNATURES = {
     b"%PDF": "a PDF document",
     b"\x1f\x8b": "a gzip archive",
 }
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 class CsvFileError(ValueError):
@@ -35,17 +38,40 @@ class CsvHead:
 
     path: Path
     size: int
-    encoding: str  # "utf-8" or "latin-1"
+    # "utf-16" (by its byte-order mark), else "utf-8" or "latin-1" as the first 64 KiB suggest;
+    # the whole file decides between those two (`CsvFacts.encoding`).
+    encoding: str
     header: list[str]
     header_line: int  # 1-based line of the header row
 
 
 @dataclass(frozen=True)
-class CsvFacts(CsvHead):
-    """The head, and what only a pass over the whole file tells."""
+class ContentScan:
+    """What one streaming pass over the bytes of the whole file tells."""
 
     sha256: str
-    lines_with_content: int  # physical lines up to the last non-blank byte
+    lines_with_content: int  # physical lines up to the last byte that is not a line end
+    utf8: bool  # every byte of the file is valid UTF-8
+    has_nul: bool
+    quotes_paired: bool  # an even number of '"' bytes
+
+
+@dataclass(frozen=True)
+class CsvFacts(CsvHead):
+    """The head, and what only a pass over the whole file tells; `encoding` is the whole file's."""
+
+    sha256: str
+    lines_with_content: int  # physical lines up to the last byte that is not a line end
+    has_nul: bool
+    quotes_paired: bool
+
+    @property
+    def needs_record_reading(self) -> bool:
+        """True when DuckDB's reader cannot be given the file as it is, and `csv_records` must
+        read it record by record: UTF-16 (its bytes say nothing of lines, quotes or NULs), a NUL
+        byte (DuckDB would store it in a cell), or a quote that does not pair up (DuckDB would
+        read the rest of the file into one cell, or the lines up to the next stray quote)."""
+        return self.encoding == "utf-16" or self.has_nul or not self.quotes_paired
 
     def simple_line_numbers(self, records: int) -> bool:
         """True when record k (1-based) is on line header_line + k, with no exceptions.
@@ -57,12 +83,12 @@ class CsvFacts(CsvHead):
 
 
 def sha256_of(path: Path) -> str:
-    return scan_content(path)[0]
+    return scan_content(path).sha256
 
 
 def inspect_file(path: Path) -> CsvFacts:
     head = inspect_head(path)
-    return with_content(head, *scan_content(path))
+    return with_content(head, scan_content(path))
 
 
 def inspect_head(path: Path) -> CsvHead:
@@ -73,46 +99,95 @@ def inspect_head(path: Path) -> CsvHead:
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
     _refuse_binary(head)
-    encoding = "utf-8" if _is_utf8(head) else "latin-1"
-    header, header_line = _first_record(head.decode(encoding, errors="replace"))
+    if head.startswith(UTF16_BOMS):
+        encoding = "utf-16"
+        text = head[: len(head) // 2 * 2].decode(encoding, errors="replace")
+    else:
+        encoding = "utf-8" if _is_utf8(head) else "latin-1"
+        text = head.decode(encoding, errors="replace")
+    header, header_line = _first_record(text)
     if not header:
         raise CsvFileError("the file holds no header row (only blank lines)")
+    if any("\x00" in name for name in header):
+        raise CsvFileError(
+            "this looks like a binary file (its first line contains NUL bytes), not a CSV text "
+            "export; UTF-16 text needs its byte-order mark (or save it as UTF-8)"
+        )
     return CsvHead(path=path, size=size, encoding=encoding, header=header, header_line=header_line)
 
 
-def scan_content(path: Path) -> tuple[str, int]:
-    """(content hash, lines up to the last non-blank byte) in one streaming pass.
+def scan_content(path: Path) -> ContentScan:
+    """The file's hash, lines, encoding and damage, in one streaming pass.
 
-    It releases the GIL for most of its time (reading and hashing), so it can run in a thread
-    while DuckDB reads the same file.
+    It releases the GIL for most of its time (reading, hashing, counting), so it can run in a
+    thread while DuckDB reads the same file. An ASCII chunk (most of them) costs one quick test
+    for the encoding; only the others are decoded.
     """
     digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
     newlines = 0
     lines_with_content = 0
+    utf8 = True
+    has_nul = False
+    quotes = 0
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
             in_chunk = chunk.count(b"\n")
             end = _content_end(chunk)
             if end > 0:
-                # Newlines after the chunk's last non-blank byte do not end a content line.
+                # Line ends after the chunk's last other byte do not end a content line.
                 lines_with_content = newlines + in_chunk - chunk.count(b"\n", end) + 1
             newlines += in_chunk
-    return digest.hexdigest(), lines_with_content
+            has_nul = has_nul or b"\x00" in chunk
+            quotes += chunk.count(b'"')
+            # A character cut by the chunk's end waits in the decoder for the next chunk.
+            if utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
+                utf8 = _decodes(decoder, chunk)
+    utf8 = utf8 and _decodes(decoder, b"", final=True)
+    return ContentScan(
+        sha256=digest.hexdigest(),
+        lines_with_content=lines_with_content,
+        utf8=utf8,
+        has_nul=has_nul,
+        quotes_paired=quotes % 2 == 0,
+    )
 
 
-def with_content(head: CsvHead, sha256: str, lines_with_content: int) -> CsvFacts:
+def with_content(head: CsvHead, scan: ContentScan) -> CsvFacts:
+    """The head with what the whole file says, which decides its encoding: UTF-8 only when all
+    of it is (an accented Latin-1 byte a megabyte in makes it Latin-1)."""
     known = {f.name: getattr(head, f.name) for f in fields(head)}
-    return CsvFacts(**known, sha256=sha256, lines_with_content=lines_with_content)
+    if head.encoding != "utf-16":
+        known["encoding"] = "utf-8" if scan.utf8 else "latin-1"
+    return CsvFacts(
+        **known,
+        sha256=scan.sha256,
+        lines_with_content=scan.lines_with_content,
+        has_nul=scan.has_nul,
+        quotes_paired=scan.quotes_paired,
+    )
+
+
+def _decodes(decoder: codecs.IncrementalDecoder, chunk: bytes, final: bool = False) -> bool:
+    try:
+        decoder.decode(chunk, final)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _content_end(chunk: bytes) -> int:
-    """Length of `chunk` up to its last non-whitespace byte (0 if it is all whitespace)."""
+    """Length of `chunk` up to its last byte that is not a line end (0 if it is all line ends).
+
+    Spaces count: DuckDB reads a line of spaces as a record (a blank one), so it is a line with
+    content, or the line count would not match the records when such a line ends the file.
+    """
     tail = chunk[-256:]
-    stripped = len(tail.rstrip(b" \t\r\n"))
+    stripped = len(tail.rstrip(b"\r\n"))
     if stripped:
         return len(chunk) - len(tail) + stripped
-    return len(chunk.rstrip(b" \t\r\n"))
+    return len(chunk.rstrip(b"\r\n"))
 
 
 def _is_utf8(head: bytes) -> bool:
@@ -125,13 +200,11 @@ def _is_utf8(head: bytes) -> bool:
 
 
 def _refuse_binary(head: bytes) -> None:
+    """Refuse the usual wrong uploads by their signature. A NUL byte further in is a damaged
+    record, rejected on its own (`csv_records`); only a NUL in the header refuses the file."""
     for signature, what in BINARY_SIGNATURES.items():
         if head.startswith(signature):
             raise CsvFileError(f"this is {what}, not a CSV file; export the report as CSV")
-    if b"\x00" in head:
-        raise CsvFileError(
-            "this looks like a binary file (it contains NUL bytes), not a CSV text export"
-        )
 
 
 def _first_record(text: str) -> tuple[list[str], int]:
@@ -147,27 +220,3 @@ def _first_record(text: str) -> tuple[list[str], int]:
     except csv.Error as exc:
         raise CsvFileError(f"the header row cannot be read as CSV: {exc}") from None
     return [], 0
-
-
-def record_start_lines(facts: CsvFacts) -> list[int]:
-    """The 1-based starting line of every record after the header, blank lines skipped.
-
-    Blank lines are skipped the way DuckDB's reader skips them, so the k-th entry belongs to the
-    k-th record DuckDB returns.
-    """
-    starts: list[int] = []
-    with facts.path.open(encoding=facts.encoding, newline="", errors="replace") as handle:
-        reader = csv.reader(handle)
-        previous_line = 0
-        header_seen = False
-        for row in reader:
-            start = previous_line + 1
-            previous_line = reader.line_num
-            if not row:
-                continue
-            if not header_seen:
-                if start >= facts.header_line:
-                    header_seen = True
-                continue
-            starts.append(start)
-    return starts

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -24,15 +25,16 @@ import polars as pl
 
 from ltv_pipeline.contracts.raw_files import contract_columns, contract_failures
 from ltv_pipeline.formats.csv_file import (
+    ContentScan,
     CsvFacts,
     CsvFileError,
     CsvHead,
     inspect_head,
-    record_start_lines,
     scan_content,
     sha256_of,
     with_content,
 )
+from ltv_pipeline.formats.csv_records import Record, read_records, write_clean_copy
 from ltv_pipeline.formats.detect import FormatMismatch, HeaderMapping, mapping_for
 from ltv_pipeline.formats.profiles import ColumnSpec, FormatCatalog, FormatProfile
 from ltv_pipeline.lib import sql_parsing as sp
@@ -48,10 +50,14 @@ from ltv_pipeline.lib.tables import (
     write_view,
 )
 from ltv_pipeline.lib.transaction import one_transaction
+from ltv_pipeline.settings import DEFAULT_MAX_RECORD_BYTES
 
 MAX_REASONS_REPORTED = 5
 OVERFLOW_COLUMNS = 4
 SCAN_NICENESS = 10  # yields to DuckDB's threads without starving under other load
+# A clean copy's records are within the limit in the file's own bytes; rewritten as UTF-8 (and
+# re-quoted) they may grow, which must not fail them in DuckDB.
+CLEAN_COPY_GROWTH = 4
 
 
 @dataclass
@@ -81,7 +87,18 @@ def _one_file(account: str, file_hash: str) -> str:
     return f"account = {sp.quote(account)} AND file_hash = {sp.quote(file_hash)}"
 
 
-def _csv_source(head: CsvHead, parallel: bool) -> str:
+@dataclass(frozen=True)
+class Landed:
+    """A file landed in its loading table, and how its records map to lines."""
+
+    facts: CsvFacts
+    mapping: HeaderMapping
+    records: int  # in the table
+    first_line: int | None  # the first record's line when rowid gives lines; else None
+    unreadable: list[Record]  # records that could not be landed, each a reject
+
+
+def _csv_source(head: CsvHead, parallel: bool, max_line_size: int) -> str:
     """read_csv over the file with a fixed dialect (no sniffing: small messy files defeat it).
 
     A few spare columns catch rows with more cells than the header, so that they can be
@@ -93,7 +110,8 @@ def _csv_source(head: CsvHead, parallel: bool) -> str:
         f"read_csv({sp.quote(str(head.path))}, header = true, auto_detect = false, "
         f"columns = {{{columns}}}, delim = ',', quote = '\"', escape = '\"', "
         f"null_padding = true, strict_mode = false, skip = {head.header_line - 1}, "
-        f"encoding = {sp.quote(head.encoding)}, parallel = {str(parallel).lower()})"
+        f"encoding = {sp.quote(head.encoding)}, max_line_size = {max_line_size}, "
+        f"parallel = {str(parallel).lower()})"
     )
 
 
@@ -146,27 +164,31 @@ def _land(
     catalog: FormatCatalog,
     date_order: str,
     table: str,
-) -> None:
+    max_line_size: int,
+) -> str | None:
     """One pass over the file: every record's cells as text and, beside them, what parsing made
     of them, written in the file's order to `table` (so its rowid is the record's position).
+    Returns None when it landed, else the reader's complaint (the file is then read record by
+    record instead).
 
     Order is what DuckDB keeps by default; it is asked for here all the same, because a
     connection of the same database may have turned it off for its rebuilds."""
     conn.execute("SET SESSION preserve_insertion_order = true")
-    for parallel in (True, False):
-        records = _records_sql(mapping, head, _csv_source(head, parallel))
+    columns = ", ".join(f"{expr} AS {sp.ident(name)}" for name, expr in _landed_output(mapping))
+    parallel = True
+    while True:
+        records = _records_sql(mapping, head, _csv_source(head, parallel, max_line_size))
         parse_sql, _ = _build_parse_sql(mapping, head, catalog, date_order, records)
-        columns = ", ".join(f"{expr} AS {sp.ident(name)}" for name, expr in _landed_output(mapping))
         try:
             conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM ({parse_sql})")
-            return
+            return None
         except duckdb.Error as exc:
             if parallel and "parallel=false" in str(exc):
-                continue  # quoted newlines together with ragged rows need the sequential reader
+                parallel = False  # quoted newlines with ragged rows need the sequential reader
+                continue
             if "CSV" not in str(exc):
                 raise  # not the reader's: a full disk, memory, an interrupt
-            first_line = str(exc).strip().splitlines()[0]
-            raise CsvFileError(f"the file cannot be read as CSV: {first_line}") from None
+            return str(exc).strip().splitlines()[0]
 
 
 def _land_checked(
@@ -177,12 +199,17 @@ def _land_checked(
     profile: FormatProfile,
     date_order: str,
     table: str,
-) -> tuple[CsvFacts, HeaderMapping]:
-    """`_land`, with the file's content hash checked against the one it was archived by.
+    max_record_bytes: int,
+) -> Landed:
+    """The file landed in `table`, with its content hash checked against the one it was archived
+    by, and its records numbered by line.
 
-    The hash and line count need a full pass over the file; it runs in a thread while DuckDB
-    reads the same file, rather than before it. A changed archive copy is reported as changed,
-    also when it no longer reads as CSV or no longer fits its format.
+    The common file (UTF-8, no NUL, quotes that pair up, every record within the limit) is
+    read by DuckDB straight away, while a thread makes the full pass over the file that gives
+    the hash, the line count and what decides how it can be read. Only when that pass or DuckDB
+    finds a problem is the file read again: by DuckDB as Latin-1 when that is all, else record
+    by record (`_land_by_records`). A changed archive copy is reported as changed, also when it
+    no longer reads as CSV or no longer fits its format.
     """
     try:
         head = inspect_head(path)
@@ -193,16 +220,60 @@ def _land_checked(
         scanning = pool.submit(_scan_behind, path)
         try:
             mapping = mapping_for(catalog, profile.name, head.header)
-            _land(conn, head, mapping, catalog, date_order, table)
+            complaint = "UTF-16" if head.encoding == "utf-16" else None
+            if complaint is None:
+                complaint = _land(conn, head, mapping, catalog, date_order, table, max_record_bytes)
         except (CsvFileError, FormatMismatch):
-            _check_hash(scanning.result()[0], path, file_hash)
+            _check_hash(scanning.result().sha256, path, file_hash)
             raise
-        facts = with_content(head, *scanning.result())
+        facts = with_content(head, scanning.result())
     _check_hash(facts.sha256, path, file_hash)
-    return facts, mapping
+    if not facts.needs_record_reading:
+        if facts.encoding != head.encoding:  # the first 64 KiB looked like UTF-8; the rest is not
+            complaint = _land(conn, facts, mapping, catalog, date_order, table, max_record_bytes)
+        if complaint is None:
+            numbered = _number_lines(conn, facts, table, max_record_bytes)
+            if numbered is not None:
+                return Landed(facts, mapping, *numbered, unreadable=[])
+    return _land_by_records(conn, facts, mapping, catalog, date_order, table, max_record_bytes)
 
 
-def _scan_behind(path: Path) -> tuple[str, int]:
+def _land_by_records(
+    conn: duckdb.DuckDBPyConnection,
+    facts: CsvFacts,
+    mapping: HeaderMapping,
+    catalog: FormatCatalog,
+    date_order: str,
+    table: str,
+    max_record_bytes: int,
+) -> Landed:
+    """The careful path: the file read record by record (`csv_records`), its loadable records
+    landed from a clean UTF-8 copy, each at the line it starts on in the file, and the others
+    kept as rejects. Slower, and only for files that need it."""
+    with tempfile.TemporaryDirectory(prefix="ltv-records-") as folder:
+        copy = write_clean_copy(facts, max_record_bytes, Path(folder) / "records.csv")
+        clean = CsvHead(
+            path=copy.path,
+            size=copy.path.stat().st_size,
+            encoding="utf-8",
+            header=facts.header,
+            header_line=1,
+        )
+        line_size = CLEAN_COPY_GROWTH * max_record_bytes
+        complaint = _land(conn, clean, mapping, catalog, date_order, table, line_size)
+    if complaint is not None:
+        raise CsvFileError(f"the file cannot be read as CSV: {complaint}")
+    records = _scalar(conn, f"SELECT count(*) FROM {table}")
+    if records != len(copy.starts):
+        raise CsvFileError(
+            f"the file cannot be read as CSV: {len(copy.starts)} records were written for "
+            f"DuckDB and it read {records}"
+        )
+    _store_line_numbers(conn, table, copy.starts)
+    return Landed(facts, mapping, records, None, copy.unreadable)
+
+
+def _scan_behind(path: Path) -> ContentScan:
     """`scan_content` at a lower CPU priority than DuckDB's threads.
 
     DuckDB keeps both cores busy while it parses, and one of them idle while it compresses the
@@ -217,22 +288,31 @@ def _scan_behind(path: Path) -> tuple[str, int]:
 
 
 def _number_lines(
-    conn: duckdb.DuckDBPyConnection, facts: CsvFacts, table: str
-) -> tuple[int, int | None]:
+    conn: duckdb.DuckDBPyConnection, facts: CsvFacts, table: str, max_record_bytes: int
+) -> tuple[int, int | None] | None:
     """(records, the first record's line) when every record is one line, so that a record's line
-    follows from its rowid; otherwise the table gets each record's `line_number`, looked up, and
-    the first line is None."""
+    follows from its rowid; otherwise the table gets each record's `line_number`, read record by
+    record, and the first line is None. None when that reading finds a record DuckDB must not be
+    trusted with (a quote that closes lines later, a record over the limit), or other records
+    than DuckDB's: the file is then landed record by record."""
     records = _scalar(conn, f"SELECT count(*) FROM {table}")
-    by_position = facts.header_line + 1
     if facts.simple_line_numbers(records):
-        return records, by_position
-    starts = record_start_lines(facts)
+        return records, facts.header_line + 1
+    starts = []
+    for record in read_records(facts, max_record_bytes):
+        if record.unreadable is not None:
+            return None
+        starts.append(record.start)
     if len(starts) != records:
-        # The csv module and DuckDB disagree about this file's records (exotic quoting):
-        # keep numbering by position, which is exact for every file without blank lines.
-        return records, by_position
+        return None
+    _store_line_numbers(conn, table, starts)
+    return records, None
+
+
+def _store_line_numbers(conn: duckdb.DuckDBPyConnection, table: str, starts: list[int]) -> None:
+    """Give the k-th record of `table` (by rowid) the line `starts[k]`."""
     lines = pl.DataFrame(
-        {"record": range(records), "line": starts},
+        {"record": range(len(starts)), "line": starts},
         schema={"record": pl.Int64, "line": pl.Int64},
     )
     conn.register("_lines_frame", lines)
@@ -244,7 +324,6 @@ def _number_lines(
     conn.execute(
         f"UPDATE {table} AS f SET line_number = l.line FROM _lines AS l WHERE l.record = f.rowid"
     )
-    return records, None
 
 
 def _check_hash(sha256: str, path: Path, file_hash: str) -> None:
@@ -436,27 +515,28 @@ def load_file(
     path: Path,
     file_name: str,
     date_order: str,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> FileLoad:
     """Replace everything stored for (account, file_hash) in this format with a fresh parse.
 
     The file is parsed into a table of its own first, beside what is stored; one transaction
     then swaps it in, writes the rejects and holds the rows to the contract. Whatever fails, the
-    stored records stay as they were and the half-made table goes.
+    stored records stay as they were and the half-made table goes. A record over
+    `max_record_bytes` is a reject, as is one with a NUL or a quote that does not close.
     """
     where = _one_file(account, file_hash)
     loading = file_table(profile, account, file_hash, loading=True)
     try:
-        facts, mapping = _land_checked(conn, path, file_hash, catalog, profile, date_order, loading)
-        record_count, first_line = _number_lines(conn, facts, loading)
+        landed = _land_checked(
+            conn, path, file_hash, catalog, profile, date_order, loading, max_record_bytes
+        )
+        facts = landed.facts
         with one_transaction(conn):
             rows_read, rows_accepted, rows_rejected, failures = _replace_records(
                 conn,
                 catalog=catalog,
-                mapping=mapping,
-                facts=facts,
+                landed=landed,
                 loading=loading,
-                record_count=record_count,
-                first_line=first_line,
                 account=account,
                 file_hash=file_hash,
                 file_name=file_name,
@@ -488,11 +568,8 @@ def _replace_records(
     conn: duckdb.DuckDBPyConnection,
     *,
     catalog: FormatCatalog,
-    mapping: HeaderMapping,
-    facts: CsvFacts,
+    landed: Landed,
     loading: str,
-    record_count: int,
-    first_line: int | None,
     account: str,
     file_hash: str,
     file_name: str,
@@ -501,8 +578,10 @@ def _replace_records(
     """(rows read, accepted, rejected, contract failures), inside the caller's transaction.
 
     The file's previous table gives way to the one just landed, and the landed view lists it.
-    Only the few records that did not parse are parsed again, to say why.
+    Only the few records that did not parse are parsed again, to say why; the records that
+    could not be landed at all are rejects as they are.
     """
+    mapping, facts, first_line = landed.mapping, landed.facts, landed.first_line
     profile = mapping.profile
     where = _one_file(account, file_hash)
     table = file_table(profile, account, file_hash)
@@ -516,9 +595,10 @@ def _replace_records(
     )
     write_view(conn, landed_table(profile), landed_view_sql(conn, profile))
     line_sql = line_number_sql(first_line)
+    _insert_unreadable(conn, landed.unreadable, account, profile.asset, file_hash, file_name)
     parsed_ok = _scalar(conn, f"SELECT count(*) FROM {table} WHERE accepted")
-    rows_read = parsed_ok
-    if parsed_ok < record_count:  # some records were blank or did not parse
+    rows_read = parsed_ok + len(landed.unreadable)
+    if parsed_ok < landed.records:  # some records were blank or did not parse
         not_stored = _stored_records_sql(mapping, table, line_sql)
         problem_sql, reasons_sql = _build_parse_sql(mapping, facts, catalog, date_order, not_stored)
         conn.execute(
@@ -549,6 +629,24 @@ def _replace_records(
         [rows_read, rows_accepted, rows_rejected, account, file_hash, profile.name],
     )
     return rows_read, rows_accepted, rows_rejected, failures
+
+
+def _insert_unreadable(
+    conn: duckdb.DuckDBPyConnection,
+    records: list[Record],
+    account: str,
+    source: str,
+    file_hash: str,
+    file_name: str,
+) -> None:
+    """The records that could not be landed, as rejects at the line each starts on."""
+    rows = [
+        (account, source, file_hash, file_name, r.start, u.column, u.value, u.reason)
+        for r in records
+        if (u := r.unreadable) is not None
+    ]
+    if rows:
+        conn.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def describe_reject(line: int | None, column: str | None, value: str | None, reason: str) -> str:

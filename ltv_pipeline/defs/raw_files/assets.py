@@ -74,6 +74,7 @@ def load_and_check(
         path=archived_path(settings.archive_dir, sha256),
         file_name=file_name,
         date_order=settings.date_order,
+        max_record_bytes=settings.max_record_bytes,
     )
     return load, _contract_check(load)
 
