@@ -107,12 +107,13 @@ def warehouse_held(path: Path, seconds: float = 60) -> Iterator[subprocess.Popen
 
 
 def write_file_failing_at_parse(path: Path) -> Path:
-    """An orders export that is received and archived (its first 64 KiB read as UTF-8 with a
-    known header) but that DuckDB's reader refuses while parsing: a byte that is not UTF-8
-    comes after the part that decides the encoding."""
+    """An orders export that is received and archived (a UTF-16 byte-order mark and a known
+    header) but that cannot be read while its rows are parsed: far past the part the header is
+    read from, it holds a lone UTF-16 surrogate, which no decoder can turn into text."""
     header, row = ORDERS_SAMPLE.read_text(encoding="utf-8-sig").splitlines()[:2]
     text = "\n".join([header, *[row] * 800]) + "\n"
+    lone_surrogate = b"\x00\xdc"  # U+DC00 alone, in UTF-16-LE
     path.write_bytes(
-        text.encode() + b"100200700,01/03/2024,10:00:00,Charged,1,X,$1.00,A,B\xff,x@y.z,,,,,,\n"
+        b"\xff\xfe" + text.encode("utf-16-le") + lone_surrogate + "x\n".encode("utf-16-le")
     )
     return path

@@ -16,19 +16,19 @@ def test_a_file_failing_while_parsed_is_quarantined_once_then_skipped(ltv_home, 
     assert imported.returncode == 1, imported.stderr
     failed, loaded = json_lines(imported.stdout)
     assert failed["status"] == "failed" and loaded["status"] == "loaded"
-    assert "cannot be read as CSV" in failed["error"]
+    assert "does not decode as UTF-16" in failed["error"]
     copy = ltv_home.quarantine_dir / "default" / "bad-export.csv"
     assert f"set aside as {copy}" in failed["error"]
     assert copy.read_bytes() == bad.read_bytes()
     note = (copy.parent / "bad-export.csv.error.txt").read_text()
-    assert "cannot be read as CSV" in note and "ltv import" in note
+    assert "does not decode as UTF-16" in note and "ltv import" in note
     assert bad.exists(), "the user's original stays where it was"
 
     first = ltv("materialize")
     assert first.returncode == 0, first.stdout + first.stderr
     skipped = [ln for ln in first.stdout.splitlines() if "skipped, quarantined before" in ln]
     assert len(skipped) == 1 and failed["sha256"] in skipped[0], first.stdout
-    assert "cannot be read as CSV" in skipped[0]
+    assert "does not decode as UTF-16" in skipped[0]
     assert "0 failed" in first.stdout
 
     second = ltv("materialize")

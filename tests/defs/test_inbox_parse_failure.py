@@ -61,7 +61,7 @@ def test_a_dropped_file_failing_while_parsed_is_quarantined_with_its_reason(ltv_
     assert not dropped.exists()
     assert len(list(ltv_home.archive_dir.glob("*.csv"))) == 1, "the archive keeps its copy"
     assert copy.stat().st_size == next(ltv_home.archive_dir.glob("*.csv")).stat().st_size
-    assert "cannot be read as CSV" in note.read_text()
+    assert "does not decode as UTF-16" in note.read_text()
 
     for _ in range(2):
         later = ltv("materialize")
