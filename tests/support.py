@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -117,3 +118,31 @@ def write_file_failing_at_parse(path: Path) -> Path:
         b"\xff\xfe" + text.encode("utf-16-le") + lone_surrogate + "x\n".encode("utf-16-le")
     )
     return path
+
+
+@contextmanager
+def dagster_daemon(home: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """A real `dagster-daemon` over the pipeline's definitions, as `ltv run` starts it, logging
+    to `home/daemon.log`; its whole process group is stopped on exit."""
+    daemon = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("dagster-daemon")),
+            "run",
+            "-m",
+            "ltv_pipeline.definitions",
+        ],
+        env=dict(os.environ) if env is None else env,
+        stdout=open(home / "daemon.log", "wb"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield daemon
+    finally:
+        if daemon.poll() is None:
+            os.killpg(daemon.pid, signal.SIGTERM)
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait()

@@ -10,10 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,7 +19,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunSta
 from ltv_pipeline.formats.csv_file import inspect_file
 from ltv_pipeline.settings import Settings
 from tests.cli.test_ltv_cli import LTV, ltv
-from tests.support import ORDERS_SAMPLE, RECURRING_SAMPLE, warehouse_held
+from tests.support import ORDERS_SAMPLE, RECURRING_SAMPLE, dagster_daemon, warehouse_held
 
 
 def _wait_for(
@@ -93,32 +90,6 @@ def _killed_mid_run(settings: Settings, instance: DagsterInstance, path: Path):
     return importing, run
 
 
-@contextmanager
-def dagster_daemon(settings: Settings) -> Iterator[subprocess.Popen]:
-    log = settings.home / "daemon.log"
-    daemon = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("dagster-daemon")),
-            "run",
-            "-m",
-            "ltv_pipeline.definitions",
-        ],
-        stdout=open(log, "wb"),  # noqa: SIM115
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        yield daemon
-    finally:
-        if daemon.poll() is None:
-            os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
-
-
 def test_the_next_command_fails_a_killed_import_run_and_loads_its_file(ltv_home):
     with DagsterInstance.get() as instance:
         killed, run = _killed_mid_run(ltv_home, instance, ORDERS_SAMPLE)
@@ -139,7 +110,7 @@ def test_the_next_command_fails_a_killed_import_run_and_loads_its_file(ltv_home)
 @pytest.mark.slow
 def test_the_daemon_fails_a_killed_run_so_a_queued_run_launches(ltv_home):
     dropped_result = ltv_home.results_dir / f"{inspect_file(ORDERS_SAMPLE).sha256}.json"
-    with DagsterInstance.get() as instance, dagster_daemon(ltv_home) as daemon:
+    with DagsterInstance.get() as instance, dagster_daemon(ltv_home.home) as daemon:
         killed, run = _killed_mid_run(ltv_home, instance, RECURRING_SAMPLE)
         killed_at = time.monotonic()
         # Dropped after the kill: its run is queued behind the killed one, which holds the one

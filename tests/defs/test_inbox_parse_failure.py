@@ -4,60 +4,32 @@ rows are parsed ends in quarantine/ with its reason, as the inbox promises, and 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from ltv_pipeline.settings import Settings
 from tests.cli.test_ltv_cli import ltv
-from tests.support import write_file_failing_at_parse
+from tests.support import dagster_daemon, write_file_failing_at_parse
 
 WAIT_SECONDS = 240
-
-
-def _stop(daemon: subprocess.Popen) -> None:
-    if daemon.poll() is None:
-        os.killpg(daemon.pid, signal.SIGTERM)
-    try:
-        daemon.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(daemon.pid, signal.SIGKILL)
-        daemon.wait()
 
 
 @pytest.mark.slow
 def test_a_dropped_file_failing_while_parsed_is_quarantined_with_its_reason(ltv_home: Settings):
     log = ltv_home.home / "daemon.log"
-    daemon = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("dagster-daemon")),
-            "run",
-            "-m",
-            "ltv_pipeline.definitions",
-        ],
-        env=dict(os.environ),
-        stdout=open(log, "wb"),  # noqa: SIM115
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     dropped = write_file_failing_at_parse(ltv_home.inbox_dir / "broken-export.csv")
     past = time.time() - 60
     os.utime(dropped, (past, past))
     copy = ltv_home.quarantine_dir / "default" / "broken-export.csv"
     note = copy.with_name("broken-export.csv.error.txt")
-    try:
+    with dagster_daemon(ltv_home.home) as daemon:
         started = time.monotonic()
         while not (note.exists() and list(ltv_home.parse_failures_dir.glob("*.json"))):
             assert daemon.poll() is None, log.read_text()[-3000:]
             if time.monotonic() - started > WAIT_SECONDS:
                 pytest.fail("not quarantined after 4 minutes:\n" + log.read_text()[-3000:])
             time.sleep(2)
-    finally:
-        _stop(daemon)
     assert not dropped.exists()
     assert len(list(ltv_home.archive_dir.glob("*.csv"))) == 1, "the archive keeps its copy"
     assert copy.stat().st_size == next(ltv_home.archive_dir.glob("*.csv")).stat().st_size

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import httpx
 import pytest
 
 from ltv_pipeline.settings import Settings
+from tests.support import dagster_daemon
 from tests.webhooks.sidecar import Sidecar, event_body, sha256
 
 FRESHNESS_SECONDS = 120
@@ -45,41 +43,23 @@ def test_delivery_reaches_the_asset_within_two_minutes(tmp_path: Path) -> None:
     settings = Settings.from_env(env)
     settings.ensure_layout()
     sidecar = Sidecar(home, seal_seconds=1.0)
-    daemon = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("dagster-daemon")),
-            "run",
-            "-m",
-            "ltv_pipeline.definitions",
-        ],
-        env=env,
-        stdout=open(home / "daemon.log", "wb"),  # noqa: SIM115
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        sidecar.start()
-        body = event_body(42)
-        delivered = time.monotonic()
-        response = httpx.post(sidecar.url(), content=body)
-        assert response.status_code == 200
-        while time.monotonic() - delivered < FRESHNESS_SECONDS:
-            assert daemon.poll() is None, (home / "daemon.log").read_text()[-3000:]
-            if _find(settings.warehouse_path, sha256(body)):
-                break
-            time.sleep(2)
-        else:
-            pytest.fail(
-                "not in raw_samcart_webhook_events after 2 minutes:\n"
-                + (home / "daemon.log").read_text()[-3000:]
-            )
-        print(f"visible after {time.monotonic() - delivered:.1f} s")
-    finally:
-        sidecar.stop()
-        if daemon.poll() is None:
-            os.killpg(daemon.pid, signal.SIGTERM)
+    with dagster_daemon(home, env) as daemon:
         try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
+            sidecar.start()
+            body = event_body(42)
+            delivered = time.monotonic()
+            response = httpx.post(sidecar.url(), content=body)
+            assert response.status_code == 200
+            while time.monotonic() - delivered < FRESHNESS_SECONDS:
+                assert daemon.poll() is None, (home / "daemon.log").read_text()[-3000:]
+                if _find(settings.warehouse_path, sha256(body)):
+                    break
+                time.sleep(2)
+            else:
+                pytest.fail(
+                    "not in raw_samcart_webhook_events after 2 minutes:\n"
+                    + (home / "daemon.log").read_text()[-3000:]
+                )
+            print(f"visible after {time.monotonic() - delivered:.1f} s")
+        finally:
+            sidecar.stop()
