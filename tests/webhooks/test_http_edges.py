@@ -124,6 +124,11 @@ def test_small_chunked_body_is_accepted(sidecar: Sidecar) -> None:
         (b'{"a":' * 40 + b"1" + b"}" * 40, "application/json", "nested 40 levels"),
         (b'{"a":' + b"[" * 600 + b"]" * 600 + b"}", "application/json", "nested"),
         (b'{"a":' + b"[" * 2000 + b"]" * 2000 + b"}", "application/json", "nested"),
+        # Lone surrogates, raw (not UTF-8) or escaped: the pipeline could not store them.
+        (b'{"a":"\xed\xa0\x80"}', "application/json", "not valid UTF-8"),
+        (b'{"a":"\\ud800"}', "application/json", "lone surrogate"),
+        (b'{"\\udfff":1}', "application/json", "lone surrogate"),
+        (b'{"a":"\\ude00\\ud83d"}', None, "lone surrogate"),
     ],
 )
 def test_unparseable_body_is_kept_as_dead_letter_with_400(
@@ -135,6 +140,13 @@ def test_unparseable_body_is_kept_as_dead_letter_with_400(
     assert reason in response.json()["detail"]
     assert response.json()["stored"] is True
     assert sha256(body) in landed_hashes_after_stop(sidecar)
+
+
+def test_escaped_surrogate_pairs_are_accepted(sidecar: Sidecar) -> None:
+    body = event_body(7, extra={"note": "\U0001f600"}).replace(b"\\ud83d\\ude00", b"\\uD83D\\ude00")
+    assert b"\\uD83D" in body
+    response = httpx.post(sidecar.url(), content=body)
+    assert response.status_code == 200, response.text
 
 
 def test_body_nested_within_the_limit_is_accepted(sidecar: Sidecar) -> None:
