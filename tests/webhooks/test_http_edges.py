@@ -68,12 +68,14 @@ def test_form_body_is_accepted(sidecar: Sidecar) -> None:
         (lambda s: f"{s.base}/webhooks/samcart%2F{s.token()}", "encoded slash before token"),
         (lambda s: f"{s.base}/webhooks%2Fsamcart/{s.token()}", "encoded slash in prefix"),
         (lambda s: f"{s.base}/webhooks/samcart/%2F{s.token()}", "encoded slash in token"),
+        (lambda s: f"{s.base}/webhooks/samcart/{s.token()}/", "trailing slash"),
     ],
 )
 def test_bad_token_or_platform_is_404_and_writes_nothing(sidecar: Sidecar, path_of, why) -> None:
     body = event_body(hash(why) % 10_000 + 10_000)
-    response = httpx.post(path_of(sidecar), content=body)
+    response = httpx.post(path_of(sidecar), content=body, headers={"host": "evil.example"})
     assert response.status_code == 404, why
+    assert "location" not in response.headers  # no redirect echoing the token and Host
     assert sha256(body) not in landed_hashes_after_stop(sidecar)
 
 
@@ -210,7 +212,7 @@ def test_client_gone_mid_body_lands_nothing(sidecar: Sidecar) -> None:
 def test_healthz_and_no_docs_on_the_exposed_listener(sidecar: Sidecar) -> None:
     health = httpx.get(f"{sidecar.base}/healthz")
     assert health.status_code == 200 and health.json()["store_writable"] is True
-    for path in ("/docs", "/redoc", "/openapi.json"):
+    for path in ("/docs", "/redoc", "/openapi.json", "/healthz/"):
         assert httpx.get(f"{sidecar.base}{path}").status_code == 404, path
     schema = create_app(Settings(home=sidecar.home)).openapi()
     assert set(schema["paths"]) == {"/webhooks/samcart/{token}", "/healthz"}
