@@ -236,3 +236,28 @@ def test_body_timeout_setting_must_be_a_positive_number(value: str) -> None:
     assert Settings.from_env({}).webhook_body_timeout_seconds == 10.0
     with pytest.raises(SettingsError, match="LTV_WEBHOOK_BODY_TIMEOUT_SECONDS"):
         Settings.from_env({"LTV_WEBHOOK_BODY_TIMEOUT_SECONDS": value})
+
+
+def test_a_corrupt_or_missing_token_file_keeps_the_tokens_read_before(tmp_path: Path) -> None:
+    sidecar = Sidecar(tmp_path / "home")
+    url = sidecar.url()  # creates the token file
+    tokens_file = sidecar.home / "webhook_tokens.json"
+    wrong = f"{sidecar.base}/webhooks/samcart/wrong-token"
+    good = tokens_file.read_text()
+    sidecar.start()
+    try:
+        tokens_file.write_text('{"default": ')  # a hand edit gone wrong
+        assert httpx.post(wrong, content=event_body(31)).status_code == 404
+        assert httpx.post(url, content=event_body(32)).status_code == 200
+        tokens_file.unlink()
+        assert httpx.post(wrong, content=event_body(33)).status_code == 404
+        assert httpx.post(url, content=event_body(34)).status_code == 200
+        tokens_file.write_text(good)
+        other = sidecar.url("other")  # a good file again: read at the next unknown token
+        assert httpx.post(other, content=event_body(35)).status_code == 200
+        assert httpx.post(url, content=event_body(36)).status_code == 200
+    finally:
+        sidecar.stop()
+    log = (sidecar.home / f"sidecar-{sidecar.port}.log").read_text()
+    assert "cannot read webhook tokens" in log and "is missing; keeping the 1 webhook" in log
+    assert "Traceback" not in log
