@@ -171,8 +171,9 @@ class Settings:
     warehouse_memory_limit: str = DEFAULT_WAREHOUSE_MEMORY_LIMIT
     inbox_settle_seconds: float = 2.0
     webhook_max_body_bytes: int = 1024 * 1024
-    # A body not fully received this long after its request began is answered 408: a sender
-    # trickling bytes must not hold a request open.
+    # A body not fully received this long after its request began is answered 408, and headers
+    # not complete this long after their first byte (or the connection's start) close the
+    # connection: a sender trickling bytes must not hold a request open.
     webhook_body_timeout_seconds: float = 10.0
     dagster_host: str = "127.0.0.1"
     dagster_port: int = 3000
