@@ -7,6 +7,11 @@ within `seconds` of the connection opening or of their request's first byte (els
 connection is closed), and at most MAX_HEADER_BYTES long (else 431 and close). Deadlines are
 checked by one sweep per `seconds / 4` (at most 1 s), as body_deadline.py does for bodies, not
 by a timer per request. The httptools parser is kept: it is what the throughput was measured on.
+
+Closing is lingering: a connection closed while the sender may still be sending (a 413 to a
+`Connection: close` request with its 1 MiB body on the way) first sends the answer and a FIN,
+then reads and drops up to LINGER_BYTES for up to LINGER_SECONDS. Closed at once, the unread
+bytes made the kernel send a reset, and the sender saw ECONNRESET instead of its 413.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 MAX_HEADER_BYTES = 64 * 1024
 MAX_SWEEP_SECONDS = 1.0
 MIN_SWEEP_SECONDS = 0.05
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 4 * 1024 * 1024
 TOO_LARGE_DETAIL = f"the request headers are over the limit of {MAX_HEADER_BYTES} bytes"
 TOO_LARGE = json.dumps(
     {"error": "headers_too_large", "detail": TOO_LARGE_DETAIL, "stored": False}
@@ -62,6 +69,38 @@ class HeaderDeadlines:
             self._sweeping = False
 
 
+class LingeringTransport:
+    """The connection's transport as uvicorn sees it; only `close` differs (see above)."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self.lingering = False
+        self.dropped = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
+
+    def is_closing(self) -> bool:
+        return self.lingering or self._transport.is_closing()
+
+    def close(self) -> None:
+        if self.is_closing():
+            return
+        if not self._transport.can_write_eof():
+            self._transport.close()
+            return
+        self.lingering = True
+        self._transport.write_eof()  # after what is buffered: the answer goes out first
+        self._transport.resume_reading()
+        self._loop.call_later(LINGER_SECONDS, self._transport.close)
+
+    def drop(self, data: bytes) -> None:
+        self.dropped += len(data)
+        if self.dropped > LINGER_BYTES:
+            self._transport.close()
+
+
 def bounded_headers_protocol(header_timeout_seconds: float) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol with the header limits above (pass it as `http=`)."""
     deadlines = HeaderDeadlines(header_timeout_seconds)
@@ -71,14 +110,17 @@ def bounded_headers_protocol(header_timeout_seconds: float) -> type[HttpToolsPro
         _awaiting_headers = True  # from the connection's start, and after each request
 
         def connection_made(self, transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            deadlines.arm(transport, self.loop)  # a connection that never sends a byte
+            super().connection_made(LingeringTransport(transport, self.loop))
+            deadlines.arm(self.transport, self.loop)  # a connection that never sends a byte
 
         def connection_lost(self, exc: Exception | None) -> None:
             deadlines.disarm(self.transport)
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
+            if self.transport.lingering:
+                self.transport.drop(data)
+                return
             if self._awaiting_headers:
                 self._header_bytes += len(data)
             super().data_received(data)
