@@ -21,6 +21,7 @@ from ltv_pipeline.metrics.definitions import CUSTOMER_KEY_RULES, DEFAULT_CUSTOME
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = PROJECT_ROOT / "ltv_home"
 DEFAULT_ACCOUNT = "default"
+DEFAULT_WAREHOUSE_MEMORY_LIMIT = "60%"
 ACCOUNT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DATE_ORDERS = ("MDY", "DMY", "YMD")
 PRIVATE_UMASK = 0o077
@@ -126,6 +127,19 @@ def _env_date(env: dict[str, str], key: str, default: str) -> str:
     return raw
 
 
+MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(%|[KMGT]i?B|B)", re.IGNORECASE)
+
+
+def _env_memory_limit(env: dict[str, str], key: str, default: str) -> str:
+    raw = (env.get(key) or default).strip()
+    if not MEMORY_LIMIT.fullmatch(raw):
+        raise SettingsError(
+            f"{key}={raw!r}: expected a share of this machine's memory such as 60% or a size "
+            "such as 8GB or 512MiB"
+        )
+    return raw
+
+
 def _host_name(name: str) -> str:
     """How a browser writes the host in its Host header: lower case, IPv6 in brackets."""
     name = name.strip().lower()
@@ -156,10 +170,14 @@ class Settings:
     date_order: str = "MDY"
     timezone: str = "UTC"
     busy_timeout_seconds: float = 60.0
+    # The most memory a warehouse connection may use (DuckDB's memory_limit; it spills or fails
+    # past it), so one bad input fails its run instead of the machine.
+    warehouse_memory_limit: str = DEFAULT_WAREHOUSE_MEMORY_LIMIT
     inbox_settle_seconds: float = 2.0
     webhook_max_body_bytes: int = 1024 * 1024
-    # A body not fully received this long after its request began is answered 408: a sender
-    # trickling bytes must not hold a request open.
+    # A body not fully received this long after its request began is answered 408, and headers
+    # not complete this long after their first byte (or the connection's start) close the
+    # connection: a sender trickling bytes must not hold a request open.
     webhook_body_timeout_seconds: float = 10.0
     dagster_host: str = "127.0.0.1"
     dagster_port: int = 3000
@@ -216,6 +234,9 @@ class Settings:
             date_order=date_order,
             timezone=timezone,
             busy_timeout_seconds=_env_float(env, "LTV_BUSY_TIMEOUT_SECONDS", 60.0),
+            warehouse_memory_limit=_env_memory_limit(
+                env, "LTV_WAREHOUSE_MEMORY_LIMIT", DEFAULT_WAREHOUSE_MEMORY_LIMIT
+            ),
             inbox_settle_seconds=_env_float(env, "LTV_INBOX_SETTLE_SECONDS", 2.0),
             webhook_max_body_bytes=_env_int(env, "LTV_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024),
             webhook_body_timeout_seconds=_env_positive_float(

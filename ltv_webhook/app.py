@@ -97,6 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # `/healthz/` or `/webhooks/samcart/<token>/` is a 404, not a 307 whose Location echoes
+        # the token and whatever Host the request named.
+        redirect_slashes=False,
     )
 
     @app.post(

@@ -12,12 +12,15 @@ the pipeline, which then failed its whole day. Both sides refuse it here, with t
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qsl
 
 MAX_FORM_FIELDS = 1000
 # Levels of objects and arrays, the outer object counting as 1; SamCart's events use about 4.
 MAX_NESTING = 32
 FORM_TYPES = ("application/x-www-form-urlencoded",)
+# A `\\uD800`-`\\uDFFF` escape: only these can make a lone surrogate out of valid UTF-8.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class PayloadError(ValueError):
@@ -37,8 +40,9 @@ _DECODER = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=_reje
 
 def parse_json(body: bytes) -> dict:
     try:
-        # What json.loads does with bytes, with one decoder made once instead of per call.
-        document = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
+        # What json.loads does with bytes, with one decoder made once instead of per call, but
+        # strict: a UTF-8-encoded surrogate is not text (json.loads lets it through).
+        document = _DECODER.decode(body.decode(json.detect_encoding(body)))
     except PayloadError:
         raise
     except UnicodeDecodeError as exc:
@@ -62,7 +66,19 @@ def parse_json(body: bytes) -> dict:
             raise PayloadError(
                 f"the JSON is nested {depth} levels deep; at most {MAX_NESTING} are allowed"
             )
+    # After the nesting check: json.dumps recurses.
+    if SURROGATE_ESCAPE.search(body):  # most bodies have none: they skip the re-encoding
+        refuse_lone_surrogates(json.dumps(document, ensure_ascii=False))
     return document
+
+
+def refuse_lone_surrogates(text: str) -> None:
+    """A lone surrogate (`"\\ud800"`) parses as JSON but is no text: DuckDB cannot store it, so
+    the sidecar answers 400 for it and the pipeline rejects a body stored before this check."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PayloadError("the JSON has an invalid unicode escape (a lone surrogate)") from None
 
 
 def nesting(document: dict) -> int:
@@ -130,8 +146,5 @@ def parse_payload(body: bytes, content_type: str | None) -> dict:
 def document_text(body: bytes, content_type: str | None) -> str:
     """The canonical JSON text of a body for the pipeline's SQL (numbers as strings)."""
     text = json.dumps(parse_payload(body, content_type), ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PayloadError("the JSON has an invalid unicode escape (a lone surrogate)") from None
+    refuse_lone_surrogates(text)
     return text

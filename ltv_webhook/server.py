@@ -8,6 +8,9 @@ import uvicorn
 
 from ltv_pipeline.settings import Settings, keep_files_private
 from ltv_webhook.app import create_asgi
+from ltv_webhook.header_limits import bounded_headers_protocol
+
+KEEP_ALIVE_SECONDS = 5  # an idle connection between requests is closed after this
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
@@ -18,6 +21,9 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
         host=host or settings.webhook_host,
         port=port or settings.webhook_port,
         access_log=False,  # the access log would print the secret token in every URL
+        # Headers get the body's time limit and a size limit (uvicorn has neither).
+        http=bounded_headers_protocol(settings.webhook_body_timeout_seconds),
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         log_level="info",
         timeout_graceful_shutdown=10,
     )

@@ -57,6 +57,11 @@ class Delivery:
     outcome: str  # "accepted" or "dead_letter"
     reason: str | None = None
 
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What makes a delivery already committed: the same body landed with the same outcome."""
+        return (self.account, self.content_hash, self.outcome)
+
     def record(self) -> bytes:
         """This delivery as one framed record of the landing log."""
         return encode(
@@ -145,7 +150,9 @@ class LandingStore:
         self._sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-sealer")
         self._to_seal: list[Path] = []
         self._pending: list[tuple[Delivery, asyncio.Future]] = []
-        self._committed: set[tuple[str, str]] = set()
+        # (account, hash, outcome): a dead letter is no copy of the same bytes accepted later
+        # under a content type that reads, so that retry is written, not answered "duplicate".
+        self._committed: set[tuple[str, str, str]] = set()
         self._wakeup = asyncio.Event()
         self._stop_sealing = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -196,8 +203,7 @@ class LandingStore:
 
     async def land(self, delivery: Delivery) -> bool:
         """Return once the delivery is committed; True when it was already committed before."""
-        key = (delivery.account, delivery.content_hash)
-        if key in self._committed:
+        if delivery.key in self._committed:
             return True
         if self._stopping:
             raise StoreUnavailable("the sidecar is shutting down")
@@ -248,7 +254,7 @@ class LandingStore:
         if len(self._committed) > MAX_REMEMBERED_HASHES:
             self._committed.clear()  # only a shortcut; the pipeline de-duplicates anyway
         for delivery, future in batch:
-            self._committed.add((delivery.account, delivery.content_hash))
+            self._committed.add(delivery.key)
             if not future.done():
                 future.set_result(None)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hmac
 import json
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 from ltv_pipeline.settings import validate_account
 
 TOKEN_BYTES = 32
+log = logging.getLogger("ltv_webhook.tokens")
 
 
 class TokenFileError(RuntimeError):
@@ -64,23 +66,38 @@ def ensure_token(path: Path, account: str) -> str:
 
 
 class TokenIndex:
-    """Answers `which account owns this token?` for the sidecar, re-reading the file on change."""
+    """Answers `which account owns this token?` for the sidecar, re-reading the file on change.
+
+    A token file that turns unreadable (half-edited by hand) or goes missing keeps the last good
+    index in memory, logged once per change: a typo in it must not turn every delivery into a
+    500 or a 404. A corrupt file at start-up stops the sidecar instead (ensure_token raises).
+    """
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._mtime_ns: int | None = None
+        self._version: tuple[int, int, int] | None = None
         self._tokens: list[tuple[bytes, str]] = []
         self.reload()
 
     def reload(self) -> None:
         try:
-            mtime = self._path.stat().st_mtime_ns
+            info = self._path.stat()
+            version = (info.st_ino, info.st_mtime_ns, info.st_size)  # rewrites are renames
         except FileNotFoundError:
-            mtime = None
-        if mtime == self._mtime_ns and self._tokens:
+            version = None
+        if version == self._version:
             return
-        self._tokens = [(t.encode(), a) for a, t in read_tokens(self._path).items()]
-        self._mtime_ns = mtime
+        self._version = version
+        kept = f"keeping the {len(self._tokens)} webhook token(s) read before"
+        try:
+            tokens = read_tokens(self._path)
+        except TokenFileError as exc:
+            log.error("%s; %s", exc, kept)
+            return
+        if version is None or not self._path.exists():
+            log.error("%s is missing; %s", self._path, kept)
+            return
+        self._tokens = [(t.encode(), a) for a, t in tokens.items()]
 
     def _match(self, candidate: bytes) -> str | None:
         found = None

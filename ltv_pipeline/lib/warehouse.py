@@ -17,6 +17,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from ltv_pipeline.lib.tables import ensure_tables
+from ltv_pipeline.settings import get_settings
 
 RETRY_SLEEP_SECONDS = 0.25
 # DuckDB settings that confine a connection to the database file it opened: no other files read
@@ -50,8 +51,12 @@ def connect_warehouse(
     """Open the warehouse, waiting while another process holds it.
 
     `warehouse_only` is for SQL a user types (`ltv sql`): it may read the warehouse and nothing
-    else on the machine (see WAREHOUSE_ONLY).
+    else on the machine (see WAREHOUSE_ONLY). Every connection is held to the configured
+    memory limit (LTV_WAREHOUSE_MEMORY_LIMIT), so a runaway query fails its run, not the machine.
     """
+    config = {"memory_limit": get_settings().warehouse_memory_limit}
+    if warehouse_only:
+        config.update(WAREHOUSE_ONLY)
     path.parent.mkdir(parents=True, exist_ok=True)
     if read_only and not path.exists():
         # A read-only open of a missing file fails; an empty warehouse is the honest answer.
@@ -61,9 +66,7 @@ def connect_warehouse(
     started = time.monotonic()
     while True:
         try:
-            conn = duckdb.connect(
-                str(path), read_only=read_only, config=WAREHOUSE_ONLY if warehouse_only else {}
-            )
+            conn = duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
             if not _is_lock_error(exc):
                 raise

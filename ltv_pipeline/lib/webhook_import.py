@@ -5,7 +5,8 @@ neither process ever waits for the other. Segments left in active/ by a sidecar 
 sealed here first (see ltv_webhook.segments), so `ltv materialize` after a kill -9 sees every
 acknowledged delivery even if the sidecar is never started again. A segment moves to imported/
 only after the warehouse commit; if the move is lost, importing it again changes nothing,
-because rows are keyed on (account, content hash) and keep their earliest receipt.
+because rows are keyed on (account, content hash) and keep their earliest receipt. Of a body
+landed both as a dead letter and accepted (another content type), the accepted copy is kept.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ import duckdb
 from ltv_webhook.segments import TABLE, Layout, fsync_dir, recover_dead_owners
 
 ALIAS = "landing_segment"
+# A body stored as a dead letter and later accepted is replaced by its accepted copy, which
+# also gives its receipt time (and so its day): the retry is what the sensor asks a run for.
+UPGRADE = "webhook_deliveries.outcome <> 'accepted' AND EXCLUDED.outcome = 'accepted'"
+UPGRADED_COLUMNS = ("content_type", "body", "outcome", "reason", "segment")
 JOURNAL = "imported.journal"  # one line per imported segment name, append-only (for the sensor)
 
 
@@ -39,12 +44,13 @@ def _import_one(conn: duckdb.DuckDBPyConnection, segment: Path) -> tuple[int, in
         read = conn.execute(f"SELECT count(*) FROM {ALIAS}.{TABLE}").fetchone()[0]
         conn.execute(
             f"""INSERT INTO webhook_deliveries
-            SELECT account, content_hash, min(received_at), arg_min(content_type, received_at),
-                   arg_min(body, received_at), arg_min(outcome, received_at),
-                   arg_min(reason, received_at), ?
+            SELECT account, content_hash, {_first("received_at")}, {_first("content_type")},
+                   {_first("body")}, {_first("outcome")}, {_first("reason")}, ?
             FROM {ALIAS}.{TABLE} GROUP BY account, content_hash
-            ON CONFLICT (account, content_hash) DO UPDATE
-                SET received_at = least(webhook_deliveries.received_at, EXCLUDED.received_at)""",
+            ON CONFLICT (account, content_hash) DO UPDATE SET
+                received_at = CASE WHEN {UPGRADE} THEN EXCLUDED.received_at
+                    ELSE least(webhook_deliveries.received_at, EXCLUDED.received_at) END,
+                {", ".join(f"{c} = {_upgraded(c)}" for c in UPGRADED_COLUMNS)}""",
             [segment.name],
         )
         after = conn.execute("SELECT count(*) FROM webhook_deliveries").fetchone()[0]
@@ -55,6 +61,16 @@ def _import_one(conn: duckdb.DuckDBPyConnection, segment: Path) -> tuple[int, in
     finally:
         conn.execute(f"DETACH {ALIAS}")
     return read, after - before
+
+
+def _first(column: str) -> str:
+    """The column of the copy kept of a body landed several times: an accepted copy before a
+    dead letter (the same bytes sent again with a content type that reads), then the earliest."""
+    return f"first({column} ORDER BY outcome <> 'accepted', received_at)"
+
+
+def _upgraded(column: str) -> str:
+    return f"CASE WHEN {UPGRADE} THEN EXCLUDED.{column} ELSE webhook_deliveries.{column} END"
 
 
 def _literal(path: Path) -> str:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support import DATA
 from tests.webhooks.sidecar import (
     Sidecar,
     event_body,
+    landed_hashes,
     materialize_days,
     post_all,
     sha256,
@@ -87,3 +90,54 @@ def test_the_same_body_concurrently_is_one_delivery(tmp_path: Path, copies: int)
     materialize_days(home)
     rows = warehouse_rows(home, "SELECT delivery_hash FROM raw_samcart_webhook_events")
     assert rows == [(sha256(body),)]
+
+
+def _wait_sealed(home: Path, body: bytes) -> None:
+    deadline = time.monotonic() + 20
+    while sha256(body) not in landed_hashes(home):
+        assert time.monotonic() < deadline, "the delivery was not sealed in time"
+        time.sleep(0.1)
+
+
+def test_a_dead_letter_sent_again_with_a_readable_content_type_reaches_the_model(
+    tmp_path: Path,
+) -> None:
+    """The same bytes as a form (400, dead letter), then as JSON: the retry is written (not
+    "duplicate") and the accepted copy wins, whether the dead letter was already imported
+    (another segment, another run) or lands in the same import."""
+    home = tmp_path / "home"
+    later = (SAMPLES / "order.json").read_bytes()
+    together = event_body(1)
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    as_json = {"content-type": "application/json"}
+    sidecar = Sidecar(home)
+    sidecar.start()
+    try:
+        assert httpx.post(sidecar.url(), content=later, headers=form).status_code == 400
+        _wait_sealed(home, later)
+        materialize_days(home)
+        dead = warehouse_rows(home, "SELECT file_hash, reason FROM rejects")
+        assert [h for h, _ in dead] == [sha256(later)]
+        assert dead[0][1].startswith("dead letter (answered 400): ")
+        answers = [
+            httpx.post(sidecar.url(), content=body, headers=headers)
+            for body, headers in [(later, as_json), (together, form), (together, as_json)]
+        ]
+        assert [a.status_code for a in answers] == [200, 400, 200]
+        assert answers[0].json()["duplicate"] is False
+        assert answers[2].json()["duplicate"] is False
+        _wait_sealed(home, together)
+    finally:
+        sidecar.stop()
+    materialize_days(home)
+    stored = warehouse_rows(
+        home, "SELECT DISTINCT delivery_hash FROM raw_samcart_webhook_events ORDER BY 1"
+    )
+    assert stored == sorted([(sha256(later),), (sha256(together),)])
+    assert warehouse_rows(home, "SELECT file_hash, reason FROM rejects") == []
+    outcomes = warehouse_rows(
+        home, "SELECT content_hash, outcome, content_type FROM webhook_deliveries ORDER BY 1"
+    )
+    assert outcomes == sorted(
+        [(sha256(b), "accepted", "application/json") for b in (later, together)]
+    )

@@ -77,12 +77,14 @@ def test_form_body_is_accepted(sidecar: Sidecar) -> None:
         (lambda s: f"{s.base}/webhooks/samcart%2F{s.token()}", "encoded slash before token"),
         (lambda s: f"{s.base}/webhooks%2Fsamcart/{s.token()}", "encoded slash in prefix"),
         (lambda s: f"{s.base}/webhooks/samcart/%2F{s.token()}", "encoded slash in token"),
+        (lambda s: f"{s.base}/webhooks/samcart/{s.token()}/", "trailing slash"),
     ],
 )
 def test_bad_token_or_platform_is_404_and_writes_nothing(sidecar: Sidecar, path_of, why) -> None:
     body = event_body(hash(why) % 10_000 + 10_000)
-    response = httpx.post(path_of(sidecar), content=body)
+    response = httpx.post(path_of(sidecar), content=body, headers={"host": "evil.example"})
     assert response.status_code == 404, why
+    assert "location" not in response.headers  # no redirect echoing the token and Host
     assert sha256(body) not in landed_hashes_after_stop(sidecar)
 
 
@@ -137,6 +139,11 @@ def test_small_chunked_body_is_accepted(sidecar: Sidecar) -> None:
         (b'{"a":' * 40 + b"1" + b"}" * 40, "application/json", "nested 40 levels"),
         (b'{"a":' + b"[" * 600 + b"]" * 600 + b"}", "application/json", "nested"),
         (b'{"a":' + b"[" * 2000 + b"]" * 2000 + b"}", "application/json", "nested"),
+        # Lone surrogates, raw (not UTF-8) or escaped: the pipeline could not store them.
+        (b'{"a":"\xed\xa0\x80"}', "application/json", "not valid UTF-8"),
+        (b'{"a":"\\ud800"}', "application/json", "lone surrogate"),
+        (b'{"\\udfff":1}', "application/json", "lone surrogate"),
+        (b'{"a":"\\ude00\\ud83d"}', None, "lone surrogate"),
     ],
 )
 def test_unparseable_body_is_kept_as_dead_letter_with_400(
@@ -148,6 +155,13 @@ def test_unparseable_body_is_kept_as_dead_letter_with_400(
     assert reason in response.json()["detail"]
     assert response.json()["stored"] is True
     assert sha256(body) in landed_hashes_after_stop(sidecar)
+
+
+def test_escaped_surrogate_pairs_are_accepted(sidecar: Sidecar) -> None:
+    body = event_body(7, extra={"note": "\U0001f600"}).replace(b"\\ud83d\\ude00", b"\\uD83D\\ude00")
+    assert b"\\uD83D" in body
+    response = httpx.post(sidecar.url(), content=body)
+    assert response.status_code == 200, response.text
 
 
 def test_body_nested_within_the_limit_is_accepted(sidecar: Sidecar) -> None:
@@ -211,7 +225,7 @@ def test_client_gone_mid_body_lands_nothing(sidecar: Sidecar) -> None:
 def test_healthz_and_no_docs_on_the_exposed_listener(sidecar: Sidecar) -> None:
     health = httpx.get(f"{sidecar.base}/healthz")
     assert health.status_code == 200 and health.json()["store_writable"] is True
-    for path in ("/docs", "/redoc", "/openapi.json"):
+    for path in ("/docs", "/redoc", "/openapi.json", "/healthz/"):
         assert httpx.get(f"{sidecar.base}{path}").status_code == 404, path
     schema = create_app(Settings(home=sidecar.home)).openapi()
     assert set(schema["paths"]) == {"/webhooks/samcart/{token}", "/healthz"}
@@ -235,3 +249,28 @@ def test_body_timeout_setting_must_be_a_positive_number(value: str) -> None:
     assert Settings.from_env({}).webhook_body_timeout_seconds == 10.0
     with pytest.raises(SettingsError, match="LTV_WEBHOOK_BODY_TIMEOUT_SECONDS"):
         Settings.from_env({"LTV_WEBHOOK_BODY_TIMEOUT_SECONDS": value})
+
+
+def test_a_corrupt_or_missing_token_file_keeps_the_tokens_read_before(tmp_path: Path) -> None:
+    sidecar = Sidecar(tmp_path / "home")
+    url = sidecar.url()  # creates the token file
+    tokens_file = sidecar.home / "webhook_tokens.json"
+    wrong = f"{sidecar.base}/webhooks/samcart/wrong-token"
+    good = tokens_file.read_text()
+    sidecar.start()
+    try:
+        tokens_file.write_text('{"default": ')  # a hand edit gone wrong
+        assert httpx.post(wrong, content=event_body(31)).status_code == 404
+        assert httpx.post(url, content=event_body(32)).status_code == 200
+        tokens_file.unlink()
+        assert httpx.post(wrong, content=event_body(33)).status_code == 404
+        assert httpx.post(url, content=event_body(34)).status_code == 200
+        tokens_file.write_text(good)
+        other = sidecar.url("other")  # a good file again: read at the next unknown token
+        assert httpx.post(other, content=event_body(35)).status_code == 200
+        assert httpx.post(url, content=event_body(36)).status_code == 200
+    finally:
+        sidecar.stop()
+    log = (sidecar.home / f"sidecar-{sidecar.port}.log").read_text()
+    assert "cannot read webhook tokens" in log and "is missing; keeping the 1 webhook" in log
+    assert "Traceback" not in log

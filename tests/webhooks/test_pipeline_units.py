@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import stat
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -15,7 +16,7 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus, build_sensor_co
 from dagster._core.test_utils import create_run_for_test
 
 from ltv_pipeline.cli.main import main as ltv_main
-from ltv_pipeline.defs.webhooks.parsing import DOCS_SCHEMA, parse_lines
+from ltv_pipeline.defs.webhooks.parsing import DOCS_SCHEMA, MAX_REPEATED_CHARS, parse_lines
 from ltv_pipeline.defs.webhooks.sensor import webhook_sensor
 from ltv_pipeline.lib.tables import WEBHOOK_TABLES
 from ltv_pipeline.lib.webhook_import import day_window, import_landed, received_days
@@ -322,3 +323,47 @@ def test_ltv_sql_counts_events_after_materialize(tmp_path: Path, monkeypatch, ca
     capsys.readouterr()
     assert ltv_main(["sql", "select count(*) from raw_samcart_webhook_events"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "4"
+
+
+def _order_with(**product: object) -> dict:
+    order = json.loads((Path(__file__).parents[1] / "data/webhooks/order.json").read_text())
+    order["product"].update(product)
+    return order
+
+
+def test_a_delivery_with_absurdly_many_product_lines_is_one_reject(tmp_path: Path) -> None:
+    """Each line repeats the delivery's fields: 5,000 comma-joined ids took seconds and GBs
+    (200,000 ids OOM-killed the day). Too many lines, or lines that would repeat too much
+    text, make one reject naming the count and the limit; the rest of the day lands."""
+    home = tmp_path / "home"
+    many = json.dumps(_order_with(id=",".join(["7"] * 5000))).encode()
+    wide_order = _order_with(id=",".join(["8"] * 900))
+    wide_order["customer"]["last_name"] = "x" * 20000  # repeated on 900 lines: 18 M chars
+    wide = json.dumps(wide_order).encode()
+    three = json.dumps(_order_with(id="1,2,3", name="A, B,C", price="10.00,20.00,30.00")).encode()
+    bodies = [many, wide, three]
+    _sealed_segment(home, "m-000001.duckdb", [(b, "accepted", None) for b in bodies])
+    materialize_days(home)
+    stored = warehouse_rows(
+        home,
+        "SELECT delivery_hash, line_index, line_count, product_id, product_name, amount "
+        "FROM raw_samcart_webhook_events ORDER BY line_index",
+    )
+    assert [row[1:] for row in stored] == [
+        (1, 3, "1", "A", Decimal("10.00")),
+        (2, 3, "2", "B", Decimal("20.00")),
+        (3, 3, "3", "C", Decimal("30.00")),
+    ]
+    assert {row[0] for row in stored} == {sha256(three)}
+    rows = warehouse_rows(home, "SELECT file_hash, column_name, value, reason FROM rejects")
+    rejects = {content_hash: rest for content_hash, *rest in rows}
+    assert len(rows) == 2
+    assert rejects[sha256(many)] == [
+        "product.id",
+        None,
+        "product.id: 5000 product lines; at most 1000 per delivery",
+    ]
+    column, value, reason = rejects[sha256(wide)]
+    assert (column, value) == ("product.id", None)
+    assert reason.startswith("product.id: 900 product lines of a ")
+    assert reason.endswith(f"; at most {MAX_REPEATED_CHARS} per delivery (lines x body size)")

@@ -6,7 +6,11 @@ sidecar); DuckDB does the rest column-wise. Numbers in the document are their li
 
 Comma-joined products (`"id": "123,456"`, `"price": "47.00,17.00"`) become several lines: only
 when product.id holds commas, and each other product field is split only when it breaks into the
-same number of parts, so a single `"1,497.00"` price stays one amount.
+same number of parts, so a single `"1,497.00"` price stays one amount. Every line repeats the
+delivery's other fields, so a delivery's lines cost about (lines x body size): a body with more
+than MAX_LINES_PER_DELIVERY lines, or whose lines would repeat more than MAX_REPEATED_CHARS of
+text, is one reject instead (one 400 KB `product.id` of 200,000 ids once took 21 GB and
+OOM-killed every run of its day). Each field is split once per delivery, never once per line.
 
 A type no spelling knows (SamCart's `ProspectCreated`, say) is kept as a line under its raw
 type, without the order or subscription id and email the model's types need: the model reads
@@ -97,6 +101,13 @@ DOCS_SCHEMA = pa.schema(
 )
 
 
+# SamCart orders carry a handful of products (order bumps, upsells): 1,000 is far beyond real.
+MAX_LINES_PER_DELIVERY = 1000
+# Lines x body characters: the text a delivery's lines repeat (a 1 MiB body on 16 lines).
+MAX_REPEATED_CHARS = 16 * 1024 * 1024
+PRODUCT_COLUMNS = list(PRODUCT_FIELDS)
+
+
 @dataclass(frozen=True)
 class Reject:
     account: str
@@ -120,13 +131,22 @@ def _first(paths: list[str]) -> str:
     return "coalesce(" + ", ".join(_scalar(p) for p in paths) + ")"
 
 
-def _part(column: str) -> str:
-    """This line's share of a product field (see the module docstring for the rule)."""
-    parts = f"string_split({column}, ',')"
+def _parts(column: str) -> str:
+    """The field's parts when it splits into one per line (see the module docstring), else
+    NULL, which unnest pads: every line then takes the whole field. Split once per delivery."""
+    splits = "line_count > 1 AND NOT too_many_lines"
+    if column == "p_id":  # always one part per line: it is what makes the lines
+        return f"CASE WHEN {splits} THEN string_split(p_id, ',') ELSE [p_id] END"
     return (
-        f"CASE WHEN line_count > 1 AND len({parts}) = line_count "
-        f"THEN {clean_text_sql(f'{parts}[line_index]')} ELSE {column} END"
+        f"CASE WHEN {splits} AND len(string_split({column}, ',')) = line_count "
+        f"THEN string_split({column}, ',') END"
     )
+
+
+def _line_value(column: str) -> str:
+    """This line's share of a product field: its part when the field was split."""
+    part = f"{column}_part"
+    return f"CASE WHEN {column}_split THEN {clean_text_sql(part)} ELSE {column} END"
 
 
 def _in_range(column: str) -> str:
@@ -145,24 +165,52 @@ def lines_sql(docs: str, day: dt.date) -> str:
     money_types = ", ".join(quote(t) for t in MONEY_EVENT_TYPES)
     order_types = ", ".join(quote(t) for t in ORDER_ID_EVENT_TYPES)
     subscription_types = ", ".join(quote(t) for t in SUBSCRIPTION_ID_EVENT_TYPES)
+    list_names = ", ".join(f"{column}_parts" for column in PRODUCT_COLUMNS)
+    split_lists = ", ".join(f"{_parts(column)} AS {column}_parts" for column in PRODUCT_COLUMNS)
+    # Unnested side by side, so line i takes part i of each split field (NULL when unsplit).
+    unnested = ", ".join(
+        [
+            f"line_count > 1 AND NOT too_many_lines AND {column}_parts IS NOT NULL "
+            f"AS {column}_split"
+            for column in PRODUCT_COLUMNS
+        ]
+        + [f"unnest({column}_parts) AS {column}_part" for column in PRODUCT_COLUMNS]
+        + ["unnest(range(1, len(p_id_parts) + 1)) AS line_index"]
+    )
+    too_many = (
+        f"CASE WHEN line_count > {MAX_LINES_PER_DELIVERY} "
+        f"THEN 'product.id: ' || line_count || ' product lines; at most "
+        f"{MAX_LINES_PER_DELIVERY} per delivery' "
+        "ELSE 'product.id: ' || line_count || ' product lines of a ' || doc_chars || "
+        "'-character body would repeat ' || line_count * doc_chars || ' characters; at most "
+        f"{MAX_REPEATED_CHARS} per delivery (lines x body size)' END"
+    )
     type_expected = vocabulary_expected(spellings).replace(
         "(more spellings can be added in formats.toml)", "or a SamCart trigger name"
     )
     return f"""
     WITH fields AS (
-        SELECT account, delivery_hash, received_at, {extracted} FROM {docs}
+        SELECT account, delivery_hash, received_at, length(doc) AS doc_chars, {extracted}
+        FROM {docs}
     ), counted AS (
-        SELECT *, CASE WHEN contains(p_id, ',') THEN len(string_split(p_id, ',')) ELSE 1 END
-            AS line_count FROM fields
+        SELECT *, coalesce(length(p_id) - length(replace(p_id, ',', '')) + 1, 1) AS line_count
+        FROM fields
+    ), bounded AS (
+        SELECT *,
+            line_count > {MAX_LINES_PER_DELIVERY}
+                OR line_count * doc_chars > {MAX_REPEATED_CHARS} AS too_many_lines
+        FROM counted
+    ), split AS (
+        SELECT *, {split_lists} FROM bounded
     ), lines AS (
-        SELECT *, generate_series AS line_index
-        FROM counted, generate_series(1, counted.line_count)
+        SELECT * EXCLUDE ({list_names}), {unnested}
+        FROM split
     ), texts AS (
-        SELECT *, {_part("p_id")} AS product_id, {_part("p_name")} AS product_name,
-            coalesce({_part("p_price")}, CASE WHEN line_count = 1 THEN order_total END)
+        SELECT *, {_line_value("p_id")} AS product_id, {_line_value("p_name")} AS product_name,
+            coalesce({_line_value("p_price")}, CASE WHEN line_count = 1 THEN order_total END)
                 AS amount_text,
-            {_part("p_quantity")} AS quantity_text,
-            {_part("p_transaction")} AS transaction_id,
+            {_line_value("p_quantity")} AS quantity_text,
+            {_line_value("p_transaction")} AS transaction_id,
             {vocabulary_sql("raw_type", spellings)} AS known_type
         FROM lines
     ), typed AS (
@@ -183,6 +231,7 @@ def lines_sql(docs: str, day: dt.date) -> str:
         quantity, customer_email, customer_first_name, customer_last_name, customer_phone,
         affiliate, coupon,
         CASE
+            WHEN too_many_lines THEN 'product.id'
             WHEN raw_type IS NULL THEN 'type'
             WHEN order_id IS NULL AND event_type IN ({order_types}) THEN 'order.id'
             WHEN subscription_id IS NULL AND event_type IN ({subscription_types})
@@ -197,6 +246,7 @@ def lines_sql(docs: str, day: dt.date) -> str:
             WHEN quantity_text IS NOT NULL AND quantity IS NULL THEN 'product.quantity'
         END AS reject_column,
         CASE
+            WHEN too_many_lines THEN NULL
             WHEN raw_type IS NULL THEN NULL
             WHEN order_id IS NULL AND event_type IN ({order_types}) THEN NULL
             WHEN subscription_id IS NULL AND event_type IN ({subscription_types}) THEN NULL
@@ -210,6 +260,7 @@ def lines_sql(docs: str, day: dt.date) -> str:
             WHEN quantity_text IS NOT NULL AND quantity IS NULL THEN quantity_text
         END AS reject_value,
         CASE
+            WHEN too_many_lines THEN {too_many}
             WHEN raw_type IS NULL THEN {quote("type: missing; expected " + type_expected)}
             WHEN order_id IS NULL AND event_type IN ({order_types})
                 THEN 'order.id: missing; a ' || event_type || ' event needs the SamCart order id'
