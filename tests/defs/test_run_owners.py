@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
+from dagster._core.events import EngineEventData
 
-from ltv_pipeline.lib.run_owners import OWNER_HOST_TAG, fail_orphaned_runs
+from ltv_pipeline.lib.run_owners import OWNER_HOST_TAG, fail_orphaned_runs, worker_is_gone
 
 HOLD_OWNERSHIP = (
     "import json, sys, time; from pathlib import Path;"
@@ -67,3 +69,50 @@ def test_a_run_is_failed_once_its_owner_is_killed_and_only_then(tmp_path: Path):
     finally:
         owner.kill()
         owner.wait()
+
+
+def test_a_worker_is_gone_once_killed_or_when_its_pid_started_after_the_event():
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        recorded_at = time.time()
+        assert not worker_is_gone(worker.pid, recorded_at)
+        # Alive, but started a minute after the event: the pid was reused, the worker is gone.
+        assert worker_is_gone(worker.pid, recorded_at - 60)
+    finally:
+        worker.kill()
+        worker.wait()
+    assert worker_is_gone(worker.pid, recorded_at)
+
+
+def test_a_launched_run_is_failed_once_its_worker_is_killed_and_only_then(tmp_path: Path):
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        (tmp_path / "dagster").mkdir()
+        with DagsterInstance.local_temp(str(tmp_path / "dagster")) as instance:
+            launched = instance.add_run(
+                DagsterRun(job_name="ingest", status=DagsterRunStatus.STARTED)
+            )
+            instance.report_engine_event(
+                f"Started process for run (pid: {worker.pid}).",
+                launched,
+                EngineEventData.in_process(worker.pid),
+            )
+            not_yet = instance.add_run(
+                DagsterRun(job_name="ingest", status=DagsterRunStatus.STARTING)
+            )
+            locks = tmp_path / "run_owners"
+            assert fail_orphaned_runs(instance, locks) == []
+            assert _status(instance, launched) == DagsterRunStatus.STARTED
+
+            worker.kill()
+            worker.wait()
+            assert fail_orphaned_runs(instance, locks) == [
+                f"run {launched.run_id} (ingest) was left unfinished: its run worker process "
+                f"(pid {worker.pid}) is gone (killed, or a restart?)"
+            ]
+            assert _status(instance, launched) == DagsterRunStatus.FAILURE
+            # No worker recorded yet: Dagster's run monitoring start timeout judges it.
+            assert _status(instance, not_yet) == DagsterRunStatus.STARTING
+    finally:
+        worker.kill()
+        worker.wait()
