@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ltv_pipeline.lib.atomic_files import remove_abandoned_temp_files
+from ltv_pipeline.lib.atomic_files import remove_abandoned_temp_files, write_atomically
 from ltv_pipeline.metrics.definitions import CUSTOMER_KEY_RULES, DEFAULT_CUSTOMER_KEY_RULE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +39,24 @@ DEFAULT_MAX_RECORD_BYTES = 2 * 1024 * 1024
 MIN_MAX_RECORD_BYTES = 1024
 
 DAGSTER_YAML = """\
+# Written by ltv on first use; edit freely, it is not overwritten once edited.
+telemetry:
+  enabled: false
+# One run at a time: a DuckDB file has exactly one writer process.
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+# A run whose worker died (killed, a power cut) is run again, so a dropped file, archived and
+# gone from the inbox, still loads. A step that failed on its data is not: it would fail again.
+run_retries:
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
+"""
+# Earlier defaults, word for word: a home's dagster.yaml that equals one of them was never edited,
+# so it is replaced by the current default; any other text is the user's and is kept.
+PREVIOUS_DAGSTER_YAMLS = (
+    """\
 # Written by ltv on first use; edit freely, it is not overwritten.
 telemetry:
   enabled: false
@@ -46,7 +64,8 @@ telemetry:
 concurrency:
   runs:
     max_concurrent_runs: 1
-"""
+""",
+)
 
 
 def keep_files_private() -> None:
@@ -355,11 +374,11 @@ class Settings:
         ):
             folder.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
         make_private(self.home)
-        for folder in (self.archive_dir, self.results_dir):
+        for folder in (self.archive_dir, self.results_dir, self.dagster_home):
             remove_abandoned_temp_files(folder)
         dagster_yaml = self.dagster_home / "dagster.yaml"
-        if not dagster_yaml.exists():
-            dagster_yaml.write_text(DAGSTER_YAML)
+        if not dagster_yaml.exists() or dagster_yaml.read_text() in PREVIOUS_DAGSTER_YAMLS:
+            write_atomically(dagster_yaml, lambda out: out.write(DAGSTER_YAML.encode()))
             dagster_yaml.chmod(PRIVATE_FILE_MODE)  # also when made by a process of someone else's
 
     def export_dagster_env(self) -> None:

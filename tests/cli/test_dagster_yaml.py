@@ -1,0 +1,40 @@
+"""The Dagster home's dagster.yaml: a new one retries runs whose worker died, an old default one is
+upgraded to it, and one the user edited is kept word for word."""
+
+from __future__ import annotations
+
+from dagster import DagsterInstance
+
+from ltv_pipeline.settings import DAGSTER_YAML, PREVIOUS_DAGSTER_YAMLS, Settings
+
+
+def _retries(settings: Settings) -> tuple[bool, int, bool]:
+    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        return (
+            instance.run_retries_enabled,
+            instance.run_retries_max_retries,
+            instance.run_retries_retry_on_asset_or_op_failure,
+        )
+
+
+def test_a_new_dagster_yaml_retries_runs_whose_worker_died(ltv_home: Settings):
+    assert _retries(ltv_home) == (True, 2, False)
+
+
+def test_an_old_default_dagster_yaml_is_upgraded(ltv_home: Settings):
+    dagster_yaml = ltv_home.dagster_home / "dagster.yaml"
+    dagster_yaml.write_text(PREVIOUS_DAGSTER_YAMLS[0])
+    assert _retries(ltv_home) == (False, 0, True)
+
+    ltv_home.ensure_layout()
+    assert dagster_yaml.read_text() == DAGSTER_YAML
+    assert _retries(ltv_home) == (True, 2, False)
+
+
+def test_an_edited_dagster_yaml_is_kept(ltv_home: Settings):
+    dagster_yaml = ltv_home.dagster_home / "dagster.yaml"
+    edited = PREVIOUS_DAGSTER_YAMLS[0].replace("max_concurrent_runs: 1", "max_concurrent_runs: 2")
+    dagster_yaml.write_text(edited)
+    ltv_home.ensure_layout()
+    assert dagster_yaml.read_text() == edited
+    assert _retries(ltv_home) == (False, 0, True)
