@@ -17,6 +17,7 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 from ltv_pipeline.formats.csv_file import inspect_file
+from ltv_pipeline.lib.run_owners import process_started_at
 from ltv_pipeline.settings import Settings
 from tests.cli.test_ltv_cli import LTV, ltv
 from tests.support import ORDERS_SAMPLE, RECURRING_SAMPLE, dagster_daemon, warehouse_held
@@ -137,3 +138,68 @@ def test_the_daemon_fails_a_killed_run_so_a_queued_run_launches(ltv_home):
         )
         assert f"process {killed.pid} that ran it is gone" in _failure_message(instance, run.run_id)
     assert json.loads(dropped_result.read_text())["status"] == "loaded"
+
+
+def _worker_pid(instance: DagsterInstance, run_id: str) -> int | None:
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
+        event = entry.dagster_event
+        if event is not None and (event.message or "").startswith("Started process for run"):
+            return int(event.engine_event_data.metadata["pid"].value)
+    return None
+
+
+@pytest.mark.slow
+def test_a_launched_run_killed_with_its_daemon_is_failed_by_the_next_daemon(ltv_home):
+    """A power cut while the daemon runs a dropped file: daemon, code server and run worker all
+    die at once. The next daemon marks the run failed, retries it, and later runs go through."""
+    env = {**os.environ, "LTV_BUSY_TIMEOUT_SECONDS": "900"}
+    log = ltv_home.home / "daemon.log"
+    retried_result = ltv_home.results_dir / f"{inspect_file(RECURRING_SAMPLE).sha256}.json"
+    dropped_result = ltv_home.results_dir / f"{inspect_file(ORDERS_SAMPLE).sha256}.json"
+    with DagsterInstance.get() as instance:
+        with (
+            warehouse_held(ltv_home.warehouse_path, seconds=900),
+            dagster_daemon(ltv_home.home, env) as daemon,
+        ):
+            shutil.copy(RECURRING_SAMPLE, ltv_home.inbox_dir / "recurring.csv")
+            run: DagsterRun = _wait_for(
+                lambda: next(
+                    iter(instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED]))),
+                    None,
+                ),
+                "the daemon's run to start",
+                timeout=300,
+                process=daemon,
+                log=log,
+            )
+            pid = _wait_for(
+                lambda: _worker_pid(instance, run.run_id),
+                "the run worker's pid",
+                timeout=120,
+                process=daemon,
+                log=log,
+            )
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait()
+            _wait_for(
+                lambda: process_started_at(pid) is None,
+                f"the run worker {pid} to die with its daemon",
+                timeout=60,
+            )
+        assert _run_status(instance, run.run_id) == DagsterRunStatus.STARTED
+
+        with dagster_daemon(ltv_home.home, env) as daemon:
+            _wait_for(
+                lambda: _run_status(instance, run.run_id) == DagsterRunStatus.FAILURE,
+                "the next daemon to mark the killed run failed",
+                timeout=300,
+                process=daemon,
+                log=log,
+            )
+            assert f"(pid {pid}) is gone" in _failure_message(instance, run.run_id)
+            # The archived file is loaded by a retry of its run; a new file goes through too.
+            shutil.copy(ORDERS_SAMPLE, ltv_home.inbox_dir / "orders.csv")
+            for result in (retried_result, dropped_result):
+                _wait_for(result.exists, result.name, timeout=300, process=daemon, log=log)
+    for result in (retried_result, dropped_result):
+        assert json.loads(result.read_text())["status"] == "loaded"
