@@ -27,6 +27,7 @@ DATE_ORDERS = ("MDY", "DMY", "YMD")
 PRIVATE_UMASK = 0o077
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_FOLDER_MODE = 0o700
+PRIVATE_MARKER = ".private-v1"  # in LTV_HOME once make_private has walked it
 # The names the pages answer to by default: a browser on this machine. Any other Host header is
 # refused, so a web page whose DNS name is rebound to 127.0.0.1 cannot read or post to them.
 LOOPBACK_HOST_NAMES = ("localhost", "127.0.0.1", "[::1]")
@@ -81,8 +82,10 @@ def keep_files_private() -> None:
 def make_private(home: Path) -> None:
     """Make a home created before files were kept private (or by a process that did not keep
     them so) private: every file 0600, every folder 0700, symbolic links left alone and never
-    followed. The home's own mode says whether it was done, so it runs once."""
-    if stat.S_IMODE(home.lstat().st_mode) == PRIVATE_FOLDER_MODE:
+    followed. A marker file written after the walk says it was done, so it runs once per home
+    even when the home folder was already 0700 (and again if the home is opened up later)."""
+    marker = home / PRIVATE_MARKER
+    if marker.exists() and stat.S_IMODE(home.lstat().st_mode) == PRIVATE_FOLDER_MODE:
         return
     for folder, folders, files in os.walk(home):
         for name in folders:
@@ -94,6 +97,7 @@ def make_private(home: Path) -> None:
             if not path.is_symlink():
                 path.chmod(PRIVATE_FILE_MODE)
     home.chmod(PRIVATE_FOLDER_MODE)
+    os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
 
 
 class SettingsError(ValueError):

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from dagster import (
     AssetKey,
+    AssetRecordsFilter,
     AssetsDefinition,
     AssetSelection,
+    DagsterEventType,
     DagsterInstance,
     DynamicPartitionsDefinition,
     materialize,
@@ -22,7 +24,7 @@ from ltv_pipeline.ingest.quarantine import parse_failures
 from ltv_pipeline.lib.disk_full import DiskFull, is_disk_full_text
 from ltv_pipeline.lib.run_owners import owner_tags
 from ltv_pipeline.lib.warehouse import WarehouseBusy, connect_warehouse
-from ltv_pipeline.lib.webhook_import import import_landed, received_days
+from ltv_pipeline.lib.webhook_import import DIGEST_METADATA, day_digests, import_landed
 from ltv_pipeline.settings import Settings, get_settings
 
 
@@ -134,10 +136,14 @@ def plan(
         else:
             partition_keys = partitions_def.get_partition_keys(dynamic_partitions_store=instance)
         if key.to_user_string() == WEBHOOK_EVENTS_ASSET:
-            # Webhook days keep growing, so every day that has deliveries is rebuilt (an empty
-            # day has nothing to rebuild, selected or not).
-            days = set(webhook_days_with_data(settings))
-            partition_keys = [p for p in partition_keys if p in days]
+            # Webhook days keep growing: a selection rebuilds every day that has deliveries,
+            # otherwise only the days whose deliveries changed since they were last built (an
+            # empty day has nothing to rebuild, selected or not).
+            digests = webhook_day_digests(settings)
+            if not selection:
+                built = built_day_digests(instance, key, set(digests))
+                digests = {d: v for d, v in digests.items() if built.get(d) != v}
+            partition_keys = [p for p in partition_keys if p in digests]
         elif not selection:
             done = instance.get_materialized_partitions(key)
             partition_keys = [p for p in partition_keys if p not in done]
@@ -180,9 +186,35 @@ def customer_key_rule_changed(settings: Settings) -> bool:
 
 def webhook_days_with_data(settings: Settings) -> list[str]:
     """Import what the sidecar sealed (or a killed sidecar left), then list its local days."""
+    return sorted(webhook_day_digests(settings))
+
+
+def webhook_day_digests(settings: Settings) -> dict[str, str]:
+    """Import what the sidecar sealed (or a killed sidecar left), then digest each local day."""
     conn = connect_warehouse(settings.warehouse_path, timeout_seconds=settings.busy_timeout_seconds)
     try:
         import_landed(conn, settings.webhooks_dir)
-        return [day.isoformat() for day in received_days(conn, settings.timezone)]
+        digests = day_digests(conn, settings.timezone)
+        return {day.isoformat(): digest for day, digest in digests.items()}
     finally:
         conn.close()
+
+
+def built_day_digests(instance: DagsterInstance, key: AssetKey, days: set[str]) -> dict[str, str]:
+    """The deliveries digest each day's last materialization recorded (none: never built, or
+    built before digests were recorded, so it is rebuilt once)."""
+    latest = instance.get_latest_storage_id_by_partition(
+        key, DagsterEventType.ASSET_MATERIALIZATION, days
+    )
+    if not latest:
+        return {}
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, storage_ids=list(latest.values())), limit=len(latest)
+    ).records
+    built = {}
+    for record in records:
+        materialization = record.asset_materialization
+        entry = materialization.metadata.get(DIGEST_METADATA) if materialization else None
+        if entry is not None and materialization.partition is not None:
+            built[materialization.partition] = entry.value
+    return built

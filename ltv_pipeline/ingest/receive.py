@@ -16,6 +16,7 @@ from ltv_pipeline.formats.detect import FormatMismatch, mapping_for
 from ltv_pipeline.formats.profiles import FormatCatalog, FormatConfigError, FormatProfile
 from ltv_pipeline.ingest.archive import ArchiveError, archive_file
 from ltv_pipeline.ingest.results import FileResult, read_result, write_result
+from ltv_pipeline.lib.disk_full import disk_full
 from ltv_pipeline.lib.partition_keys import file_partition_key
 
 Outcome = Literal["new", "duplicate", "failed"]
@@ -76,6 +77,12 @@ def receive_file(
             file_name=file_name,
         )
     except (ArchiveError, OSError) as exc:
+        full = disk_full(exc, archive_dir)
+        if full is not None:
+            # The disk's fault, not the file's: the caller says so once, and the file is
+            # neither recorded as failed nor quarantined, so it is received again once there
+            # is room.
+            raise full from exc
         error = str(exc)
         write_result(
             results_dir,

@@ -26,6 +26,7 @@ ALIAS = "landing_segment"
 # also gives its receipt time (and so its day): the retry is what the sensor asks a run for.
 UPGRADE = "webhook_deliveries.outcome <> 'accepted' AND EXCLUDED.outcome = 'accepted'"
 UPGRADED_COLUMNS = ("content_type", "body", "outcome", "reason", "segment")
+DIGEST_METADATA = "deliveries_digest"  # the day's day_digest, recorded by each materialization
 JOURNAL = "imported.journal"  # one line per imported segment name, append-only (for the sensor)
 
 
@@ -144,6 +145,36 @@ def received_days(conn: duckdb.DuckDBPyConnection, timezone: str) -> list[dt.dat
         "SELECT DISTINCT time_bucket(INTERVAL 15 MINUTES, received_at) FROM webhook_deliveries"
     ).fetchall()
     return sorted({local_day(bucket, timezone) for (bucket,) in buckets})
+
+
+def day_digests(conn: duckdb.DuckDBPyConnection, timezone: str) -> dict[dt.date, str]:
+    """Per local day with deliveries, a digest of them (identity, receipt, outcome). A day whose
+    digest differs from the one its last materialization recorded got deliveries since (or an
+    upgraded dead letter), so `ltv materialize` rebuilds exactly the days that changed."""
+    return _digests(conn, timezone, "", [])
+
+
+def day_digest(conn: duckdb.DuckDBPyConnection, day: dt.date, timezone: str) -> str:
+    """The digest `day_digests` gives for this day ("empty" when it has no deliveries)."""
+    start, end = day_window(day, timezone)
+    where = "WHERE received_at >= ? AND received_at < ?"
+    return _digests(conn, timezone, where, [start, end]).get(day, "empty")
+
+
+def _digests(conn, timezone: str, where: str, params: list) -> dict[dt.date, str]:
+    # Per 15-minute bucket (see received_days), then combined per day: counts add, hashes xor.
+    rows = conn.execute(
+        "SELECT time_bucket(INTERVAL 15 MINUTES, received_at) AS bucket, count(*), "
+        "bit_xor(hash(account, content_hash, received_at, outcome)) "
+        f"FROM webhook_deliveries {where} GROUP BY bucket",
+        params,
+    ).fetchall()
+    totals: dict[dt.date, tuple[int, int]] = {}
+    for bucket, count, hashed in rows:
+        day = local_day(bucket, timezone)
+        seen, combined = totals.get(day, (0, 0))
+        totals[day] = (seen + count, combined ^ hashed)
+    return {day: f"{count}:{hashed:016x}" for day, (count, hashed) in totals.items()}
 
 
 def segment_days(segment: Path, timezone: str) -> list[dt.date]:

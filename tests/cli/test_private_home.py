@@ -52,3 +52,22 @@ def test_a_new_home_and_an_old_one_are_private(tmp_path: Path):
     assert ltv("sql", "select 1", env_extra=env).returncode == 0
     assert _not_private(home) == {}
     assert stat.S_IMODE(outside.stat().st_mode) == 0o644, "a link is never followed"
+
+
+def test_an_old_home_already_0700_is_made_private_once(tmp_path: Path):
+    """The home folder's own mode says nothing about the files in it: a marker does."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    home.chmod(0o700)
+    old = home / "x.csv"
+    old.write_text(ORDERS_SAMPLE.read_text(encoding="utf-8-sig"))
+    old.chmod(0o644)
+    env = {"LTV_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+    assert ltv("sql", "select 1", env_extra=env).returncode == 0
+    assert _not_private(home) == {}
+    assert (home / ".private-v1").is_file()
+
+    # Walked once: a file opened up afterwards, by the user, is left as the user set it.
+    old.chmod(0o644)
+    assert ltv("sql", "select 1", env_extra=env).returncode == 0
+    assert stat.S_IMODE(old.stat().st_mode) == 0o644

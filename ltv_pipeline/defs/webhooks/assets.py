@@ -32,7 +32,7 @@ from ltv_pipeline.defs.webhooks.parsing import (
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET, webhook_day_partitions
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.lib.warehouse import Warehouse
-from ltv_pipeline.lib.webhook_import import day_window, import_landed
+from ltv_pipeline.lib.webhook_import import DIGEST_METADATA, day_digest, day_window, import_landed
 from ltv_pipeline.settings import get_settings
 
 PREVIEW_ROWS = 5
@@ -193,6 +193,7 @@ def build_webhook_events_asset() -> AssetsDefinition:
                 "ORDER BY account, content_hash",
                 [start, end],
             ).fetchall()
+            digest = day_digest(conn, day, settings.timezone)  # of exactly these deliveries
             documents, rejects = build_documents(deliveries, day)
             rejects += parse_lines(conn, documents, day, LINES_TABLE)
             candidates = conn.sql(
@@ -227,6 +228,7 @@ def build_webhook_events_asset() -> AssetsDefinition:
                 ),
                 "segments_imported": len(imported.segments),
                 "new_deliveries_imported": imported.rows_new,
+                DIGEST_METADATA: digest,  # what `ltv materialize` compares to see a changed day
                 "preview": MetadataValue.md(markdown_table(preview.columns, preview.rows())),
             },
             check_results=[check],
