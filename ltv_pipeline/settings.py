@@ -299,6 +299,17 @@ class Settings:
         host = "127.0.0.1" if own in ANY_ADDRESS else own
         return f"http://{host}:{self.web_port}"
 
+    def webhook_base_url(self, base_url: str | None = None) -> str:
+        """Where SamCart reaches the receiver, one rule for the CLI and the pages: a base URL
+        given on the command line, else LTV_WEBHOOK_PUBLIC_URL, else the local listener."""
+        return (
+            base_url or self.webhook_public_url or f"http://{self.webhook_host}:{self.webhook_port}"
+        ).rstrip("/")
+
+    def webhook_url(self, token: str, base_url: str | None = None) -> str:
+        """The Notify URL to paste into SamCart for one account's token."""
+        return f"{self.webhook_base_url(base_url)}/webhooks/samcart/{token}"
+
     # Every path below is derived from `home`; nothing else in the code builds a state path.
     @property
     def warehouse_path(self) -> Path:

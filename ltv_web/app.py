@@ -45,12 +45,9 @@ def _environment() -> Environment:
 
 def webhook_address(settings: Settings) -> str:
     """The Notify URL, from the same token store and format as `ltv webhook-url`."""
-    from ltv_pipeline.cli.webhooks import webhook_url
     from ltv_webhook.tokens import ensure_token
 
-    token = ensure_token(settings.webhook_tokens_path, DEFAULT_ACCOUNT)
-    base = settings.webhook_public_url or f"http://{settings.webhook_host}:{settings.webhook_port}"
-    return webhook_url(base, token)
+    return settings.webhook_url(ensure_token(settings.webhook_tokens_path, DEFAULT_ACCOUNT))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -23,22 +23,17 @@ The token in the URL is the only secret: keep the URL private. Expose only the p
 """
 
 
-def webhook_url(base_url: str, token: str) -> str:
-    return f"{base_url.rstrip('/')}/webhooks/samcart/{token}"
-
-
 def print_webhook_url(settings: Settings, base_url: str | None, account: str) -> int:
     from ltv_webhook.tokens import ensure_token
 
     validate_account(account)
     token = ensure_token(settings.webhook_tokens_path, account)
-    base = base_url or f"http://{settings.webhook_host}:{settings.webhook_port}"
-    print(webhook_url(base, token))
+    print(settings.webhook_url(token, base_url))
     print()
-    if base_url is None:
+    if not (base_url or settings.webhook_public_url):
         print(
             "This is the local address. Pass --base-url https://your-public-host to print the "
-            "URL SamCart must call.\n"
+            "URL SamCart must call (or set LTV_WEBHOOK_PUBLIC_URL).\n"
         )
     print(SAMCART_STEPS.format(host=settings.webhook_host, port=settings.webhook_port), end="")
     return 0

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from ltv_pipeline.settings import Settings
 from tests.support import (
     LIMITED_SAMPLE,
+    LOCAL_PAGES_URL,
     ORDERS_SAMPLE,
     RECURRING_SAMPLE,
     warehouse_held,
@@ -216,3 +218,30 @@ def test_a_second_export_reaches_the_model_and_a_third_materialize_does_nothing(
     assert orders.stdout.splitlines() == ["n", "4"], orders.stdout + orders.stderr
     nothing_new = ltv("materialize")
     assert nothing_new.stdout.strip() == "everything is up to date", nothing_new.stdout
+
+
+def test_the_webhook_url_is_the_same_in_the_cli_and_the_pages_and_the_flag_beats_the_setting(
+    ltv_home,
+):
+    from fastapi.testclient import TestClient
+
+    from ltv_web.app import create_app
+    from ltv_webhook.tokens import ensure_token
+
+    token = ensure_token(ltv_home.webhook_tokens_path, "default")
+    public = {"LTV_WEBHOOK_PUBLIC_URL": "https://ltv.example.com/"}
+    printed = ltv("webhook-url", env_extra=public)
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.splitlines()[0] == f"https://ltv.example.com/webhooks/samcart/{token}"
+    assert "This is the local address" not in printed.stdout
+    flagged = ltv("webhook-url", "--base-url", "https://other.example", env_extra=public)
+    assert flagged.stdout.splitlines()[0] == f"https://other.example/webhooks/samcart/{token}"
+    local = ltv("webhook-url")
+    assert local.stdout.splitlines()[0] == (
+        f"http://{ltv_home.webhook_host}:{ltv_home.webhook_port}/webhooks/samcart/{token}"
+    )
+    assert "This is the local address" in local.stdout
+    pages = Settings.from_env({**os.environ, **public})
+    with TestClient(create_app(pages), base_url=LOCAL_PAGES_URL) as client:
+        html = client.get("/settings").text
+    assert f'value="{printed.stdout.splitlines()[0]}"' in html
