@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ltv_pipeline.formats.profiles import load_catalog
 from ltv_pipeline.ingest.results import FileResult, read_result, result_path
+from ltv_pipeline.lib.atomic_files import write_atomically
 from ltv_pipeline.settings import DEFAULT_ACCOUNT, Settings, SettingsError, validate_account
 from ltv_web.upload_stream import StreamedUpload, UploadRejected
 
@@ -182,11 +183,10 @@ def accept_upload(
 
 
 def save_record(settings: Settings, record: UploadRecord) -> None:
-    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.uploads_dir / f"{record.id}.json"
-    temp = settings.uploads_dir / f".{record.id}.json.tmp"
-    temp.write_text(json.dumps(asdict(record), indent=2))
-    os.replace(temp, path)
+    text = json.dumps(asdict(record), indent=2)
+    write_atomically(
+        settings.uploads_dir / f"{record.id}.json", lambda out: out.write(text.encode())
+    )
 
 
 def load_record(settings: Settings, upload_id: str) -> UploadRecord | None:

@@ -11,10 +11,10 @@ import fcntl
 import hmac
 import json
 import logging
-import os
 import secrets
 from pathlib import Path
 
+from ltv_pipeline.lib.atomic_files import write_atomically
 from ltv_pipeline.settings import validate_account
 
 TOKEN_BYTES = 32
@@ -40,15 +40,9 @@ def read_tokens(path: Path) -> dict[str, str]:
 
 
 def _write_private(path: Path, data: dict[str, str]) -> None:
-    """Write to a 0600 temp file and rename, so readers never see a half-written file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    """Readers never see a half-written file; the temporary file is created 0600 (mkstemp)."""
+    text = json.dumps(data, indent=2, sort_keys=True)
+    write_atomically(path, lambda out: out.write(text.encode()))
 
 
 def ensure_token(path: Path, account: str) -> str:

@@ -7,7 +7,6 @@ and posts today's webhook deliveries to the running sidecar, on the loopback add
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import urllib.error
@@ -17,18 +16,16 @@ from ltv_pipeline.demo.business import build_business
 from ltv_pipeline.demo.exports import demo_exports
 from ltv_pipeline.demo.webhooks import demo_deliveries
 from ltv_pipeline.formats.profiles import load_catalog
+from ltv_pipeline.lib.atomic_files import write_atomically
 from ltv_pipeline.settings import DEFAULT_ACCOUNT, Settings
 
 SIDECAR_WAIT_SECONDS = 30
 
 
 def drop_in_inbox(settings: Settings, files: dict[str, bytes]) -> None:
-    """Write each file under a hidden name first, so the sensor never sees half a file."""
-    settings.inbox_dir.mkdir(parents=True, exist_ok=True)
+    """Each file is written under a hidden name first, so the sensor never sees half a file."""
     for name, data in files.items():
-        temp = settings.inbox_dir / f".{name}.tmp"
-        temp.write_bytes(data)
-        os.replace(temp, settings.inbox_dir / name)
+        write_atomically(settings.inbox_dir / name, lambda out, data=data: out.write(data))
 
 
 def post_deliveries(settings: Settings, bodies: list[dict]) -> tuple[int, int]:
