@@ -139,10 +139,15 @@ def dagster_daemon(home: Path, env: dict[str, str] | None = None) -> Iterator[su
     try:
         yield daemon
     finally:
-        if daemon.poll() is None:
-            os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
+        stop_process_group(daemon, grace_seconds=30)
+
+
+def stop_process_group(process: subprocess.Popen, grace_seconds: float = 20) -> None:
+    """SIGTERM to a process started in its own session, then SIGKILL if it outlives the grace."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import pytest
 
 from ltv_pipeline.settings import Settings, SettingsError
 from ltv_webhook.tokens import ensure_token
-from tests.support import ORDERS_SAMPLE, free_port
+from tests.support import ORDERS_SAMPLE, free_port, stop_process_group
 from tests.webhooks.sidecar import Sidecar, event_body
 
 STARTUP_SECONDS = 60
@@ -52,12 +51,7 @@ class Pages:
         return httpx.get(f"{self.base}{path}", headers={"Host": host}, timeout=30)
 
     def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_process_group(self.process)
 
 
 @pytest.fixture(scope="module")

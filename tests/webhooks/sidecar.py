@@ -19,7 +19,7 @@ import httpx
 
 from ltv_webhook.segments import TABLE, Layout
 from ltv_webhook.tokens import ensure_token
-from tests.support import free_port
+from tests.support import free_port, stop_process_group
 
 STARTUP_SECONDS = 30
 
@@ -87,12 +87,7 @@ class Sidecar:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_process_group(self.process)
 
 
 def event_body(n: int, event_type: str = "Order", **extra: object) -> bytes:
