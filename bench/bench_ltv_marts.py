@@ -50,7 +50,7 @@ def generate(path: Path, customers: int) -> dict[str, int]:
     sys.path.insert(0, str(ROOT))
     import duckdb
 
-    from ltv_pipeline.formats.profiles import load_catalog
+    from ltv_core.formats.profiles import load_catalog
     from ltv_pipeline.lib.tables import ensure_tables, store_file_records
 
     conn = duckdb.connect(str(path))

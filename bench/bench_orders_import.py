@@ -104,7 +104,7 @@ def child_floor(csv_path: Path, work: Path) -> dict:
     all of those."""
     import duckdb
 
-    from ltv_pipeline.formats.profiles import load_catalog
+    from ltv_core.formats.profiles import load_catalog
     from ltv_pipeline.lib import sql_parsing as sp
 
     statuses = load_catalog().spellings("order_status")
@@ -134,12 +134,12 @@ def child_floor(csv_path: Path, work: Path) -> dict:
 
 def child_ours(csv_path: Path, work: Path) -> dict:
     os.environ["LTV_HOME"] = str(work / "ltv_home")
+    from ltv_core.archive import archive_file
+    from ltv_core.formats.csv_file import sha256_of
+    from ltv_core.formats.profiles import load_catalog
+    from ltv_core.settings import get_settings
     from ltv_pipeline.defs.raw_files.assets import load_and_check
-    from ltv_pipeline.formats.csv_file import sha256_of
-    from ltv_pipeline.formats.profiles import load_catalog
-    from ltv_pipeline.ingest.archive import archive_file
     from ltv_pipeline.lib.warehouse import connect_warehouse
-    from ltv_pipeline.settings import get_settings
 
     settings = get_settings()
     settings.ensure_layout()

@@ -299,7 +299,7 @@ async def open_loop(
 
 def stored_deliveries(home: Path) -> set[str]:
     """Content hashes of every accepted delivery the stopped receiver left in its segments."""
-    from ltv_webhook.segments import TABLE, Layout, recover_dead_owners
+    from ltv_core.webhook_segments import TABLE, Layout, recover_dead_owners
 
     layout = Layout(home / "webhooks")
     recover_dead_owners(layout)  # anything a stop could not seal
@@ -375,7 +375,7 @@ def main() -> int:
             tmp_path / "durable.log",
         )
         try:
-            from ltv_webhook.tokens import ensure_token
+            from ltv_core.webhook_tokens import ensure_token
 
             token = ensure_token(home / "webhook_tokens.json", "default")
             url = f"http://127.0.0.1:{durable_port}/webhooks/samcart/{token}"

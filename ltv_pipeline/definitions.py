@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from ltv_core.home_layout import keep_files_private
+from ltv_core.settings import get_settings
 from ltv_pipeline.defs.marts.assets import build_mart_assets
 from ltv_pipeline.defs.model.assets import build_model_assets
 from ltv_pipeline.defs.model.automation import ltv_automation_sensor
@@ -14,7 +16,6 @@ from ltv_pipeline.defs.runs.sensor import orphaned_runs_sensor
 from ltv_pipeline.defs.webhooks.assets import build_webhook_events_asset
 from ltv_pipeline.defs.webhooks.sensor import webhook_sensor
 from ltv_pipeline.lib.warehouse import Warehouse
-from ltv_pipeline.settings import get_settings, keep_files_private
 
 
 def build_definitions() -> Definitions:

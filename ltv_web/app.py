@@ -14,8 +14,9 @@ from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ltv_pipeline.formats.profiles import load_catalog
-from ltv_pipeline.settings import DEFAULT_ACCOUNT, Settings, get_settings
+from ltv_core.formats.profiles import load_catalog
+from ltv_core.settings import DEFAULT_ACCOUNT, Settings, get_settings
+from ltv_core.webhook_tokens import notify_url
 from ltv_web.report_view import build_report_page
 from ltv_web.upload_stream import UploadRejected, stream_upload
 from ltv_web.uploads import (
@@ -41,13 +42,6 @@ def _environment() -> Environment:
         f"{n / 1024 / 1024:,.0f} MiB" if n >= 1024 * 1024 else f"{n:,} bytes"
     )
     return env
-
-
-def webhook_address(settings: Settings) -> str:
-    """The Notify URL, from the same token store and format as `ltv webhook-url`."""
-    from ltv_webhook.tokens import ensure_token
-
-    return settings.webhook_url(ensure_token(settings.webhook_tokens_path, DEFAULT_ACCOUNT))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -150,7 +144,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/settings", response_class=HTMLResponse)
     def settings_page() -> HTMLResponse:
-        return page("settings.html", webhook_url=webhook_address(settings), active="settings")
+        return page(
+            "settings.html", webhook_url=notify_url(settings, DEFAULT_ACCOUNT), active="settings"
+        )
 
     # Added last, so it runs first: a request naming any other host (a DNS-rebound page, say)
     # gets a 400 before it reaches a page, the token on /settings included.

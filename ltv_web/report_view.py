@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ltv_pipeline.publish import BASES, PERIODS, read_published, variant_key
+from ltv_core.published_reports import BASES, PERIODS, read_published, variant_key
 from ltv_web.chart import curves_svg, series_from_rows
 
 CHART_COHORTS = 12

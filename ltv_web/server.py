@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import uvicorn
 
-from ltv_pipeline.settings import Settings, keep_files_private
+from ltv_core.home_layout import keep_files_private
+from ltv_core.settings import Settings
 from ltv_web.app import create_app
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     keep_files_private()
     # An address given on the command line is the pages' own name too (web_allowed_hosts).
-    settings = replace(settings, web_host=host or settings.web_host)
+    settings = settings.model_copy(update={"web_host": host or settings.web_host})
     uvicorn.run(
         create_app(settings),
         host=settings.web_host,

@@ -20,10 +20,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ltv_pipeline.formats.profiles import load_catalog
-from ltv_pipeline.ingest.results import FileResult, read_result, result_path
-from ltv_pipeline.lib.atomic_files import write_atomically
-from ltv_pipeline.settings import DEFAULT_ACCOUNT, Settings, SettingsError, validate_account
+from ltv_core.atomic_files import write_atomically
+from ltv_core.file_results import FileResult, loaded_before, read_result, result_path
+from ltv_core.formats.profiles import load_catalog
+from ltv_core.quarantine import quarantine
+from ltv_core.receive_file import receive_file
+from ltv_core.settings import DEFAULT_ACCOUNT, Settings, SettingsError, validate_account
 from ltv_web.upload_stream import StreamedUpload, UploadRejected
 
 DETECT = "detect"
@@ -97,25 +99,20 @@ def _inbox_folder(settings: Settings, account: str) -> Path:
 
 
 def _receive_with_format(settings: Settings, path: Path, name: str, record: UploadRecord) -> None:
-    """Archive with the chosen format (the sensor then requests the run), or quarantine."""
-    from dagster import DagsterInstance
+    """Archive with the chosen format (the sensor then requests the run), or quarantine.
 
-    from ltv_pipeline.defs.raw_files.inbox_sensor import quarantine
-    from ltv_pipeline.defs.raw_files.partitions import already_loaded
-    from ltv_pipeline.ingest.receive import receive_file
-
-    settings.export_dagster_env()
-    with DagsterInstance.get() as instance:
-        reception = receive_file(
-            path,
-            file_name=name,
-            account=record.account,
-            format_name=record.format_choice,
-            catalog=load_catalog(settings.formats_config_path),
-            archive_dir=settings.archive_dir,
-            results_dir=settings.results_dir,
-            already_loaded=already_loaded(instance),
-        )
+    The page asks no Dagster record whether the content was loaded before: the pipeline's own
+    result for it answers (`loaded_before`)."""
+    reception = receive_file(
+        path,
+        file_name=name,
+        account=record.account,
+        format_name=record.format_choice,
+        catalog=load_catalog(settings.formats_config_path),
+        archive_dir=settings.archive_dir,
+        results_dir=settings.results_dir,
+        already_loaded=loaded_before(settings.results_dir),
+    )
     if reception.outcome == "failed":
         quarantine(path, settings.quarantine_dir / record.account, reception.error or "unknown")
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ltv_pipeline.settings import get_settings
+from ltv_core.settings import get_settings
 from ltv_webhook.server import serve
 
 

@@ -15,13 +15,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from ltv_pipeline.settings import DEFAULT_ACCOUNT, Settings, get_settings
+from ltv_core.settings import DEFAULT_ACCOUNT, Settings, get_settings
+from ltv_core.webhook_payload import MAX_NESTING
+from ltv_core.webhook_tokens import TokenIndex, ensure_token
 from ltv_webhook.body_deadline import BodyDeadlines
 from ltv_webhook.fastpath import WebhookFastPath
 from ltv_webhook.handler import NOT_FOUND, handle_delivery, is_literal_path
-from ltv_webhook.payload import MAX_NESTING
 from ltv_webhook.store import LandingStore
-from ltv_webhook.tokens import TokenIndex, ensure_token
 
 log = logging.getLogger("ltv_webhook")
 

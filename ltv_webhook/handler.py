@@ -18,11 +18,11 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from ltv_core.webhook_payload import PayloadError, parse_payload
+from ltv_core.webhook_tokens import TokenIndex
 from ltv_webhook.body import BadLength, BodyTooLarge, read_limited
 from ltv_webhook.body_deadline import BodyDeadlines, BodyTimeout
-from ltv_webhook.payload import PayloadError, parse_payload
 from ltv_webhook.store import Delivery, LandingStore, StoreUnavailable
-from ltv_webhook.tokens import TokenIndex
 
 log = logging.getLogger("ltv_webhook")
 MAX_CONTENT_TYPE_CHARS = 200

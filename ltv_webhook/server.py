@@ -6,7 +6,8 @@ import logging
 
 import uvicorn
 
-from ltv_pipeline.settings import Settings, keep_files_private
+from ltv_core.home_layout import keep_files_private
+from ltv_core.settings import Settings
 from ltv_webhook.app import create_asgi
 from ltv_webhook.header_limits import bounded_headers_protocol
 

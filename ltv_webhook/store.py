@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ltv_webhook.landing_log import encode
-from ltv_webhook.segments import (
+from ltv_core.landing_log import encode
+from ltv_core.webhook_segments import (
     Layout,
     OwnerLock,
     fsync_dir,

@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ltv_pipeline.formats.profiles import FormatCatalog, load_catalog
+from ltv_core.formats.profiles import FormatCatalog, load_catalog
+from ltv_core.settings import Settings
 from ltv_pipeline.lib.tables import ensure_tables
-from ltv_pipeline.settings import Settings
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ltv_pipeline.formats.csv_file import inspect_file
-from ltv_pipeline.formats.profiles import FormatCatalog
+from ltv_core.formats.csv_file import inspect_file
+from ltv_core.formats.profiles import FormatCatalog
 from ltv_pipeline.ingest.load_file import FileLoad, load_file
 
 DATA = Path(__file__).parent / "data"

@@ -12,12 +12,12 @@ import time
 import urllib.error
 import urllib.request
 
+from ltv_core.atomic_files import write_atomically
+from ltv_core.formats.profiles import load_catalog
+from ltv_core.settings import DEFAULT_ACCOUNT, Settings
 from ltv_pipeline.demo.business import build_business
 from ltv_pipeline.demo.exports import demo_exports
 from ltv_pipeline.demo.webhooks import demo_deliveries
-from ltv_pipeline.formats.profiles import load_catalog
-from ltv_pipeline.lib.atomic_files import write_atomically
-from ltv_pipeline.settings import DEFAULT_ACCOUNT, Settings
 
 SIDECAR_WAIT_SECONDS = 30
 
@@ -30,7 +30,7 @@ def drop_in_inbox(settings: Settings, files: dict[str, bytes]) -> None:
 
 def post_deliveries(settings: Settings, bodies: list[dict]) -> tuple[int, int]:
     """POST each body to the sidecar on 127.0.0.1 (never another host); (accepted, refused)."""
-    from ltv_webhook.tokens import ensure_token
+    from ltv_core.webhook_tokens import ensure_token
 
     token = ensure_token(settings.webhook_tokens_path, DEFAULT_ACCOUNT)
     url = f"http://127.0.0.1:{settings.webhook_port}/webhooks/samcart/{token}"

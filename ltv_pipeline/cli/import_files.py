@@ -9,13 +9,13 @@ from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance
 
+from ltv_core.disk_full import disk_full
+from ltv_core.file_results import FileResult, read_result, write_result
+from ltv_core.formats.profiles import FormatConfigError, load_catalog
+from ltv_core.receive_file import receive_file
+from ltv_core.settings import Settings, validate_account
 from ltv_pipeline.defs.raw_files.partitions import already_loaded, file_partitions
-from ltv_pipeline.formats.profiles import FormatConfigError, load_catalog
-from ltv_pipeline.ingest.receive import receive_file
-from ltv_pipeline.ingest.results import FileResult, read_result, write_result
-from ltv_pipeline.lib.disk_full import disk_full
 from ltv_pipeline.lib.run_owners import fail_orphaned_runs
-from ltv_pipeline.settings import Settings, validate_account
 
 
 def _describe(result: FileResult) -> str:

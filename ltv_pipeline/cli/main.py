@@ -7,16 +7,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ltv_pipeline.formats.profiles import load_catalog
-from ltv_pipeline.lib.disk_full import disk_full
-from ltv_pipeline.lib.warehouse import WarehouseBusy
-from ltv_pipeline.settings import (
+from ltv_core.disk_full import disk_full
+from ltv_core.formats.profiles import load_catalog
+from ltv_core.home_layout import keep_files_private
+from ltv_core.settings import (
     DEFAULT_ACCOUNT,
     Settings,
     SettingsError,
     get_settings,
-    keep_files_private,
 )
+from ltv_pipeline.lib.warehouse import WarehouseBusy
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
@@ -33,9 +33,9 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _materialize(args: argparse.Namespace, settings: Settings) -> int:
+    from ltv_core.quarantine import parse_failure, parse_failures
     from ltv_pipeline.cli.import_files import DagsterUnavailable, open_dagster
     from ltv_pipeline.cli.materializing import materialize_one, plan
-    from ltv_pipeline.ingest.quarantine import parse_failure, parse_failures
 
     try:
         instance = open_dagster(settings)
@@ -112,9 +112,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve_webhooks(args: argparse.Namespace, settings: Settings) -> int:
-    from ltv_pipeline.cli.webhooks import serve_webhooks
+    from ltv_pipeline.cli.run_services import become_service
 
-    return serve_webhooks(settings, args.host, args.port)
+    return become_service("ltv_webhook", args.host, args.port)
 
 
 def _webhook_url(args: argparse.Namespace, settings: Settings) -> int:
@@ -124,10 +124,9 @@ def _webhook_url(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve_web(args: argparse.Namespace, settings: Settings) -> int:
-    from ltv_web.server import serve
+    from ltv_pipeline.cli.run_services import become_service
 
-    serve(settings, host=args.host, port=args.port)
-    return 0
+    return become_service("ltv_web", args.host, args.port)
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,17 +15,17 @@ from dagster import (
     materialize,
 )
 
+from ltv_core.disk_full import DiskFull, is_disk_full_text
+from ltv_core.formats.profiles import load_catalog
+from ltv_core.quarantine import parse_failures
+from ltv_core.settings import Settings, get_settings
 from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.defs.model.customer_key import built_customer_key_rules
 from ltv_pipeline.defs.raw_files.partitions import file_partitions, unregistered_archived_files
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
-from ltv_pipeline.formats.profiles import load_catalog
-from ltv_pipeline.ingest.quarantine import parse_failures
-from ltv_pipeline.lib.disk_full import DiskFull, is_disk_full_text
 from ltv_pipeline.lib.run_owners import owner_tags
 from ltv_pipeline.lib.warehouse import WarehouseBusy, connect_warehouse
 from ltv_pipeline.lib.webhook_import import DIGEST_METADATA, day_digests, import_landed
-from ltv_pipeline.settings import Settings, get_settings
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,31 @@ import subprocess
 import sys
 import time
 
-from ltv_pipeline.settings import Settings
+from ltv_core.settings import DEFAULT_ACCOUNT, Settings
+from ltv_core.webhook_tokens import notify_url
 
 STOP_GRACE_SECONDS = 20
+
+
+def service_command(module: str, host: str | None, port: int | None) -> list[str]:
+    """The webhook receiver (`ltv_webhook`) or the pages (`ltv_web`) as a process of their own:
+    they share nothing with the pipeline but ltv_core, and never load Dagster."""
+    command = [sys.executable, "-m", module]
+    if host is not None:
+        command += ["--host", host]
+    if port is not None:
+        command += ["--port", str(port)]
+    return command
+
+
+def become_service(module: str, host: str | None, port: int | None) -> int:
+    """`ltv serve-webhooks` / `ltv serve-web`: this process becomes the service (same pid, same
+    environment and signals), so stopping it stops the service."""
+    command = service_command(module, host, port)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)
+    return 1  # not reached: execv replaces this process or raises
 
 
 def service_commands(settings: Settings) -> dict[str, list[str]]:
@@ -32,36 +54,19 @@ def service_commands(settings: Settings) -> dict[str, list[str]]:
             "-p",
             str(settings.dagster_port),
         ],
-        "webhooks": [
-            sys.executable,
-            "-m",
-            "ltv_webhook",  # same as `ltv serve-webhooks`, without loading Dagster
-            "--host",
-            settings.webhook_host,
-            "--port",
-            str(settings.webhook_port),
-        ],
-        "web": [
-            sys.executable,
-            "-m",
-            "ltv_web",  # the upload and report pages, on their own listener
-            "--host",
-            settings.web_host,
-            "--port",
-            str(settings.web_port),
-        ],
+        # The same as `ltv serve-webhooks` and `ltv serve-web`: their own listeners.
+        "webhooks": service_command("ltv_webhook", settings.webhook_host, settings.webhook_port),
+        "web": service_command("ltv_web", settings.web_host, settings.web_port),
     }
 
 
 def addresses(settings: Settings) -> list[str]:
     """The three addresses a user needs, in the order of their journey's steps."""
-    from ltv_web.app import webhook_address
-
     pages = settings.web_url
     return [
         f"Dagster UI:               http://{settings.dagster_host}:{settings.dagster_port}",
         f"Upload and report pages:  {pages}/upload  and  {pages}/report",
-        f"Webhook URL for SamCart:  {webhook_address(settings)}",
+        f"Webhook URL for SamCart:  {notify_url(settings, DEFAULT_ACCOUNT)}",
     ]
 
 

@@ -1,8 +1,9 @@
-"""`ltv serve-webhooks` and `ltv webhook-url`: run the sidecar, and tell the user what to paste."""
+"""`ltv webhook-url`: tell the user what to paste into SamCart."""
 
 from __future__ import annotations
 
-from ltv_pipeline.settings import Settings, validate_account
+from ltv_core.settings import Settings, validate_account
+from ltv_core.webhook_tokens import notify_url
 
 SAMCART_STEPS = """\
 In SamCart:
@@ -24,11 +25,8 @@ The token in the URL is the only secret: keep the URL private. Expose only the p
 
 
 def print_webhook_url(settings: Settings, base_url: str | None, account: str) -> int:
-    from ltv_webhook.tokens import ensure_token
-
     validate_account(account)
-    token = ensure_token(settings.webhook_tokens_path, account)
-    print(settings.webhook_url(token, base_url))
+    print(notify_url(settings, account, base_url))
     print()
     if not (base_url or settings.webhook_public_url):
         print(
@@ -36,11 +34,4 @@ def print_webhook_url(settings: Settings, base_url: str | None, account: str) ->
             "URL SamCart must call (or set LTV_WEBHOOK_PUBLIC_URL).\n"
         )
     print(SAMCART_STEPS.format(host=settings.webhook_host, port=settings.webhook_port), end="")
-    return 0
-
-
-def serve_webhooks(settings: Settings, host: str | None, port: int | None) -> int:
-    from ltv_webhook.server import serve
-
-    serve(settings, host=host, port=port)
     return 0

@@ -13,7 +13,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
-from ltv_pipeline.formats.profiles import ColumnSpec, FormatCatalog, FormatProfile
+from ltv_core.formats.profiles import ColumnSpec, FormatCatalog, FormatProfile
 from ltv_pipeline.lib.sql_parsing import MAX_YEAR, MIN_YEAR
 
 EMAIL_REGEX = r"^[^@\s]+@[^@\s]+$"

@@ -7,8 +7,8 @@ import csv
 import io
 from decimal import Decimal
 
+from ltv_core.formats.profiles import FormatCatalog
 from ltv_pipeline.demo.business import Business, Subscription, charge_day
-from ltv_pipeline.formats.profiles import FormatCatalog
 
 ORDER_COLUMNS = (
     "order_id",

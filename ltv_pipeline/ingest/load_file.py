@@ -23,8 +23,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ltv_pipeline.contracts.raw_files import contract_columns, contract_failures
-from ltv_pipeline.formats.csv_file import (
+from ltv_core.formats.csv_file import (
     ContentScan,
     CsvFacts,
     CsvFileError,
@@ -34,9 +33,11 @@ from ltv_pipeline.formats.csv_file import (
     sha256_of,
     with_content,
 )
-from ltv_pipeline.formats.csv_records import Record, read_records, write_clean_copy
-from ltv_pipeline.formats.detect import FormatMismatch, HeaderMapping, mapping_for
-from ltv_pipeline.formats.profiles import ColumnSpec, FormatCatalog, FormatProfile
+from ltv_core.formats.csv_records import Record, read_records, write_clean_copy
+from ltv_core.formats.detect import FormatMismatch, HeaderMapping, mapping_for
+from ltv_core.formats.profiles import ColumnSpec, FormatCatalog, FormatProfile
+from ltv_core.settings import DEFAULT_MAX_RECORD_BYTES
+from ltv_pipeline.contracts.raw_files import contract_columns, contract_failures
 from ltv_pipeline.lib import sql_parsing as sp
 from ltv_pipeline.lib.tables import (
     bare_name,
@@ -50,7 +51,6 @@ from ltv_pipeline.lib.tables import (
     write_view,
 )
 from ltv_pipeline.lib.transaction import one_transaction
-from ltv_pipeline.settings import DEFAULT_MAX_RECORD_BYTES
 
 MAX_REASONS_REPORTED = 5
 OVERFLOW_COLUMNS = 4

@@ -8,7 +8,7 @@ are the "expected form" quoted in rejection reasons, so the message and the rule
 
 from __future__ import annotations
 
-from ltv_pipeline.formats.profiles import normalize_label
+from ltv_core.formats.profiles import normalize_label
 
 MIN_YEAR = 1990
 MAX_YEAR = 2100

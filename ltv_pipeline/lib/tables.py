@@ -23,7 +23,7 @@ import hashlib
 
 import duckdb
 
-from ltv_pipeline.formats.profiles import ColumnSpec, FormatProfile, load_catalog
+from ltv_core.formats.profiles import ColumnSpec, FormatProfile, load_catalog
 from ltv_pipeline.lib.sql_parsing import clean_text_sql, ident, quote
 from ltv_pipeline.lib.transaction import one_transaction
 

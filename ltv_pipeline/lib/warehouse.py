@@ -16,8 +16,8 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from ltv_core.settings import get_settings
 from ltv_pipeline.lib.tables import ensure_tables
-from ltv_pipeline.settings import get_settings
 
 RETRY_SLEEP_SECONDS = 0.25
 # DuckDB settings that confine a connection to the database file it opened: no other files read

@@ -2,7 +2,7 @@
 
 Only sealed segments are read (read-only, via ATTACH): the sidecar never writes them again, so
 neither process ever waits for the other. Segments left in active/ by a sidecar that died are
-sealed here first (see ltv_webhook.segments), so `ltv materialize` after a kill -9 sees every
+sealed here first (see ltv_core.webhook_segments), so `ltv materialize` after a kill -9 sees every
 acknowledged delivery even if the sidecar is never started again. A segment moves to imported/
 only after the warehouse commit; if the move is lost, importing it again changes nothing,
 because rows are keyed on (account, content hash) and keep their earliest receipt. Of a body
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from ltv_webhook.segments import TABLE, Layout, fsync_dir, recover_dead_owners
+from ltv_core.webhook_segments import TABLE, Layout, fsync_dir, recover_dead_owners
 
 ALIAS = "landing_segment"
 # A body stored as a dead letter and later accepted is replaced by its accepted copy, which

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from ltv_core.settings import CUSTOMER_KEY_RULES
+
 # Customer key: the email, trimmed and case-folded (the raw assets store it so). Gmail folding
 # (dots and +tags of the local part dropped, googlemail.com read as gmail.com) only when chosen,
 # since two real people can own addresses that fold together.
-CUSTOMER_KEY_RULES = ("email", "gmail-folded")
-DEFAULT_CUSTOMER_KEY_RULE = "email"
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 
 

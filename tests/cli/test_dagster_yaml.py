@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dagster import DagsterInstance
 
-from ltv_pipeline.settings import DAGSTER_YAML, PREVIOUS_DAGSTER_YAMLS, Settings
+from ltv_core.home_layout import DAGSTER_YAML, PREVIOUS_DAGSTER_YAMLS
+from ltv_core.settings import Settings
 
 
 def _retries(settings: Settings) -> tuple[bool, int, bool]:

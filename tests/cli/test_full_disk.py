@@ -6,7 +6,7 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-from ltv_pipeline.formats.csv_file import sha256_of
+from ltv_core.formats.csv_file import sha256_of
 from tests.cli.test_ltv_cli import ltv
 from tests.support import ORDERS_SAMPLE, RECURRING_SAMPLE
 from tests.webhooks.test_store_full import small_disk  # noqa: F401  (the fixture)

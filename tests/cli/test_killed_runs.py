@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
-from ltv_pipeline.formats.csv_file import inspect_file
+from ltv_core.formats.csv_file import inspect_file
+from ltv_core.settings import Settings
 from ltv_pipeline.lib.run_owners import process_started_at
-from ltv_pipeline.settings import Settings
 from tests.cli.test_ltv_cli import LTV, ltv
 from tests.support import ORDERS_SAMPLE, RECURRING_SAMPLE, dagster_daemon, warehouse_held
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ltv_pipeline.settings import Settings
+from ltv_core.settings import Settings
 from tests.support import (
     LIMITED_SAMPLE,
     LOCAL_PAGES_URL,
@@ -225,8 +225,8 @@ def test_the_webhook_url_is_the_same_in_the_cli_and_the_pages_and_the_flag_beats
 ):
     from fastapi.testclient import TestClient
 
+    from ltv_core.webhook_tokens import ensure_token
     from ltv_web.app import create_app
-    from ltv_webhook.tokens import ensure_token
 
     token = ensure_token(ltv_home.webhook_tokens_path, "default")
     public = {"LTV_WEBHOOK_PUBLIC_URL": "https://ltv.example.com/"}

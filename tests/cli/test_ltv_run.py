@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from ltv_pipeline.formats.csv_file import inspect_file
+from ltv_core.formats.csv_file import inspect_file
 from tests.support import ORDERS_SAMPLE, free_port
 from tests.web.services import LtvRun
 

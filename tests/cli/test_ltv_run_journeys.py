@@ -17,12 +17,12 @@ import duckdb
 import httpx
 import pytest
 
+from ltv_core.formats.csv_file import inspect_file
+from ltv_core.partition_keys import file_partition_key
+from ltv_core.published_reports import read_published
+from ltv_core.settings import Settings
+from ltv_core.webhook_tokens import ensure_token
 from ltv_pipeline.defs.model.transactions import SOURCE_WEBHOOK
-from ltv_pipeline.formats.csv_file import inspect_file
-from ltv_pipeline.lib.partition_keys import file_partition_key
-from ltv_pipeline.publish import read_published
-from ltv_pipeline.settings import Settings
-from ltv_webhook.tokens import ensure_token
 from tests.support import DATA, ORDERS_SAMPLE, free_port
 from tests.web.services import LtvRun, descendants
 

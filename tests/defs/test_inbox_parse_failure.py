@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ltv_pipeline.settings import Settings
+from ltv_core.settings import Settings
 from tests.cli.test_ltv_cli import ltv
 from tests.support import dagster_daemon, write_file_failing_at_parse
 

@@ -10,10 +10,10 @@ import time
 import pytest
 from dagster import build_sensor_context, instance_for_test
 
+from ltv_core.formats.csv_file import inspect_file
+from ltv_core.partition_keys import file_partition_key
 from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.defs.raw_files.inbox_sensor import inbox_sensor
-from ltv_pipeline.formats.csv_file import inspect_file
-from ltv_pipeline.lib.partition_keys import file_partition_key
 from tests.defs.test_raw_file_assets import run
 from tests.support import ORDERS_SAMPLE, RECURRING_SAMPLE
 

@@ -10,13 +10,13 @@ import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance, instance_for_test, materialize
 
+from ltv_core.archive import archive_file
+from ltv_core.file_results import read_result
+from ltv_core.formats.csv_file import inspect_file
+from ltv_core.partition_keys import file_partition_key
+from ltv_core.settings import Settings
 from ltv_pipeline.contracts import raw_files as raw_files_contract
 from ltv_pipeline.definitions import build_definitions
-from ltv_pipeline.formats.csv_file import inspect_file
-from ltv_pipeline.ingest.archive import archive_file
-from ltv_pipeline.ingest.results import read_result
-from ltv_pipeline.lib.partition_keys import file_partition_key
-from ltv_pipeline.settings import Settings
 from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, write_csv
 
 SAMPLES = {

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ltv_pipeline.formats.csv_file import CHUNK, CsvFileError, inspect_file
-from ltv_pipeline.formats.csv_records import read_records
+from ltv_core.formats.csv_file import CHUNK, CsvFileError, inspect_file
+from ltv_core.formats.csv_records import read_records
 from tests.support import ORDERS_SAMPLE, write_csv
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ltv_pipeline.formats.csv_file import inspect_file
-from ltv_pipeline.formats.detect import FormatMismatch, detect_format, mapping_for
-from ltv_pipeline.formats.profiles import FormatCatalog, FormatConfigError, load_catalog
+from ltv_core.formats.csv_file import inspect_file
+from ltv_core.formats.detect import FormatMismatch, detect_format, mapping_for
+from ltv_core.formats.profiles import FormatCatalog, FormatConfigError, load_catalog
 from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE
 
 

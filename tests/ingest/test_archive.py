@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from ltv_pipeline.formats.csv_file import sha256_of
-from ltv_pipeline.ingest.archive import (
+from ltv_core.archive import (
     ArchiveError,
     archive_file,
     archived_path,
     copy_bytes,
     read_arrivals,
 )
-from ltv_pipeline.settings import Settings
+from ltv_core.formats.csv_file import sha256_of
+from ltv_core.settings import Settings
 
 
 def test_the_archive_keeps_the_exact_bytes_once_and_every_arrival(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_a_file_that_changed_since_it_was_hashed_is_never_archived(tmp_path: Pat
 COPYING = """
 import sys, time
 from pathlib import Path
-from ltv_pipeline.lib.atomic_files import write_atomically
+from ltv_core.atomic_files import write_atomically
 
 def write(out):
     out.write(b"x" * 1_000_000)

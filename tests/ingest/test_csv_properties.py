@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from ltv_pipeline.formats.csv_file import inspect_file
-from ltv_pipeline.formats.profiles import load_catalog
+from ltv_core.formats.csv_file import inspect_file
+from ltv_core.formats.profiles import load_catalog
 from ltv_pipeline.ingest.load_file import load_file
 from ltv_pipeline.lib.tables import ensure_tables
 

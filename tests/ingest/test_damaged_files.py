@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ltv_pipeline.formats.profiles import FormatCatalog
+from ltv_core.formats.profiles import FormatCatalog
+from ltv_core.settings import DEFAULT_MAX_RECORD_BYTES
 from ltv_pipeline.ingest.load_file import load_file
-from ltv_pipeline.settings import DEFAULT_MAX_RECORD_BYTES
 from tests.support import load
 
 HEADER = "Order ID,Order Date,Price,Customer Email,Product Name\n"
@@ -111,7 +111,7 @@ def test_the_record_size_limit_is_a_setting_and_counts_quoted_line_breaks(
     tall = '"' + "line\n" * 1000 + '"'
     path.write_text(HEADER + row(1) + row(2, tall) + row(3))
     profile = catalog.profile("samcart-orders")
-    from ltv_pipeline.formats.csv_file import inspect_file
+    from ltv_core.formats.csv_file import inspect_file
 
     result = load_file(
         warehouse,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ltv_pipeline.formats.csv_file import CsvFileError, inspect_file
-from ltv_pipeline.formats.profiles import FormatCatalog
+from ltv_core.formats.csv_file import CsvFileError, inspect_file
+from ltv_core.formats.profiles import FormatCatalog
 from ltv_pipeline.ingest.load_file import load_file
 from tests.support import (
     LIMITED_SAMPLE,

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import polars as pl
 
+from ltv_core.formats.profiles import FormatCatalog
 from ltv_pipeline.contracts.raw_files import contract_columns, contract_failures
-from ltv_pipeline.formats.profiles import FormatCatalog
 
 
 def orders_rows(lines: list[int], emails: list[str]) -> pl.DataFrame:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from ltv_pipeline.formats.profiles import FormatCatalog
+from ltv_core.formats.profiles import FormatCatalog
 from ltv_pipeline.lib.tables import (
     file_table,
     landed_columns,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ltv_core.settings import Settings, SettingsError
 from ltv_pipeline.lib.warehouse import Warehouse, connect_warehouse
-from ltv_pipeline.settings import Settings, SettingsError
 
 
 def _memory_limit(conn) -> str:

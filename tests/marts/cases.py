@@ -12,9 +12,9 @@ from pathlib import Path
 
 import duckdb
 
+from ltv_core.settings import Settings
 from ltv_pipeline.defs.marts.build import MARTS as MART_DEFINITIONS
 from ltv_pipeline.lib.tables import ensure_tables
-from ltv_pipeline.settings import Settings
 from tests.model.loading import load_csv, load_webhooks, rebuild
 
 ORDER_HEADER = [

@@ -8,12 +8,12 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from ltv_pipeline.cli.report import UnknownAccount, build_report
+from ltv_core.settings import Settings, SettingsError
 from ltv_pipeline.defs.marts.build import MARTS, build_mart
 from ltv_pipeline.defs.marts.checks import run_checks
 from ltv_pipeline.metrics.definitions import MetricOptions, customer_key_sql
 from ltv_pipeline.metrics.time_between_purchases import median_days_sql
-from ltv_pipeline.settings import Settings, SettingsError
+from ltv_pipeline.reports.build import UnknownAccount, build_report
 from tests.marts.cases import order_row, warehouse, webhook, write_orders
 from tests.model.loading import load_csv, load_webhooks, rebuild
 from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ltv_pipeline.publish import compute_reports, variant_key
+from ltv_core.published_reports import variant_key
+from ltv_pipeline.reports.publish import compute_reports
 from tests.marts.cases import order_row, warehouse, write_orders
 from tests.model.loading import load_csv, rebuild
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance, materialize
 
+from ltv_core.archive import archive_file
+from ltv_core.formats.csv_file import inspect_file
+from ltv_core.formats.detect import detect_format
+from ltv_core.formats.profiles import load_catalog
+from ltv_core.partition_keys import file_partition_key
+from ltv_core.settings import Settings
 from ltv_pipeline.definitions import build_definitions
-from ltv_pipeline.formats.csv_file import inspect_file
-from ltv_pipeline.formats.detect import detect_format
-from ltv_pipeline.formats.profiles import load_catalog
-from ltv_pipeline.ingest.archive import archive_file
-from ltv_pipeline.lib.partition_keys import file_partition_key
 from ltv_pipeline.lib.warehouse import connect_warehouse
-from ltv_pipeline.settings import Settings
 
 MODEL_AND_MARTS_GROUPS = ("ltv_model", "ltv_marts")
 

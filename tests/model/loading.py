@@ -9,15 +9,15 @@ from pathlib import Path
 
 import duckdb
 
+from ltv_core.archive import archive_file
+from ltv_core.formats.csv_file import inspect_file
+from ltv_core.formats.detect import detect_format
+from ltv_core.formats.profiles import load_catalog
+from ltv_core.settings import Settings
 from ltv_pipeline.defs.marts.build import build_marts
 from ltv_pipeline.defs.model.build import build_model
 from ltv_pipeline.defs.raw_files.assets import load_and_check
 from ltv_pipeline.defs.webhooks.parsing import EVENT_COLUMNS, build_documents, parse_lines
-from ltv_pipeline.formats.csv_file import inspect_file
-from ltv_pipeline.formats.detect import detect_format
-from ltv_pipeline.formats.profiles import load_catalog
-from ltv_pipeline.ingest.archive import archive_file
-from ltv_pipeline.settings import Settings
 
 LINES = "test_webhook_lines"
 

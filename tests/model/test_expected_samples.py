@@ -13,8 +13,9 @@ import pytest
 from dagster import instance_for_test
 
 from ltv_pipeline.cli.main import main
-from ltv_pipeline.cli.report import build_report, print_report
+from ltv_pipeline.cli.report import print_report
 from ltv_pipeline.metrics.definitions import MetricOptions
+from ltv_pipeline.reports.build import build_report
 from tests.model.dagster_runs import build_model_and_marts, deliver_webhooks, import_csv
 from tests.support import DATA, LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE
 

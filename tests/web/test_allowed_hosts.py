@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ltv_pipeline.settings import Settings, SettingsError
-from ltv_webhook.tokens import ensure_token
+from ltv_core.settings import Settings, SettingsError
+from ltv_core.webhook_tokens import ensure_token
 from tests.support import ORDERS_SAMPLE, free_port, stop_process_group
 from tests.webhooks.sidecar import Sidecar, event_body
 

@@ -112,8 +112,8 @@ def test_ltv_demo_fills_the_inbox_and_posts_to_the_sidecar(ltv_home):
 
 def test_ltv_demo_says_what_to_do_when_the_sidecar_is_not_running(ltv_home, monkeypatch, capsys):
     monkeypatch.setattr("ltv_pipeline.cli.demo.SIDECAR_WAIT_SECONDS", 0)
+    from ltv_core.settings import Settings
     from ltv_pipeline.cli.demo import run_demo
-    from ltv_pipeline.settings import Settings
 
     port = free_port()
     settings = Settings.from_env({**os.environ, "LTV_WEBHOOK_PORT": str(port)})

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
-from ltv_pipeline.cli.report import build_report
+from ltv_core.published_reports import published_path
+from ltv_core.settings import Settings
+from ltv_core.webhook_tokens import notify_url
 from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.lib.warehouse import connect_warehouse
 from ltv_pipeline.metrics.definitions import MetricOptions
-from ltv_pipeline.publish import published_path
-from ltv_pipeline.settings import Settings
-from ltv_web.app import webhook_address
+from ltv_pipeline.reports.build import build_report
 from ltv_web.report_view import CHART_COHORTS
 from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, free_port
 from tests.web.services import LtvRun
@@ -198,17 +198,17 @@ def test_upload_ingest_and_report_in_a_real_browser(browser, ltv_home, tmp_path)
         printed = run.output()
         assert f"http://127.0.0.1:{env['LTV_DAGSTER_PORT']}" in printed
         assert f"{run.base_url}/upload" in printed and f"{run.base_url}/report" in printed
-        assert webhook_address(settings) in printed
+        assert notify_url(settings, "default") in printed
 
         browser.grant_permissions(["clipboard-read", "clipboard-write"], origin=run.base_url)
         page = browser.new_page()
         page.goto(f"{run.base_url}/settings")
-        assert page.input_value("#webhook-url") == webhook_address(settings)
+        assert page.input_value("#webhook-url") == notify_url(settings, "default")
         assert re.search(r"/webhooks/samcart/[\w-]{20,}$", page.input_value("#webhook-url"))
         page.click("#copy-webhook")
         page.wait_for_function("document.getElementById('copy-status').textContent !== ''")
         assert page.text_content("#copy-status") == "Copied."
-        assert page.evaluate("navigator.clipboard.readText()") == webhook_address(settings)
+        assert page.evaluate("navigator.clipboard.readText()") == notify_url(settings, "default")
 
         for n, (sample, format_choice, rows) in enumerate(UPLOADS):
             page.goto(f"{run.base_url}/upload")

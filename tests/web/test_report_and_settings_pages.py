@@ -8,10 +8,10 @@ from contextlib import redirect_stdout
 import pytest
 from fastapi.testclient import TestClient
 
+from ltv_core.published_reports import VARIANTS, read_published, write_published
+from ltv_core.settings import DEFAULT_ACCOUNT
 from ltv_pipeline.cli.run_services import addresses, service_commands
 from ltv_pipeline.cli.webhooks import print_webhook_url
-from ltv_pipeline.publish import VARIANTS, read_published, write_published
-from ltv_pipeline.settings import DEFAULT_ACCOUNT
 from ltv_web.app import create_app
 from tests.support import LOCAL_PAGES_URL
 
@@ -30,7 +30,7 @@ COHORT_COLUMNS = [
 
 
 def snapshot() -> dict:
-    """A published document as the pipeline writes it (see ltv_pipeline.publish)."""
+    """A published document as the pipeline writes it (see ltv_core.published_reports)."""
     reports = {}
     for variant in VARIANTS:
         scale = 2 if variant.basis == "gross" else 1

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ltv_pipeline.formats.csv_file import inspect_file
-from ltv_pipeline.ingest.results import FileResult, write_result
-from ltv_pipeline.settings import Settings
+from ltv_core.file_results import FileResult, write_result
+from ltv_core.formats.csv_file import inspect_file
+from ltv_core.settings import Settings
 from ltv_web.app import create_app
 from tests.support import LIMITED_SAMPLE, LOCAL_PAGES_URL, ORDERS_SAMPLE
 

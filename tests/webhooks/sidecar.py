@@ -17,8 +17,8 @@ from pathlib import Path
 import duckdb
 import httpx
 
-from ltv_webhook.segments import TABLE, Layout
-from ltv_webhook.tokens import ensure_token
+from ltv_core.webhook_segments import TABLE, Layout
+from ltv_core.webhook_tokens import ensure_token
 from tests.support import free_port, stop_process_group
 
 STARTUP_SECONDS = 30
@@ -164,8 +164,8 @@ def materialize_days(home: Path) -> list[str]:
     """Import and materialize every received day in this process, as `ltv materialize` does."""
     from dagster import AssetKey, DagsterInstance
 
+    from ltv_core.settings import Settings
     from ltv_pipeline.cli.materializing import materialize_one, webhook_days_with_data
-    from ltv_pipeline.settings import Settings
 
     previous = os.environ.get("LTV_HOME")
     os.environ["LTV_HOME"] = str(home)  # the asset reads the one settings object from the env

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import duckdb
 
-from ltv_webhook.landing_log import encode
-from ltv_webhook.segments import Layout, OwnerLock, recover_dead_owners, seal_log
+from ltv_core.landing_log import encode
+from ltv_core.webhook_segments import Layout, OwnerLock, recover_dead_owners, seal_log
 
 WRITER = textwrap.dedent(
     """
@@ -65,7 +65,7 @@ def test_read_only_open_replays_a_wal_beside_the_file_but_leaves_it(tmp_path: Pa
 KILLED_LOGGER = textwrap.dedent(
     """
     import datetime as dt, os, sys
-    from ltv_webhook.landing_log import encode
+    from ltv_core.landing_log import encode
     fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     now = dt.datetime(2026, 1, 1)
     for n in range(50):

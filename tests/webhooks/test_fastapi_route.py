@@ -7,9 +7,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from ltv_pipeline.settings import Settings
+from ltv_core.settings import Settings
+from ltv_core.webhook_tokens import ensure_token
 from ltv_webhook.app import create_app
-from ltv_webhook.tokens import ensure_token
 from tests.webhooks.sidecar import event_body, landed_hashes, sha256
 
 

@@ -10,7 +10,7 @@ import duckdb
 import httpx
 import pytest
 
-from ltv_pipeline.settings import Settings
+from ltv_core.settings import Settings
 from tests.support import dagster_daemon
 from tests.webhooks.sidecar import Sidecar, event_body, sha256
 

@@ -12,10 +12,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ltv_core.settings import Settings
+from ltv_core.webhook_payload import MAX_NESTING, PayloadError, document_text, parse_payload
 from ltv_pipeline.defs.webhooks.parsing import build_documents, parse_lines
-from ltv_pipeline.settings import Settings
 from ltv_webhook.app import create_app
-from ltv_webhook.payload import MAX_NESTING, PayloadError, document_text, parse_payload
 from tests.webhooks.sidecar import Sidecar, sha256
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ltv_pipeline.settings import Settings, SettingsError
+from ltv_core.settings import Settings, SettingsError
 from ltv_webhook.app import create_app
 from tests.webhooks.sidecar import Sidecar, event_body, landed_deliveries, sha256
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ltv_webhook.segments import Layout, recover_dead_owners
+from ltv_core.webhook_segments import Layout, recover_dead_owners
 from tests.support import skip_unless_ci
 from tests.webhooks.sidecar import Sidecar, landed_hashes, sha256
 

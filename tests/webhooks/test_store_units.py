@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from ltv_webhook.segments import TABLE, Layout, recover_dead_owners
+from ltv_core.webhook_segments import TABLE, Layout, recover_dead_owners
 from ltv_webhook.store import Delivery, LandingStore
 from tests.webhooks.sidecar import event_body, sha256
 

@@ -17,6 +17,7 @@ from dagster import (
     asset,
 )
 
+from ltv_core.settings import get_settings
 from ltv_pipeline.defs.marts.build import MARTS, Mart, build_mart
 from ltv_pipeline.defs.marts.chart import cohort_curves_png
 from ltv_pipeline.defs.marts.checks import CURVE_MARTS, check_names, run_checks
@@ -25,7 +26,6 @@ from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.lib.warehouse import Warehouse
 from ltv_pipeline.metrics.ltv_table import HORIZON_COLUMNS, ltv_table
 from ltv_pipeline.metrics.time_between_purchases import median_days_sql
-from ltv_pipeline.settings import get_settings
 
 MODEL_DEPS = ["customers", "transactions", "subscriptions", "declined_charges"]
 PREVIEW_ROWS = 20

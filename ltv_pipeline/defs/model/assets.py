@@ -18,6 +18,8 @@ from dagster import (
     multi_asset,
 )
 
+from ltv_core.formats.profiles import load_catalog
+from ltv_core.settings import get_settings
 from ltv_pipeline.contracts.keys_unique import KEYS_UNIQUE, keys_unique
 from ltv_pipeline.defs.model.automation import MODEL_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
 from ltv_pipeline.defs.model.customers import build_customers
@@ -25,11 +27,9 @@ from ltv_pipeline.defs.model.reconciliation import collected_mismatches, reconci
 from ltv_pipeline.defs.model.subscriptions import build_subscriptions
 from ltv_pipeline.defs.model.transactions import build_declined_charges, build_transactions
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
-from ltv_pipeline.formats.profiles import load_catalog
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.lib.transaction import one_transaction
 from ltv_pipeline.lib.warehouse import Warehouse
-from ltv_pipeline.settings import get_settings
 
 RAW_ORDERS = AssetKey("raw_samcart_orders")
 RAW_WEBHOOKS = AssetKey(WEBHOOK_EVENTS_ASSET)

@@ -7,8 +7,8 @@ without threading it through each query builder.
 
 import duckdb
 
-from ltv_pipeline.metrics.definitions import DEFAULT_CUSTOMER_KEY_RULE, customer_key_sql
-from ltv_pipeline.settings import get_settings
+from ltv_core.settings import DEFAULT_CUSTOMER_KEY_RULE, get_settings
+from ltv_pipeline.metrics.definitions import customer_key_sql
 
 
 def use_customer_key_rule(conn: duckdb.DuckDBPyConnection) -> str:

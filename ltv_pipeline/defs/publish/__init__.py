@@ -1,1 +1,1 @@
-"""Publishing the marts' report rows for the report page (see ltv_pipeline.publish)."""
+"""Publishing the marts' report rows for the report page (see ltv_pipeline.reports.publish)."""

@@ -6,11 +6,12 @@ the warehouse and can never hold its lock while the pipeline writes.
 
 from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, asset
 
+from ltv_core.published_reports import published_path
+from ltv_core.settings import get_settings
 from ltv_pipeline.defs.marts.build import MARTS
 from ltv_pipeline.defs.model.automation import MARTS_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
 from ltv_pipeline.lib.warehouse import Warehouse
-from ltv_pipeline.publish import publish_reports, published_path
-from ltv_pipeline.settings import get_settings
+from ltv_pipeline.reports.publish import publish_reports
 
 
 def build_publish_asset() -> AssetsDefinition:

@@ -12,25 +12,25 @@ from dagster import (
     asset,
 )
 
-from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_result
-from ltv_pipeline.defs.raw_files.partitions import file_partitions
-from ltv_pipeline.formats.csv_file import CsvFileError
-from ltv_pipeline.formats.detect import FormatMismatch
-from ltv_pipeline.formats.profiles import (
+from ltv_core.archive import archived_path, original_name
+from ltv_core.file_results import FileResult, write_result
+from ltv_core.formats.csv_file import CsvFileError
+from ltv_core.formats.detect import FormatMismatch
+from ltv_core.formats.profiles import (
     FormatCatalog,
     FormatConfigError,
     FormatProfile,
     load_catalog,
 )
-from ltv_pipeline.ingest.archive import archived_path, original_name
+from ltv_core.partition_keys import parse_file_partition_key
+from ltv_core.quarantine import forget_parse_failure, quarantine_archived
+from ltv_core.settings import Settings, get_settings
+from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_result
+from ltv_pipeline.defs.raw_files.partitions import file_partitions
 from ltv_pipeline.ingest.load_file import FileLoad, load_file
-from ltv_pipeline.ingest.quarantine import forget_parse_failure, quarantine_archived
-from ltv_pipeline.ingest.results import FileResult, write_result
 from ltv_pipeline.lib.markdown import markdown_table
-from ltv_pipeline.lib.partition_keys import parse_file_partition_key
 from ltv_pipeline.lib.tables import landed_table
 from ltv_pipeline.lib.warehouse import Warehouse
-from ltv_pipeline.settings import Settings, get_settings
 
 PREVIEW_ROWS = 5
 RAW_FILES_GROUP = "raw_samcart"

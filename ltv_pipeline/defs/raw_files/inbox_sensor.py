@@ -5,7 +5,7 @@ previous tick, and older than the settle time, so a copy still in progress is le
 in `inbox/<account>/` belong to that account. Each file ends in exactly one place: `archive/`
 (ingested, or a duplicate of archived content) or `quarantine/` with a plain-words reason; one
 that is archived but then fails while its rows are parsed gets its quarantined copy from the raw
-asset (ingest/quarantine.py). Symbolic links are quarantined as links, never followed.
+asset (ltv_core/quarantine.py). Symbolic links are quarantined as links, never followed.
 """
 
 import json
@@ -22,16 +22,16 @@ from dagster import (
     sensor,
 )
 
+from ltv_core.formats.profiles import FormatConfigError, FormatProfile, load_catalog
+from ltv_core.quarantine import quarantine
+from ltv_core.receive_file import receive_file
+from ltv_core.settings import DEFAULT_ACCOUNT, SettingsError, get_settings, validate_account
 from ltv_pipeline.defs.raw_files.jobs import INGEST_JOBS, ingest_job_name
 from ltv_pipeline.defs.raw_files.partitions import (
     already_loaded,
     file_partitions,
     unregistered_archived_files,
 )
-from ltv_pipeline.formats.profiles import FormatConfigError, FormatProfile, load_catalog
-from ltv_pipeline.ingest.quarantine import quarantine
-from ltv_pipeline.ingest.receive import receive_file
-from ltv_pipeline.settings import DEFAULT_ACCOUNT, SettingsError, get_settings, validate_account
 
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".error.txt")
 

@@ -9,8 +9,8 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
 
+from ltv_core.formats.profiles import FormatProfile, load_catalog
 from ltv_pipeline.defs.raw_files.partitions import file_partitions
-from ltv_pipeline.formats.profiles import FormatProfile, load_catalog
 
 
 def ingest_job_name(profile: FormatProfile) -> str:

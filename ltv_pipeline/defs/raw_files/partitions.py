@@ -7,9 +7,9 @@ from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance, DynamicPartitionsDefinition
 
-from ltv_pipeline.formats.profiles import FormatCatalog, FormatProfile
-from ltv_pipeline.ingest.archive import Arrival, all_arrivals
-from ltv_pipeline.lib.partition_keys import file_partition_key
+from ltv_core.archive import Arrival, all_arrivals
+from ltv_core.formats.profiles import FormatCatalog, FormatProfile
+from ltv_core.partition_keys import file_partition_key
 
 
 def file_partitions(profile: FormatProfile) -> DynamicPartitionsDefinition:

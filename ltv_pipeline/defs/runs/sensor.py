@@ -8,8 +8,8 @@ definitions, so homes whose dagster.yaml was written earlier get it too.
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 
+from ltv_core.settings import get_settings
 from ltv_pipeline.lib.run_owners import fail_orphaned_runs
-from ltv_pipeline.settings import get_settings
 
 
 @sensor(

@@ -20,6 +20,7 @@ from dagster import (
     asset,
 )
 
+from ltv_core.settings import get_settings
 from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_result
 from ltv_pipeline.contracts.webhook_events import webhook_contract_failures
 from ltv_pipeline.defs.webhooks.event_types import known_event_types
@@ -33,7 +34,6 @@ from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET, webhook_
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.lib.warehouse import Warehouse
 from ltv_pipeline.lib.webhook_import import DIGEST_METADATA, day_digest, day_window, import_landed
-from ltv_pipeline.settings import get_settings
 
 PREVIEW_ROWS = 5
 LINES_TABLE = "webhook_lines"

@@ -8,8 +8,8 @@ reads only the canonical types, leaves it alone.
 
 from __future__ import annotations
 
-from ltv_pipeline.formats.profiles import load_catalog
-from ltv_pipeline.settings import get_settings
+from ltv_core.formats.profiles import load_catalog
+from ltv_core.settings import get_settings
 
 EVENT_TYPE_VOCABULARY = "webhook_event_type"
 # Types that carry money: without an amount they cannot count toward LTV.

@@ -1,6 +1,6 @@
 """Webhook bodies -> canonical event lines, with the same SQL money/email/integer rules as CSVs.
 
-Python turns each stored body into a JSON document (ltv_webhook.payload, shared with the
+Python turns each stored body into a JSON document (ltv_core.webhook_payload, shared with the
 sidecar); DuckDB does the rest column-wise. Numbers in the document are their literal text, so
 `29`, `"47.00"` and `"$1,234.50"` all go through the one money parser, exactly.
 
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from ltv_core.webhook_payload import PayloadError, document_text
 from ltv_pipeline.defs.webhooks.event_types import (
     MONEY_EVENT_TYPES,
     ORDER_ID_EVENT_TYPES,
@@ -43,7 +44,6 @@ from ltv_pipeline.lib.sql_parsing import (
     vocabulary_expected,
     vocabulary_sql,
 )
-from ltv_webhook.payload import PayloadError, document_text
 
 EVENT_COLUMNS = [
     "account",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import DailyPartitionsDefinition
 
-from ltv_pipeline.settings import Settings
+from ltv_core.settings import Settings
 
 WEBHOOK_EVENTS_ASSET = "raw_samcart_webhook_events"
 

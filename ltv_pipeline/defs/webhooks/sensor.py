@@ -28,10 +28,10 @@ from dagster import (
     sensor,
 )
 
+from ltv_core.settings import get_settings
+from ltv_core.webhook_segments import Layout, has_unsealed_dead_segments
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.lib.webhook_import import imported_since, local_day, segment_days
-from ltv_pipeline.settings import get_settings
-from ltv_webhook.segments import Layout, has_unsealed_dead_segments
 
 IN_FLIGHT = [
     DagsterRunStatus.QUEUED,

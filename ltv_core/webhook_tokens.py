@@ -14,11 +14,11 @@ import logging
 import secrets
 from pathlib import Path
 
-from ltv_pipeline.lib.atomic_files import write_atomically
-from ltv_pipeline.settings import validate_account
+from ltv_core.atomic_files import write_atomically
+from ltv_core.settings import Settings, validate_account
 
 TOKEN_BYTES = 32
-log = logging.getLogger("ltv_webhook.tokens")
+log = logging.getLogger("ltv_core.webhook_tokens")
 
 
 class TokenFileError(RuntimeError):
@@ -109,3 +109,9 @@ class TokenIndex:
             self.reload()
             found = self._match(candidate)
         return found
+
+
+def notify_url(settings: Settings, account: str, base_url: str | None = None) -> str:
+    """The Notify URL to paste into SamCart for one account (its token made on first use): one
+    answer for `ltv webhook-url`, `ltv run` and the settings page."""
+    return settings.webhook_url(ensure_token(settings.webhook_tokens_path, account), base_url)

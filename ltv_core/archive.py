@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from ltv_pipeline.formats.csv_file import sha256_of
-from ltv_pipeline.lib.atomic_files import write_atomically
+from ltv_core.atomic_files import write_atomically
+from ltv_core.formats.csv_file import sha256_of
 
 
 @dataclass(frozen=True)

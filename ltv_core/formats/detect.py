@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ltv_pipeline.formats.profiles import FormatCatalog, FormatProfile, normalize_label
+from ltv_core.formats.profiles import FormatCatalog, FormatProfile, normalize_label
 
 
 class FormatMismatch(ValueError):

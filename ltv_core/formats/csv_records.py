@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ltv_pipeline.formats.csv_file import CsvFacts, CsvFileError
+from ltv_core.formats.csv_file import CsvFacts, CsvFileError
 
 # Python's own limit on a cell (128 KiB) would cut a long cell into several records; the limit
 # that counts is the settings' limit on a whole record, applied here per record.

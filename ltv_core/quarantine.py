@@ -14,7 +14,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ltv_pipeline.lib.atomic_files import write_atomically
+from ltv_core.atomic_files import write_atomically
 
 RETRY_ADVICE = (
     "Fix the file (or add a header alias in formats.toml) and drop it in the inbox again, "

@@ -29,31 +29,36 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ltv_webhook.landing_log import read_records
+from ltv_core.landing_log import read_records
 
-log = logging.getLogger("ltv_webhook.segments")
+log = logging.getLogger("ltv_core.webhook_segments")
+
+# The hand-off contract between the receiver and the pipeline: one row per delivery answered.
+# Segment files hold them in `deliveries`; the warehouse keeps one per (account, content), with
+# the segment it came from, in `webhook_deliveries`.
+DELIVERY_COLUMNS: tuple[tuple[str, str, pa.DataType], ...] = (
+    ("account", "VARCHAR NOT NULL", pa.string()),
+    ("content_hash", "VARCHAR NOT NULL", pa.string()),
+    ("received_at", "TIMESTAMP NOT NULL", pa.timestamp("us")),
+    ("content_type", "VARCHAR", pa.string()),
+    ("body", "BLOB NOT NULL", pa.binary()),
+    ("outcome", "VARCHAR NOT NULL", pa.string()),
+    ("reason", "VARCHAR", pa.string()),
+)
+
+
+def deliveries_table_sql(name: str, *extra: str) -> str:
+    columns = [f"{column} {sql_type}" for column, sql_type, _ in DELIVERY_COLUMNS]
+    return f"CREATE TABLE IF NOT EXISTS {name} ({', '.join([*columns, *extra])})"
+
 
 TABLE = "deliveries"
-CREATE_TABLE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-    account VARCHAR NOT NULL,
-    content_hash VARCHAR NOT NULL,
-    received_at TIMESTAMP NOT NULL,
-    content_type VARCHAR,
-    body BLOB NOT NULL,
-    outcome VARCHAR NOT NULL,
-    reason VARCHAR
-)"""
-ARROW_SCHEMA = pa.schema(
-    [
-        ("account", pa.string()),
-        ("content_hash", pa.string()),
-        ("received_at", pa.timestamp("us")),
-        ("content_type", pa.string()),
-        ("body", pa.binary()),
-        ("outcome", pa.string()),
-        ("reason", pa.string()),
-    ]
+CREATE_TABLE = deliveries_table_sql(TABLE)
+WAREHOUSE_TABLE = "webhook_deliveries"
+CREATE_WAREHOUSE_TABLE = deliveries_table_sql(
+    WAREHOUSE_TABLE, "segment VARCHAR", "PRIMARY KEY (account, content_hash)"
 )
+ARROW_SCHEMA = pa.schema([(column, arrow_type) for column, _, arrow_type in DELIVERY_COLUMNS])
 LOG_SUFFIX = ".log"
 SEGMENT_SUFFIX = ".duckdb"
 SEALING_SUFFIX = ".duckdb.tmp"

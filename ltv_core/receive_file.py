@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ltv_pipeline.formats.csv_file import CsvFileError, inspect_file, sha256_of
-from ltv_pipeline.formats.detect import FormatMismatch, mapping_for
-from ltv_pipeline.formats.profiles import FormatCatalog, FormatConfigError, FormatProfile
-from ltv_pipeline.ingest.archive import ArchiveError, archive_file
-from ltv_pipeline.ingest.results import FileResult, read_result, write_result
-from ltv_pipeline.lib.disk_full import disk_full
-from ltv_pipeline.lib.partition_keys import file_partition_key
+from ltv_core.archive import ArchiveError, archive_file
+from ltv_core.disk_full import disk_full
+from ltv_core.file_results import FileResult, read_result, write_result
+from ltv_core.formats.csv_file import CsvFileError, inspect_file, sha256_of
+from ltv_core.formats.detect import FormatMismatch, mapping_for
+from ltv_core.formats.profiles import FormatCatalog, FormatConfigError, FormatProfile
+from ltv_core.partition_keys import file_partition_key
 
 Outcome = Literal["new", "duplicate", "failed"]
 
