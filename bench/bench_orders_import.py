@@ -138,8 +138,8 @@ def child_ours(csv_path: Path, work: Path) -> dict:
     from ltv_pipeline.formats.csv_file import sha256_of
     from ltv_pipeline.formats.profiles import load_catalog
     from ltv_pipeline.ingest.archive import archive_file
-    from ltv_pipeline.lib.warehouse import connect_warehouse
     from ltv_pipeline.settings import get_settings
+    from ltv_pipeline.warehouse.connection import connect_warehouse
 
     settings = get_settings()
     settings.ensure_layout()

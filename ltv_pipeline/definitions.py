@@ -13,8 +13,8 @@ from ltv_pipeline.defs.raw_files.inbox_sensor import inbox_sensor
 from ltv_pipeline.defs.runs.sensor import orphaned_runs_sensor
 from ltv_pipeline.defs.webhooks.assets import build_webhook_events_asset
 from ltv_pipeline.defs.webhooks.sensor import webhook_sensor
-from ltv_pipeline.lib.warehouse import Warehouse
 from ltv_pipeline.settings import get_settings, keep_files_private
+from ltv_pipeline.warehouse.connection import Warehouse
 
 
 def build_definitions() -> Definitions:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from ltv_pipeline.formats.profiles import load_catalog
 from ltv_pipeline.lib.disk_full import disk_full
-from ltv_pipeline.lib.warehouse import WarehouseBusy
 from ltv_pipeline.settings import (
     DEFAULT_ACCOUNT,
     Settings,
@@ -17,6 +16,7 @@ from ltv_pipeline.settings import (
     get_settings,
     keep_files_private,
 )
+from ltv_pipeline.warehouse.connection import WarehouseBusy
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
@@ -78,7 +78,7 @@ def _sql(args: argparse.Namespace, settings: Settings) -> int:
     import duckdb
 
     from ltv_pipeline.lib.csv_output import write_csv
-    from ltv_pipeline.lib.warehouse import connect_warehouse
+    from ltv_pipeline.warehouse.connection import connect_warehouse
 
     conn = connect_warehouse(
         settings.warehouse_path,

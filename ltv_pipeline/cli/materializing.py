@@ -23,9 +23,9 @@ from ltv_pipeline.formats.profiles import load_catalog
 from ltv_pipeline.ingest.quarantine import parse_failures
 from ltv_pipeline.lib.disk_full import DiskFull, is_disk_full_text
 from ltv_pipeline.lib.run_owners import owner_tags
-from ltv_pipeline.lib.warehouse import WarehouseBusy, connect_warehouse
 from ltv_pipeline.lib.webhook_import import DIGEST_METADATA, day_digests, import_landed
 from ltv_pipeline.settings import Settings, get_settings
+from ltv_pipeline.warehouse.connection import WarehouseBusy, connect_warehouse
 
 
 @dataclass(frozen=True)

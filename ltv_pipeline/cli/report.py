@@ -19,7 +19,6 @@ import duckdb
 
 from ltv_pipeline.defs.model.customer_key import built_customer_key_rules
 from ltv_pipeline.lib.csv_output import write_csv
-from ltv_pipeline.lib.warehouse import connect_warehouse
 from ltv_pipeline.metrics.as_of import resolve_as_of
 from ltv_pipeline.metrics.customer_ltv import customer_ltv_sql
 from ltv_pipeline.metrics.definitions import (
@@ -40,6 +39,7 @@ from ltv_pipeline.metrics.subscription_metrics import derived_rates_sql, subscri
 from ltv_pipeline.metrics.time_between_purchases import median_days_sql, purchase_gaps_sql
 from ltv_pipeline.publish import ACCOUNTS_SQL
 from ltv_pipeline.settings import Settings
+from ltv_pipeline.warehouse.connection import connect_warehouse
 
 REPORTS = (
     "cohort-ltv",

@@ -38,7 +38,9 @@ from ltv_pipeline.formats.csv_records import Record, read_records, write_clean_c
 from ltv_pipeline.formats.detect import FormatMismatch, HeaderMapping, mapping_for
 from ltv_pipeline.formats.profiles import ColumnSpec, FormatCatalog, FormatProfile
 from ltv_pipeline.lib import sql_parsing as sp
-from ltv_pipeline.lib.tables import (
+from ltv_pipeline.lib.transaction import one_transaction
+from ltv_pipeline.settings import DEFAULT_MAX_RECORD_BYTES
+from ltv_pipeline.warehouse.landed import (
     bare_name,
     file_table,
     landed_table,
@@ -47,10 +49,8 @@ from ltv_pipeline.lib.tables import (
     stored_when_changed,
     typed_columns,
     typed_name,
-    write_view,
 )
-from ltv_pipeline.lib.transaction import one_transaction
-from ltv_pipeline.settings import DEFAULT_MAX_RECORD_BYTES
+from ltv_pipeline.warehouse.views import write_view
 
 MAX_REASONS_REPORTED = 5
 OVERFLOW_COLUMNS = 4

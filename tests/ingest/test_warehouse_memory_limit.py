@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ltv_pipeline.lib.warehouse import Warehouse, connect_warehouse
 from ltv_pipeline.settings import Settings, SettingsError
+from ltv_pipeline.warehouse.connection import Warehouse, connect_warehouse
 
 
 def _memory_limit(conn) -> str:
@@ -49,3 +49,16 @@ def test_the_default_memory_limit_is_a_share_of_the_machine(
 def test_a_memory_limit_that_is_not_a_size_is_refused(value: str) -> None:
     with pytest.raises(SettingsError, match="LTV_WAREHOUSE_MEMORY_LIMIT="):
         Settings.from_env({"LTV_WAREHOUSE_MEMORY_LIMIT": value})
+
+
+def test_the_resources_connection_config_reaches_every_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LTV_WAREHOUSE_MEMORY_LIMIT", "512MiB")
+    resource = Warehouse(
+        database=str(tmp_path / "warehouse.duckdb"), connection_config={"threads": 1}
+    )
+    for read_only in (False, True):
+        with resource.get_connection(read_only=read_only) as conn:
+            assert conn.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+            assert _memory_limit(conn) == "512.0 MiB"  # beside the memory limit

@@ -15,8 +15,8 @@ from ltv_pipeline.formats.detect import detect_format
 from ltv_pipeline.formats.profiles import load_catalog
 from ltv_pipeline.ingest.archive import archive_file
 from ltv_pipeline.lib.partition_keys import file_partition_key
-from ltv_pipeline.lib.warehouse import connect_warehouse
 from ltv_pipeline.settings import Settings
+from ltv_pipeline.warehouse.connection import connect_warehouse
 
 MODEL_AND_MARTS_GROUPS = ("ltv_model", "ltv_marts")
 

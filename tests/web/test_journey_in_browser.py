@@ -20,10 +20,10 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from ltv_pipeline.cli.report import build_report
 from ltv_pipeline.definitions import build_definitions
-from ltv_pipeline.lib.warehouse import connect_warehouse
 from ltv_pipeline.metrics.definitions import MetricOptions
 from ltv_pipeline.publish import published_path
 from ltv_pipeline.settings import Settings
+from ltv_pipeline.warehouse.connection import connect_warehouse
 from ltv_web.app import webhook_address
 from ltv_web.report_view import CHART_COHORTS
 from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, free_port

@@ -18,9 +18,9 @@ from dagster._core.test_utils import create_run_for_test
 from ltv_pipeline.cli.main import main as ltv_main
 from ltv_pipeline.defs.webhooks.parsing import DOCS_SCHEMA, MAX_REPEATED_CHARS, parse_lines
 from ltv_pipeline.defs.webhooks.sensor import webhook_sensor
-from ltv_pipeline.lib.tables import WEBHOOK_TABLES
 from ltv_pipeline.lib.webhook_import import day_window, import_landed, received_days
 from ltv_pipeline.settings import Settings
+from ltv_pipeline.warehouse.webhook_tables import WEBHOOK_TABLES
 from ltv_webhook.payload import document_text
 from ltv_webhook.segments import CREATE_TABLE, TABLE, Layout
 from tests.webhooks.sidecar import event_body, materialize_days, sha256, warehouse_rows

@@ -28,8 +28,8 @@ from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.formats.profiles import load_catalog
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.lib.transaction import one_transaction
-from ltv_pipeline.lib.warehouse import Warehouse
 from ltv_pipeline.settings import get_settings
+from ltv_pipeline.warehouse.connection import Warehouse
 
 RAW_ORDERS = AssetKey("raw_samcart_orders")
 RAW_WEBHOOKS = AssetKey(WEBHOOK_EVENTS_ASSET)

@@ -8,9 +8,9 @@ from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, 
 
 from ltv_pipeline.defs.marts.build import MARTS
 from ltv_pipeline.defs.model.automation import MARTS_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
-from ltv_pipeline.lib.warehouse import Warehouse
 from ltv_pipeline.publish import publish_reports, published_path
 from ltv_pipeline.settings import get_settings
+from ltv_pipeline.warehouse.connection import Warehouse
 
 
 def build_publish_asset() -> AssetsDefinition:

@@ -28,9 +28,9 @@ from ltv_pipeline.ingest.quarantine import forget_parse_failure, quarantine_arch
 from ltv_pipeline.ingest.results import FileResult, write_result
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.lib.partition_keys import parse_file_partition_key
-from ltv_pipeline.lib.tables import landed_table
-from ltv_pipeline.lib.warehouse import Warehouse
 from ltv_pipeline.settings import Settings, get_settings
+from ltv_pipeline.warehouse.connection import Warehouse
+from ltv_pipeline.warehouse.landed import landed_table
 
 PREVIEW_ROWS = 5
 RAW_FILES_GROUP = "raw_samcart"

@@ -2,22 +2,25 @@
 
 DuckDB refuses a second process outright while one holds the file ("Conflicting lock is held"),
 so every opener waits politely for the holder to finish, up to the busy timeout, and then says
-`warehouse busy` instead of failing with a lock trace. Tables are created here, on first use.
+`warehouse busy` instead of failing with a lock trace. A write open brings the schema up to
+date (schema_version) and clears what a killed load left (landed.drop_abandoned_loads).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
-from dagster_duckdb import DuckDBResource
+from dagster import ConfigurableResource
 from pydantic import Field
 
-from ltv_pipeline.lib.tables import ensure_tables
 from ltv_pipeline.settings import get_settings
+from ltv_pipeline.warehouse.landed import drop_abandoned_loads
+from ltv_pipeline.warehouse.schema_version import ensure_schema
 
 RETRY_SLEEP_SECONDS = 0.25
 # DuckDB settings that confine a connection to the database file it opened: no other files read
@@ -47,26 +50,28 @@ def connect_warehouse(
     read_only: bool = False,
     timeout_seconds: float = 60.0,
     warehouse_only: bool = False,
+    config: Mapping[str, Any] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse, waiting while another process holds it.
 
     `warehouse_only` is for SQL a user types (`ltv sql`): it may read the warehouse and nothing
     else on the machine (see WAREHOUSE_ONLY). Every connection is held to the configured
     memory limit (LTV_WAREHOUSE_MEMORY_LIMIT), so a runaway query fails its run, not the machine.
+    `config` is further DuckDB settings (the resource's connection_config); it may override the
+    memory limit, but never the confinement of `warehouse_only`.
     """
-    config = {"memory_limit": get_settings().warehouse_memory_limit}
+    duckdb_config = {"memory_limit": get_settings().warehouse_memory_limit, **(config or {})}
     if warehouse_only:
-        config.update(WAREHOUSE_ONLY)
+        duckdb_config.update(WAREHOUSE_ONLY)
     path.parent.mkdir(parents=True, exist_ok=True)
     if read_only and not path.exists():
         # A read-only open of a missing file fails; an empty warehouse is the honest answer.
-        with connect_warehouse(path, timeout_seconds=timeout_seconds):
-            pass
+        connect_warehouse(path, timeout_seconds=timeout_seconds, config=config).close()
     deadline = time.monotonic() + timeout_seconds
     started = time.monotonic()
     while True:
         try:
-            conn = duckdb.connect(str(path), read_only=read_only, config=config)
+            conn = duckdb.connect(str(path), read_only=read_only, config=duckdb_config)
         except duckdb.IOException as exc:
             if not _is_lock_error(exc):
                 raise
@@ -78,19 +83,32 @@ def connect_warehouse(
             time.sleep(RETRY_SLEEP_SECONDS)
             continue
         if not read_only:
-            ensure_tables(conn)
+            try:
+                drop_abandoned_loads(conn)
+                ensure_schema(conn)
+            except BaseException:
+                conn.close()
+                raise
         return conn
 
 
-class Warehouse(DuckDBResource):
-    """The Dagster resource the assets use; the same opener as the CLI, with its waiting."""
+class Warehouse(ConfigurableResource):
+    """The Dagster resource the assets use: the same opener as the CLI, with its waiting. It has
+    dagster_duckdb.DuckDBResource's fields, and its connection_config reaches every connection."""
 
+    database: str = Field(description="Path to the warehouse's DuckDB file.")
+    connection_config: dict[str, Any] = Field(
+        default={}, description="DuckDB settings for every connection, beside the memory limit."
+    )
     busy_timeout_seconds: float = Field(default=60.0, description="Wait this long for a lock.")
 
     @contextmanager
-    def get_connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:  # type: ignore[override]
+    def get_connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         conn = connect_warehouse(
-            Path(self.database), read_only=read_only, timeout_seconds=self.busy_timeout_seconds
+            Path(self.database),
+            read_only=read_only,
+            timeout_seconds=self.busy_timeout_seconds,
+            config=self.connection_config,
         )
         try:
             yield conn
