@@ -16,17 +16,8 @@ from ltv_pipeline.warehouse.landed import file_table, raw_columns
 from ltv_pipeline.warehouse.migrations import CURRENT_VERSION
 from ltv_pipeline.warehouse.schema import definitions
 from ltv_pipeline.warehouse.schema_version import NewerWarehouse, stored_version
+from tests.ingest.test_warehouse_layout import OLD_KEY_COLUMNS, table_type
 from tests.support import landed_file_tables
-
-OLD_KEY_COLUMNS = (
-    "account VARCHAR NOT NULL, file_hash VARCHAR NOT NULL, line_number BIGINT NOT NULL"
-)
-
-
-def table_type(conn: duckdb.DuckDBPyConnection, name: str) -> str:
-    return conn.execute(
-        "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchall()[0][0]
 
 
 def write_two_table_layout(path: Path, catalog: FormatCatalog) -> None:
