@@ -51,10 +51,11 @@ def generate(path: Path, customers: int) -> dict[str, int]:
     import duckdb
 
     from ltv_core.formats.profiles import load_catalog
-    from ltv_pipeline.lib.tables import ensure_tables, store_file_records
+    from ltv_pipeline.warehouse.landed import store_file_records
+    from ltv_pipeline.warehouse.schema_version import ensure_schema
 
     conn = duckdb.connect(str(path))
-    ensure_tables(conn)
+    ensure_schema(conn)
     orders = customers * 6
     catalog = load_catalog()
     store_file_records(
@@ -219,7 +220,7 @@ def child(mode: str, path: str) -> None:
 
         from ltv_pipeline.definitions import build_definitions
         from ltv_pipeline.defs.model.automation import MARTS_GROUP, MODEL_GROUP
-        from ltv_pipeline.lib.warehouse import connect_warehouse
+        from ltv_pipeline.warehouse.connection import connect_warehouse
 
         defs = build_definitions()
         graph = defs.resolve_asset_graph()
@@ -261,7 +262,7 @@ def child(mode: str, path: str) -> None:
         result["dagster_startup_s"] = time.perf_counter() - started
         from ltv_pipeline.defs.marts.build import build_marts
         from ltv_pipeline.defs.model.build import build_model
-        from ltv_pipeline.lib.warehouse import connect_warehouse
+        from ltv_pipeline.warehouse.connection import connect_warehouse
 
         conn = connect_warehouse(Path(path))
         started = time.perf_counter()

@@ -139,7 +139,7 @@ def child_ours(csv_path: Path, work: Path) -> dict:
     from ltv_core.formats.profiles import load_catalog
     from ltv_core.settings import get_settings
     from ltv_pipeline.defs.raw_files.assets import load_and_check
-    from ltv_pipeline.lib.warehouse import connect_warehouse
+    from ltv_pipeline.warehouse.connection import open_warehouse
 
     settings = get_settings()
     settings.ensure_layout()
@@ -154,7 +154,7 @@ def child_ours(csv_path: Path, work: Path) -> dict:
         format_name=profile.name,
         file_name=csv_path.name,
     )
-    conn = connect_warehouse(settings.warehouse_path)
+    conn = open_warehouse(settings)
     started = time.perf_counter()
     load, check = load_and_check(conn, settings, catalog, profile, "default", sha, csv_path.name)
     conn.execute("CHECKPOINT")

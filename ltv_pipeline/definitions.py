@@ -15,7 +15,7 @@ from ltv_pipeline.defs.raw_files.inbox_sensor import inbox_sensor
 from ltv_pipeline.defs.runs.sensor import orphaned_runs_sensor
 from ltv_pipeline.defs.webhooks.assets import build_webhook_events_asset
 from ltv_pipeline.defs.webhooks.sensor import webhook_sensor
-from ltv_pipeline.lib.warehouse import Warehouse
+from ltv_pipeline.warehouse.connection import Warehouse
 
 
 def build_definitions() -> Definitions:
@@ -32,10 +32,7 @@ def build_definitions() -> Definitions:
         ],
         sensors=[inbox_sensor, webhook_sensor, ltv_automation_sensor(), orphaned_runs_sensor],
         resources={
-            "warehouse": Warehouse(
-                database=str(settings.warehouse_path),
-                busy_timeout_seconds=settings.busy_timeout_seconds,
-            )
+            "warehouse": Warehouse.of(settings),
         },
     )
 

@@ -10,7 +10,7 @@ import pytest
 
 from ltv_core.formats.profiles import FormatCatalog, load_catalog
 from ltv_core.settings import Settings
-from ltv_pipeline.lib.tables import ensure_tables
+from ltv_pipeline.warehouse.schema_version import ensure_schema
 
 
 @pytest.fixture
@@ -33,6 +33,6 @@ def catalog() -> FormatCatalog:
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    ensure_tables(conn)
+    ensure_schema(conn)
     yield conn
     conn.close()

@@ -16,7 +16,7 @@ from ltv_core.settings import (
     SettingsError,
     get_settings,
 )
-from ltv_pipeline.lib.warehouse import WarehouseBusy
+from ltv_pipeline.warehouse.connection import WarehouseBusy
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
@@ -78,14 +78,9 @@ def _sql(args: argparse.Namespace, settings: Settings) -> int:
     import duckdb
 
     from ltv_pipeline.lib.csv_output import write_csv
-    from ltv_pipeline.lib.warehouse import connect_warehouse
+    from ltv_pipeline.warehouse.connection import open_warehouse
 
-    conn = connect_warehouse(
-        settings.warehouse_path,
-        read_only=True,
-        timeout_seconds=settings.busy_timeout_seconds,
-        warehouse_only=True,
-    )
+    conn = open_warehouse(settings, read_only=True, warehouse_only=True)
     try:
         cursor = conn.execute(args.query)
         columns = [d[0] for d in cursor.description or []]

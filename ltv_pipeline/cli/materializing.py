@@ -24,8 +24,8 @@ from ltv_pipeline.defs.model.customer_key import built_customer_key_rules
 from ltv_pipeline.defs.raw_files.partitions import file_partitions, unregistered_archived_files
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.lib.run_owners import owner_tags
-from ltv_pipeline.lib.warehouse import WarehouseBusy, connect_warehouse
 from ltv_pipeline.lib.webhook_import import DIGEST_METADATA, day_digests, import_landed
+from ltv_pipeline.warehouse.connection import WarehouseBusy, open_warehouse
 
 
 @dataclass(frozen=True)
@@ -174,9 +174,7 @@ def customer_key_rule_changed(settings: Settings) -> bool:
     """The model was built under another LTV_CUSTOMER_KEY than the one set now."""
     if not settings.warehouse_path.exists():
         return False
-    conn = connect_warehouse(
-        settings.warehouse_path, read_only=True, timeout_seconds=settings.busy_timeout_seconds
-    )
+    conn = open_warehouse(settings, read_only=True)
     try:
         built = built_customer_key_rules(conn)
     finally:
@@ -191,7 +189,7 @@ def webhook_days_with_data(settings: Settings) -> list[str]:
 
 def webhook_day_digests(settings: Settings) -> dict[str, str]:
     """Import what the sidecar sealed (or a killed sidecar left), then digest each local day."""
-    conn = connect_warehouse(settings.warehouse_path, timeout_seconds=settings.busy_timeout_seconds)
+    conn = open_warehouse(settings)
     try:
         import_landed(conn, settings.webhooks_dir)
         digests = day_digests(conn, settings.timezone)

@@ -12,7 +12,6 @@ from typing import Any, TextIO
 
 from ltv_core.settings import Settings
 from ltv_pipeline.lib.csv_output import write_csv
-from ltv_pipeline.lib.warehouse import connect_warehouse
 from ltv_pipeline.metrics.definitions import (
     BASES,
     COHORT_STARTS,
@@ -23,6 +22,7 @@ from ltv_pipeline.metrics.definitions import (
     MetricOptions,
 )
 from ltv_pipeline.reports.build import REPORTS, ReportError, UnknownAccount, build_report
+from ltv_pipeline.warehouse.connection import open_warehouse
 
 FORMATS = ("table", "csv", "json")
 
@@ -96,9 +96,7 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
     options = MetricOptions(
         period=args.period, cohort_start=args.cohort_start.replace("-", "_"), as_of=args.as_of
     )
-    conn = connect_warehouse(
-        settings.warehouse_path, read_only=True, timeout_seconds=settings.busy_timeout_seconds
-    )
+    conn = open_warehouse(settings, read_only=True)
     try:
         columns, rows, labels = build_report(
             conn, args.report, account=args.account, basis=args.basis, options=options

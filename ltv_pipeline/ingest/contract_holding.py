@@ -10,7 +10,7 @@ from ltv_pipeline.contracts.raw_files import contract_columns, contract_failures
 from ltv_pipeline.ingest.file_to_load import FileToLoad
 from ltv_pipeline.ingest.parse_plan import ParsePlan
 from ltv_pipeline.lib import sql_parsing as sp
-from ltv_pipeline.lib.tables import file_table
+from ltv_pipeline.warehouse.landed import file_table
 
 
 def hold_to_contract(

@@ -1,7 +1,7 @@
 """Which line of the file each landed record starts on, which is what a reject tells the user.
 
 When every record is one line, a record's line follows from its rowid and nothing is stored;
-otherwise the file's table gets a `line_number` per record (lib/tables.py).
+otherwise the file's table gets a `line_number` per record (warehouse/landed.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 In one pass over the file, every record lands in the file's own landed table: its cells as text
 exactly as they arrived, and beside them the typed values SQL built from the format profile
 parses out of those same cells, with whether the record is accepted (the raw asset is the view
-of the accepted ones; lib/tables.py). One transaction then puts that table in place of the
+of the accepted ones; warehouse/landed.py). One transaction then puts that table in place of the
 file's previous one, and the pandera contract validates the rows as stored; any it refuses move
 to `rejects`. Each reject says which line, which column, what value and what was expected.
 Running it twice gives the same tables, which is what makes a backfill from the UI safe.
@@ -27,8 +27,8 @@ from ltv_pipeline.ingest.file_to_load import FileToLoad
 from ltv_pipeline.ingest.landing import land_file
 from ltv_pipeline.ingest.line_numbers import drop_line_numbers
 from ltv_pipeline.ingest.table_swap import swap_in
-from ltv_pipeline.lib.tables import file_table
 from ltv_pipeline.lib.transaction import one_transaction
+from ltv_pipeline.warehouse.landed import file_table
 
 MAX_REASONS_REPORTED = 5
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ltv_core.formats.detect import HeaderMapping
 from ltv_core.formats.profiles import ColumnSpec, FormatCatalog, FormatProfile
 from ltv_pipeline.lib import sql_parsing as sp
-from ltv_pipeline.lib.tables import stored_when_changed, typed_columns, typed_name
+from ltv_pipeline.warehouse.landed import stored_when_changed, typed_columns, typed_name
 
 # Spare cells read beyond the header, so that a row with more cells than the header is rejected
 # rather than silently truncated.
@@ -185,7 +185,7 @@ class ParsePlan:
                         f"ELSE {date} END"
                     )
             elif stored_when_changed(profile.column(name)):
-                # NULL where the value is the cleaned cell itself (lib/tables.stored_when_changed).
+                # NULL where the value is the cleaned cell itself (see stored_when_changed).
                 value = f"NULLIF({sp.ident('v_' + name)}, {sp.ident('t_' + name)})"
             else:
                 value = f"CAST({sp.ident('v_' + name)} AS {sql_type})"

@@ -16,14 +16,14 @@ from ltv_core.formats.csv_records import Record
 from ltv_pipeline.ingest.contract_holding import hold_to_contract
 from ltv_pipeline.ingest.file_to_load import FileToLoad
 from ltv_pipeline.ingest.landing import Landed
-from ltv_pipeline.lib.tables import (
+from ltv_pipeline.warehouse.landed import (
     bare_name,
     file_table,
     landed_table,
     landed_view_sql,
     line_number_sql,
-    write_view,
 )
+from ltv_pipeline.warehouse.views import write_view
 
 
 @dataclass(frozen=True)

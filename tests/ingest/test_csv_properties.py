@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from ltv_core.formats.csv_file import inspect_file
 from ltv_core.formats.profiles import load_catalog
 from ltv_pipeline.ingest.load_file import load_file
-from ltv_pipeline.lib.tables import ensure_tables
+from ltv_pipeline.warehouse.schema_version import ensure_schema
 
 HEADER = b"Order ID,Order Date,Price,Customer Email,Product Name"
 COLUMNS = ["order_id", "order_date", "price", "customer_email", "product_name"]
@@ -129,7 +129,7 @@ def reference_records(data: bytes) -> list[Expected]:
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
     """One warehouse for all examples: each file is its own table, read back by its hash."""
     conn = duckdb.connect(str(tmp_path_factory.mktemp("properties") / "warehouse.duckdb"))
-    ensure_tables(conn)
+    ensure_schema(conn)
     yield conn
     conn.close()
 

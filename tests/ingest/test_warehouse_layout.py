@@ -10,13 +10,13 @@ from pathlib import Path
 import duckdb
 
 from ltv_core.formats.profiles import FormatCatalog
-from ltv_pipeline.lib.tables import (
+from ltv_pipeline.warehouse.connection import connect_warehouse
+from ltv_pipeline.warehouse.landed import (
     file_table,
     landed_columns,
     raw_columns,
     store_file_records,
 )
-from ltv_pipeline.lib.warehouse import connect_warehouse
 from tests.support import landed_file_tables, load, write_csv
 
 # The key columns of the landed and raw tables of earlier layouts, which stored them on each row.
@@ -155,6 +155,8 @@ def test_a_view_defined_by_an_older_version_is_replaced_on_open(
         "h",
         "SELECT 2 AS line_number, '1001' AS order_id, 'P' AS product_name, true AS accepted",
     )
+    # The older version recorded the definitions it made the schema to.
+    old.execute("UPDATE schema_version SET definitions = 'an older version'")
     old.close()
     conn = connect_warehouse(path)
     assert conn.execute("SELECT order_id FROM raw_samcart_orders").fetchall() == [("1001",)]
@@ -169,6 +171,7 @@ def test_a_warehouse_with_one_landed_table_for_all_files_is_split_per_file(
     path = tmp_path / "old.duckdb"
     connect_warehouse(path).close()
     old = duckdb.connect(str(path))
+    old.execute("DROP TABLE schema_version")  # written before schema versions
     profile = catalog.profile("samcart-orders")
     columns = ", ".join(
         f'"{name}" {kind}' for name, kind in landed_columns(profile) if name != "accepted"

@@ -14,7 +14,7 @@ import duckdb
 
 from ltv_core.settings import Settings
 from ltv_pipeline.defs.marts.build import MARTS as MART_DEFINITIONS
-from ltv_pipeline.lib.tables import ensure_tables
+from ltv_pipeline.warehouse.schema_version import ensure_schema
 from tests.model.loading import load_csv, load_webhooks, rebuild
 
 ORDER_HEADER = [
@@ -66,7 +66,7 @@ def webhook(event_type: str, order_id, product, price, email, **extra) -> bytes:
 @contextmanager
 def warehouse(settings: Settings, name: str = "warehouse") -> Iterator[duckdb.DuckDBPyConnection]:
     conn = duckdb.connect(str(settings.home / f"{name}.duckdb"))
-    ensure_tables(conn)
+    ensure_schema(conn)
     try:
         yield conn
     finally:

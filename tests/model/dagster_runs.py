@@ -16,7 +16,7 @@ from ltv_core.formats.profiles import load_catalog
 from ltv_core.partition_keys import file_partition_key
 from ltv_core.settings import Settings
 from ltv_pipeline.definitions import build_definitions
-from ltv_pipeline.lib.warehouse import connect_warehouse
+from ltv_pipeline.warehouse.connection import connect_warehouse
 
 MODEL_AND_MARTS_GROUPS = ("ltv_model", "ltv_marts")
 

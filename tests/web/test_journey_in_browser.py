@@ -22,9 +22,9 @@ from ltv_core.published_reports import published_path
 from ltv_core.settings import Settings
 from ltv_core.webhook_tokens import notify_url
 from ltv_pipeline.definitions import build_definitions
-from ltv_pipeline.lib.warehouse import connect_warehouse
 from ltv_pipeline.metrics.definitions import MetricOptions
 from ltv_pipeline.reports.build import build_report
+from ltv_pipeline.warehouse.connection import connect_warehouse
 from ltv_web.report_view import CHART_COHORTS
 from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, free_port
 from tests.web.services import LtvRun

@@ -21,8 +21,8 @@ from ltv_core.webhook_segments import CREATE_TABLE, TABLE, Layout
 from ltv_pipeline.cli.main import main as ltv_main
 from ltv_pipeline.defs.webhooks.parsing import DOCS_SCHEMA, MAX_REPEATED_CHARS, parse_lines
 from ltv_pipeline.defs.webhooks.sensor import webhook_sensor
-from ltv_pipeline.lib.tables import WEBHOOK_TABLES
 from ltv_pipeline.lib.webhook_import import day_window, import_landed, received_days
+from ltv_pipeline.warehouse.webhook_tables import WEBHOOK_TABLES
 from tests.webhooks.sidecar import event_body, materialize_days, sha256, warehouse_rows
 
 

@@ -23,9 +23,9 @@ from ltv_pipeline.defs.marts.chart import cohort_curves_png
 from ltv_pipeline.defs.marts.checks import CURVE_MARTS, check_names, run_checks
 from ltv_pipeline.defs.model.automation import MARTS_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
 from ltv_pipeline.lib.markdown import markdown_table
-from ltv_pipeline.lib.warehouse import Warehouse
 from ltv_pipeline.metrics.ltv_table import HORIZON_COLUMNS, ltv_table
 from ltv_pipeline.metrics.time_between_purchases import median_days_sql
+from ltv_pipeline.warehouse.connection import Warehouse
 
 MODEL_DEPS = ["customers", "transactions", "subscriptions", "declined_charges"]
 PREVIEW_ROWS = 20

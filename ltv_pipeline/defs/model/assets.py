@@ -29,7 +29,7 @@ from ltv_pipeline.defs.model.transactions import build_declined_charges, build_t
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.lib.transaction import one_transaction
-from ltv_pipeline.lib.warehouse import Warehouse
+from ltv_pipeline.warehouse.connection import Warehouse
 
 RAW_ORDERS = AssetKey("raw_samcart_orders")
 RAW_WEBHOOKS = AssetKey(WEBHOOK_EVENTS_ASSET)

@@ -10,8 +10,8 @@ from ltv_core.published_reports import published_path
 from ltv_core.settings import get_settings
 from ltv_pipeline.defs.marts.build import MARTS
 from ltv_pipeline.defs.model.automation import MARTS_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
-from ltv_pipeline.lib.warehouse import Warehouse
 from ltv_pipeline.reports.publish import publish_reports
+from ltv_pipeline.warehouse.connection import Warehouse
 
 
 def build_publish_asset() -> AssetsDefinition:

@@ -29,8 +29,8 @@ from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_r
 from ltv_pipeline.defs.raw_files.partitions import file_partitions
 from ltv_pipeline.ingest.load_file import FileLoad, load_file
 from ltv_pipeline.lib.markdown import markdown_table
-from ltv_pipeline.lib.tables import landed_table
-from ltv_pipeline.lib.warehouse import Warehouse
+from ltv_pipeline.warehouse.connection import Warehouse
+from ltv_pipeline.warehouse.landed import landed_table
 
 PREVIEW_ROWS = 5
 RAW_FILES_GROUP = "raw_samcart"

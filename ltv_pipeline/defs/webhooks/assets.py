@@ -32,8 +32,8 @@ from ltv_pipeline.defs.webhooks.parsing import (
 )
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET, webhook_day_partitions
 from ltv_pipeline.lib.markdown import markdown_table
-from ltv_pipeline.lib.warehouse import Warehouse
 from ltv_pipeline.lib.webhook_import import DIGEST_METADATA, day_digest, day_window, import_landed
+from ltv_pipeline.warehouse.connection import Warehouse
 
 PREVIEW_ROWS = 5
 LINES_TABLE = "webhook_lines"

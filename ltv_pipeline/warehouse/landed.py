@@ -1,4 +1,5 @@
-"""Warehouse table layouts, derived from the format profiles so that a column is declared once.
+"""The landed-table encoding, both ways: how a file's records are stored, and how the landed
+and raw views read them back.
 
 A file's records are stored once, in a table of that file's own in the `landed` schema: every
 cell as text exactly as it arrived, and beside them the values parsing typed (dates, money,
@@ -19,13 +20,11 @@ rather than twice is most of an import's cost.
 
 from __future__ import annotations
 
-import hashlib
-
 import duckdb
 
-from ltv_core.formats.profiles import ColumnSpec, FormatProfile, load_catalog
+from ltv_core.formats.profiles import ColumnSpec, FormatProfile
 from ltv_pipeline.lib.sql_parsing import clean_text_sql, ident, quote
-from ltv_pipeline.lib.transaction import one_transaction
+from ltv_pipeline.warehouse.views import write_view
 
 SQL_TYPES = {
     "text": "VARCHAR",
@@ -145,89 +144,6 @@ def raw_view_sql(profile: FormatProfile) -> str:
     )
 
 
-def _create_statements() -> list[str]:
-    statements = [
-        """CREATE TABLE IF NOT EXISTS rejects (
-            account VARCHAR NOT NULL,
-            source VARCHAR NOT NULL,
-            file_hash VARCHAR NOT NULL,
-            file_name VARCHAR,
-            line_number BIGINT,
-            column_name VARCHAR,
-            value VARCHAR,
-            reason VARCHAR NOT NULL
-        )""",
-        """CREATE TABLE IF NOT EXISTS source_files (
-            account VARCHAR NOT NULL,
-            file_hash VARCHAR NOT NULL,
-            format VARCHAR NOT NULL,
-            file_name VARCHAR,
-            size_bytes BIGINT,
-            encoding VARCHAR,
-            rows_read BIGINT,
-            rows_accepted BIGINT,
-            rows_rejected BIGINT,
-            first_record_line BIGINT,
-            PRIMARY KEY (account, file_hash, format)
-        )""",
-        # Warehouses from before the files' own tables: NULL means the table stores its lines.
-        "ALTER TABLE source_files ADD COLUMN IF NOT EXISTS first_record_line BIGINT",
-        f"CREATE SCHEMA IF NOT EXISTS {LANDED_SCHEMA}",
-    ]
-    return statements
-
-
-def _is_base_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    found = conn.execute(
-        "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchall()
-    return bool(found) and found[0][0] == "BASE TABLE"
-
-
-def _merge_old_raw_table(conn: duckdb.DuckDBPyConnection, profile: FormatProfile) -> None:
-    """A warehouse from before the one-table layout kept typed rows in a table of their own: its
-    values move beside their cells, and the table gives way to the view. Nothing is re-parsed."""
-    landed = landed_table(profile)
-    typed = typed_columns(profile)
-    for name, kind in typed:
-        conn.execute(f'ALTER TABLE {landed} ADD COLUMN "{typed_name(name)}" {kind}')
-    conn.execute(f"ALTER TABLE {landed} ADD COLUMN accepted BOOLEAN DEFAULT false")
-    moved = ", ".join(f'"{typed_name(name)}" = r."{name}"' for name, _ in typed)
-    conn.execute(
-        f"UPDATE {landed} AS l SET {moved}, accepted = true FROM {profile.asset} AS r "
-        "WHERE l.account = r.account AND l.file_hash = r.file_hash "
-        "AND l.line_number = r.line_number"
-    )
-    conn.execute(f"DROP TABLE {profile.asset}")
-
-
-def _split_old_landed_table(conn: duckdb.DuckDBPyConnection, profile: FormatProfile) -> None:
-    """A warehouse from before the files' own tables kept every file's records in one table:
-    each file's records move to a table of their own, lines and all. Nothing is re-parsed. A
-    file listed with no records (a header-only export) gets an empty table.
-
-    It reads the old table once per file: the first open after upgrading a warehouse of many
-    large files takes a while, once."""
-    landed = landed_table(profile)
-    files = conn.execute(
-        f"SELECT DISTINCT account, file_hash FROM {landed} UNION "
-        "SELECT account, file_hash FROM source_files WHERE format = ? ORDER BY ALL",
-        [profile.name],
-    ).fetchall()
-    for account, file_hash in files:
-        store_file_records(
-            conn,
-            profile,
-            account,
-            file_hash,
-            f"SELECT * EXCLUDE (account, file_hash) FROM {landed} "
-            f"WHERE account = {quote(account)} AND file_hash = {quote(file_hash)} "
-            "ORDER BY line_number",
-            refresh_view=False,
-        )
-    conn.execute(f"DROP TABLE {landed}")
-
-
 def store_file_records(
     conn: duckdb.DuckDBPyConnection,
     profile: FormatProfile,
@@ -252,12 +168,12 @@ def store_file_records(
         write_view(conn, landed_table(profile), landed_view_sql(conn, profile))
 
 
+# A file listed in source_files: (account, file_hash, first_record_line).
+ListedFile = tuple[str, str, int | None]
+
+
 def landed_view_sql(conn: duckdb.DuckDBPyConnection, profile: FormatProfile) -> str:
-    """Every file's landed table of this format as one relation, by name: a column a file does
-    not have is NULL, and with no file at all the view still has every column, typed."""
-    columns = landed_columns(profile)
-    empty = ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in columns)
-    members = [f"SELECT {empty} WHERE false"]
+    """The landed view over the file tables of this format that exist now."""
     files = conn.execute(
         "SELECT account, file_hash, first_record_line FROM source_files WHERE format = ? "
         "ORDER BY account, file_hash",
@@ -266,80 +182,28 @@ def landed_view_sql(conn: duckdb.DuckDBPyConnection, profile: FormatProfile) -> 
     # Only files whose table exists: a listed file without one (which no load leaves) must not
     # make the whole format unreadable.
     existing = set(_landed_table_names(conn))
+    return landed_view_of(
+        profile,
+        [
+            (account, file_hash, first_line)
+            for account, file_hash, first_line in files
+            if _file_table_name(profile, account, file_hash, loading=False) in existing
+        ],
+    )
+
+
+def landed_view_of(profile: FormatProfile, files: list[ListedFile]) -> str:
+    """Every listed file's landed table as one relation, by name: a column a file does not have
+    is NULL, and with no file at all the view still has every column, typed."""
+    columns = landed_columns(profile)
+    empty = ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in columns)
+    members = [f"SELECT {empty} WHERE false"]
     for account, file_hash, first_line in files:
-        if _file_table_name(profile, account, file_hash, loading=False) not in existing:
-            continue
         keys = f"{quote(account)} AS account, {quote(file_hash)} AS file_hash"
         if first_line is not None:  # else the table's own column comes with *
             keys += f", {line_number_sql(first_line)} AS line_number"
         members.append(f"SELECT {keys}, * FROM {file_table(profile, account, file_hash)}")
     return " UNION ALL BY NAME ".join(members)
-
-
-# Webhook deliveries copied from sealed landing segments: one row per distinct body per account,
-# stamped with its earliest receipt, so a retry on another day is still the same delivery.
-WEBHOOK_TABLES = [
-    """CREATE TABLE IF NOT EXISTS webhook_deliveries (
-        account VARCHAR NOT NULL,
-        content_hash VARCHAR NOT NULL,
-        received_at TIMESTAMP NOT NULL,
-        content_type VARCHAR,
-        body BLOB NOT NULL,
-        outcome VARCHAR NOT NULL,
-        reason VARCHAR,
-        segment VARCHAR,
-        PRIMARY KEY (account, content_hash)
-    )""",
-    """CREATE TABLE IF NOT EXISTS raw_samcart_webhook_events (
-        account VARCHAR NOT NULL,
-        delivery_hash VARCHAR NOT NULL,
-        line_index INTEGER NOT NULL,
-        line_count INTEGER NOT NULL,
-        received_at TIMESTAMP NOT NULL,
-        received_day DATE NOT NULL,
-        event_type VARCHAR NOT NULL,
-        raw_type VARCHAR NOT NULL,
-        order_id VARCHAR,
-        product_id VARCHAR,
-        product_name VARCHAR,
-        subscription_id VARCHAR,
-        transaction_id VARCHAR,
-        refund_transaction_id VARCHAR,
-        amount DECIMAL(18,2),
-        order_total DECIMAL(18,2),
-        quantity INTEGER,
-        customer_email VARCHAR,
-        customer_first_name VARCHAR,
-        customer_last_name VARCHAR,
-        customer_phone VARCHAR,
-        affiliate VARCHAR,
-        coupon VARCHAR
-    )""",
-]
-
-
-def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    for statement in _create_statements() + WEBHOOK_TABLES:
-        conn.execute(statement)
-    _drop_abandoned_loads(conn)
-    for profile in load_catalog().profiles.values():
-        if _is_base_table(conn, profile.asset):
-            with one_transaction(conn):
-                _merge_old_raw_table(conn, profile)
-        if _is_base_table(conn, landed_table(profile)):
-            with one_transaction(conn):
-                _split_old_landed_table(conn, profile)
-        _ensure_view(conn, landed_table(profile), landed_view_sql(conn, profile))
-        _ensure_view(conn, profile.asset, raw_view_sql(profile))
-
-
-def _drop_abandoned_loads(conn: duckdb.DuckDBPyConnection) -> None:
-    """A load killed between landing a file and swapping it in leaves its `.loading` table. This
-    runs as the warehouse is opened for writing, which one process does at a time, before the
-    opener loads anything."""
-    for name in _landed_table_names(conn):
-        if name.endswith(LOADING):
-            conn.execute(f"DROP TABLE {LANDED_SCHEMA}.{ident(name)}")
 
 
 def _landed_table_names(conn: duckdb.DuckDBPyConnection) -> list[str]:
@@ -351,25 +215,14 @@ def _landed_table_names(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return [name for (name,) in rows]
 
 
-def _fingerprint(sql: str) -> str:
-    return "definition " + hashlib.sha256(sql.encode()).hexdigest()[:16]
-
-
-def _ensure_view(conn: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
-    """Create the view, or replace it when this code defines it differently from the one stored
-    (a warehouse written by an older version): the view's comment is a fingerprint of its SQL."""
-    stored = conn.execute(
-        "SELECT comment FROM duckdb_views() WHERE view_name = ? AND schema_name = 'main' "
-        "AND database_name = current_database()",
-        [name],
+def drop_abandoned_loads(conn: duckdb.DuckDBPyConnection) -> None:
+    """A load killed between landing a file and swapping it in leaves its `.loading` table. This
+    runs as the warehouse is opened for writing, which one process does at a time, before the
+    opener loads anything; finding none is one catalog query."""
+    abandoned = conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = ? AND suffix(table_name, ?)",
+        [LANDED_SCHEMA, LOADING],
     ).fetchall()
-    if stored and stored[0][0] == _fingerprint(sql):
-        return
-    with one_transaction(conn):
-        write_view(conn, name, sql)
-
-
-def write_view(conn: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
-    """(Re)define a view with its fingerprint, inside the caller's transaction if there is one."""
-    conn.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
-    conn.execute(f"COMMENT ON VIEW {name} IS '{_fingerprint(sql)}'")
+    for (name,) in abandoned:
+        conn.execute(f"DROP TABLE {LANDED_SCHEMA}.{ident(name)}")
