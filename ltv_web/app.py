@@ -13,12 +13,13 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 
 from ltv_core.formats.profiles import load_catalog
 from ltv_core.settings import DEFAULT_ACCOUNT, Settings, get_settings
 from ltv_core.webhook_tokens import notify_url
 from ltv_web.report_view import build_report_page
-from ltv_web.upload_stream import UploadRejected, stream_upload
+from ltv_web.upload_stream import StreamedUpload, UploadRejected, stream_upload
 from ltv_web.uploads import (
     DETECT,
     PENDING_STATES,
@@ -90,10 +91,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             active="upload",
         )
 
+    def refused(exc: UploadRejected) -> HTMLResponse:
+        records = [(r, outcome_of(settings, r)) for r in recent_records(settings)]
+        return page(
+            "upload.html",
+            status_code=exc.status_code,
+            formats=formats(),
+            records=records,
+            error=exc.message,
+            max_bytes=settings.web_max_upload_bytes,
+            active="upload",
+        )
+
+    def accept(upload_id: str, streamed: StreamedUpload) -> Response:
+        try:
+            format_choice, account = check_choices(settings, streamed.fields)
+        except UploadRejected as exc:
+            streamed.temp_path.unlink(missing_ok=True)
+            return refused(exc)
+        record = accept_upload(settings, upload_id, streamed, format_choice, account)
+        return RedirectResponse(f"/uploads/{record.id}", status_code=303)
+
     @app.post("/upload")
     async def upload(request: Request) -> Response:
+        # Everything but receiving the body is file work (the formats file, the records, the
+        # hash and copy into the archive): it runs in worker threads, so a large or slow upload
+        # never stops the other pages from answering. stream_upload writes in threads too.
         upload_id = new_upload_id()
-        temp = temp_upload_path(settings, upload_id)
+        temp = await run_in_threadpool(temp_upload_path, settings, upload_id)
         try:
             streamed = await stream_upload(
                 request.headers.get("content-type"),
@@ -102,24 +127,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 temp,
                 settings.web_max_upload_bytes,
             )
-            try:
-                format_choice, account = check_choices(settings, streamed.fields)
-            except UploadRejected:
-                temp.unlink(missing_ok=True)
-                raise
         except UploadRejected as exc:
-            records = [(r, outcome_of(settings, r)) for r in recent_records(settings)]
-            return page(
-                "upload.html",
-                status_code=exc.status_code,
-                formats=formats(),
-                records=records,
-                error=exc.message,
-                max_bytes=settings.web_max_upload_bytes,
-                active="upload",
-            )
-        record = accept_upload(settings, upload_id, streamed, format_choice, account)
-        return RedirectResponse(f"/uploads/{record.id}", status_code=303)
+            return await run_in_threadpool(refused, exc)
+        return await run_in_threadpool(accept, upload_id, streamed)
 
     @app.get("/uploads/{upload_id}", response_class=HTMLResponse)
     def upload_status(upload_id: str) -> HTMLResponse:

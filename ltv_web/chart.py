@@ -1,38 +1,17 @@
 """The cohort LTV curves as an inline SVG drawn on the server: no script, no image request.
 
-x: the standard horizons (day 0 .. all time), evenly spaced; y: LTV per customer. A cohort's line
-stops where its cells are right-censored, so no curve is averaged over a shorter window.
+x: the standard horizons (day 0 .. all time), evenly spaced; y: LTV per customer. What is drawn
+(cohorts, points, censored gaps, colours) is ltv_core.chart_series's decision; this only places it.
 """
 
 from __future__ import annotations
 
 from html import escape
 
+from ltv_core.chart_series import Series
+
 WIDTH, HEIGHT = 760, 320
 LEFT, RIGHT, TOP, BOTTOM = 64, 150, 16, 40
-PALETTE = (
-    "#1f77b4",
-    "#d62728",
-    "#2ca02c",
-    "#9467bd",
-    "#ff7f0e",
-    "#17becf",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#393b79",
-    "#637939",
-)
-
-
-def _number(cell: object) -> float | None:
-    if cell is None or cell == "":
-        return None
-    try:
-        return float(cell)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
 
 
 def _nice_top(value: float) -> float:
@@ -46,22 +25,10 @@ def _nice_top(value: float) -> float:
     return 10 * magnitude
 
 
-def _runs(points: list[float | None]) -> list[list[tuple[int, float]]]:
-    """Stretches of consecutive known values, as (horizon index, value)."""
-    runs: list[list[tuple[int, float]]] = [[]]
-    for i, value in enumerate(points):
-        if value is None:
-            runs.append([])
-        else:
-            runs[-1].append((i, value))
-    return [run for run in runs if len(run) > 1]
-
-
-def curves_svg(
-    series: list[tuple[str, list[float | None]]], horizon_labels: list[str], title: str
-) -> str:
-    """An SVG line chart; `series` is (name, one value or None per horizon)."""
-    values = [v for _, points in series for v in points if v is not None]
+def curves_svg(series: list[Series], horizon_labels: list[str], title: str) -> str:
+    """An SVG line chart, a label per horizon of the series' values; every series is in the
+    legend, an empty one too, so the legend lists the rows the chart covers."""
+    values = [v for one in series for _, v in one.points]
     top = _nice_top(max(values, default=0.0))
     plot_w = WIDTH - LEFT - RIGHT
     plot_h = HEIGHT - TOP - BOTTOM
@@ -91,33 +58,22 @@ def curves_svg(
             f'<text x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
             f'font-size="11">{escape(label)}</text>'
         )
-    for n, (name, points) in enumerate(series):
-        color = PALETTE[n % len(PALETTE)]
-        coords = [(x(i), y(v)) for i, v in enumerate(points) if v is not None]
-        # A line joins only neighbouring horizons: across a censored gap there is no line.
-        for run in _runs(points):
+    for n, one in enumerate(series):
+        for run in one.runs():
             path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in run)
             parts.append(
-                f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{path}">'
-                f"<title>{escape(name)}</title></polyline>"
+                f'<polyline fill="none" stroke="{one.colour}" stroke-width="2" points="{path}">'
+                f"<title>{escape(one.name)}</title></polyline>"
             )
         parts += [
-            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3" fill="{color}"/>' for cx, cy in coords
+            f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{one.colour}"/>'
+            for i, v in one.points
         ]
         legend_y = TOP + 14 * n + 8
         parts.append(
             f'<rect x="{WIDTH - RIGHT + 12}" y="{legend_y - 8}" width="10" height="10" '
-            f'fill="{color}"/><text x="{WIDTH - RIGHT + 28}" y="{legend_y + 1}" '
-            f'font-size="11">{escape(name)}</text>'
+            f'fill="{one.colour}"/><text x="{WIDTH - RIGHT + 28}" y="{legend_y + 1}" '
+            f'font-size="11">{escape(one.name)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
-
-
-def series_from_rows(
-    columns: list[str], rows: list[list], key_column: str, horizon_columns: list[str], limit: int
-) -> list[tuple[str, list[float | None]]]:
-    """The last `limit` rows (the most recent cohorts) as chart series."""
-    key_at = columns.index(key_column)
-    at = [columns.index(c) for c in horizon_columns]
-    return [(str(row[key_at]), [_number(row[i]) for i in at]) for row in rows[-limit:]]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ltv_core.chart_series import PAGE_COHORTS, chart_series
 from ltv_core.published_reports import BASES, PERIODS, read_published, variant_key
-from ltv_web.chart import curves_svg, series_from_rows
+from ltv_web.chart import curves_svg
 
-CHART_COHORTS = 12
 HORIZON_NAMES = {
     "ltv_d0": "Day 0",
     "ltv_d7": "Day 7",
@@ -72,7 +72,8 @@ def _with_chart(section: Section, key_column: str, title: str) -> Section:
     horizons = [c for c in HORIZON_NAMES if c in section.columns]
     if section.error or not section.rows or not horizons:
         return section
-    series = series_from_rows(section.columns, section.rows, key_column, horizons, CHART_COHORTS)
+    rows = [dict(zip(section.columns, row, strict=True)) for row in section.rows]
+    series = chart_series(rows, horizons, key_column, PAGE_COHORTS)
     section.chart = curves_svg(series, [HORIZON_NAMES[c] for c in horizons], title)
     return section
 
@@ -132,7 +133,7 @@ def build_report_page(
         _with_chart(
             cohorts,
             "cohort",
-            f"{basis.capitalize()} LTV per customer by {period} cohort (latest {CHART_COHORTS})",
+            f"{basis.capitalize()} LTV per customer by {period} cohort (latest {PAGE_COHORTS})",
         ),
         _with_chart(
             products, "product_name", f"{basis.capitalize()} LTV per customer by front-end product"

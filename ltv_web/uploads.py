@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ from ltv_web.upload_stream import StreamedUpload, UploadRejected
 
 DETECT = "detect"
 UPLOAD_ID = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{8}$")
+# Held while an upload is checked for duplicates and handed over (see accept_upload).
+_ACCEPTING = threading.Lock()
 
 
 @dataclass
@@ -149,33 +152,34 @@ def accept_upload(
 ) -> UploadRecord:
     """Hand the complete file to the pipeline and keep a record for its status page.
 
-    The page's handler calls this without awaiting anything in between, so two uploads of the
-    same file cannot both pass the duplicate check: the second sees the first's record.
+    One upload at a time (the pages run this in worker threads), so two uploads of the same file
+    cannot both pass the duplicate check: the second sees the first's record.
     """
-    name = stored_name(upload_id, upload.client_name)
-    record = UploadRecord(
-        id=upload_id,
-        client_name=display_name(upload.client_name),
-        stored_name=name,
-        account=account,
-        format_choice=format_choice,
-        sha256=upload.sha256,
-        size=upload.size,
-        received_at=time.time(),
-    )
-    first = earlier_upload(settings, record)
-    if first is not None:
-        record.duplicate_of = first.id
-        upload.temp_path.unlink(missing_ok=True)
-    elif format_choice == DETECT:
-        os.replace(upload.temp_path, _inbox_folder(settings, account) / name)
-    else:
-        relative = name if account == DEFAULT_ACCOUNT else f"{account}/{name}"
-        # Named like the inbox copy would be, so a quarantined file is recognisable.
-        named = upload.temp_path.with_name(name)
-        os.replace(upload.temp_path, named)
-        _receive_with_format(settings, named, relative, record)
-    save_record(settings, record)
+    with _ACCEPTING:
+        name = stored_name(upload_id, upload.client_name)
+        record = UploadRecord(
+            id=upload_id,
+            client_name=display_name(upload.client_name),
+            stored_name=name,
+            account=account,
+            format_choice=format_choice,
+            sha256=upload.sha256,
+            size=upload.size,
+            received_at=time.time(),
+        )
+        first = earlier_upload(settings, record)
+        if first is not None:
+            record.duplicate_of = first.id
+            upload.temp_path.unlink(missing_ok=True)
+        elif format_choice == DETECT:
+            os.replace(upload.temp_path, _inbox_folder(settings, account) / name)
+        else:
+            relative = name if account == DEFAULT_ACCOUNT else f"{account}/{name}"
+            # Named like the inbox copy would be, so a quarantined file is recognisable.
+            named = upload.temp_path.with_name(name)
+            os.replace(upload.temp_path, named)
+            _receive_with_format(settings, named, relative, record)
+        save_record(settings, record)
     return record
 
 

@@ -1,4 +1,4 @@
-"""Every constant a metric definition depends on, named once (see shared/design/ltv-metrics.md)."""
+"""Every constant a metric definition depends on, named once (see docs/metrics.md)."""
 
 from __future__ import annotations
 

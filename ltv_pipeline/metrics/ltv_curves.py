@@ -1,4 +1,4 @@
-"""Day-N LTV curves, right-censored (ltv-metrics.md: Day-N LTV, Right-censoring, horizons).
+"""Day-N LTV curves, right-censored (docs/metrics.md: Day-N LTV, Right-censoring, horizons).
 
 Day-N LTV of a group = the sum of its members' transactions on days 0..N after each member's
 first purchase, divided by all members. A member counts toward day N only if start + N <= as-of;

@@ -1,5 +1,5 @@
 """Payment plans (limited subscriptions): booked, collected, outstanding, and whether each plan
-is due, completed or defaulted (ltv-metrics.md: Payment plans).
+is due, completed or defaulted (docs/metrics.md: Payment plans).
 
 booked = payments x installment; collected = paid installments - refunds (the plan's checkout
 line and its installments, from the unified transactions); outstanding = booked - collected.

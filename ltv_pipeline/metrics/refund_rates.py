@@ -1,4 +1,4 @@
-"""Refund rates, both ways (ltv-metrics.md: Refund rate): refunded amount / gross charged, and
+"""Refund rates, both ways (docs/metrics.md: Refund rate): refunded amount / gross charged, and
 refunded orders / orders; partial refunds make them differ. By cohort and by product."""
 
 from __future__ import annotations

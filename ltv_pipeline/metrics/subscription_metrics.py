@@ -1,5 +1,5 @@
 """Recurring subscriptions: active subscribers, MRR, 30-day subscriber churn and the formula
-LTV (ltv-metrics.md: MRR, Subscriber churn, Formula LTV). Payment plans and one-time charges
+LTV (docs/metrics.md: MRR, Subscriber churn, Formula LTV). Payment plans and one-time charges
 are excluded. Formula LTV = ARPA (MRR / active subscribers) / monthly churn; it is a formula,
 labelled as such and never mixed with the observed (cohort) LTV.
 

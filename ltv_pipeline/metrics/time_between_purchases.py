@@ -1,4 +1,4 @@
-"""Time between purchases (ltv-metrics.md): median days from order k to order k+1, over
+"""Time between purchases (docs/metrics.md): median days from order k to order k+1, over
 customers who placed order k+1.
 
 Orders are checkout orders in the customer's order (earliest order time, then lowest order id,

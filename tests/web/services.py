@@ -13,6 +13,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import httpx
+
+from tests.support import free_port, stop_process_group
+
 
 def _stat(pid: int | str) -> list[str] | None:
     """Fields of /proc/<pid>/stat after the command name (state, ppid, ..., start time)."""
@@ -114,3 +118,38 @@ class LtvRun:
                 return []
             time.sleep(0.2)
         return left
+
+
+PAGES_STARTUP_SECONDS = 60
+
+
+class Pages:
+    """`python -m ltv_web` (what `ltv run` starts) on a loopback port of its own."""
+
+    def __init__(self, home: Path, env_extra: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        env = {**os.environ, "LTV_HOME": str(home), **(env_extra or {})}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ltv_web", "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + PAGES_STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, "the pages exited at start"
+            try:
+                httpx.get(f"{self.base}/healthz", timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError("the pages did not start in time")
+
+    def get(self, path: str, host: str) -> httpx.Response:
+        return httpx.get(f"{self.base}{path}", headers={"Host": host}, timeout=30)
+
+    def stop(self) -> None:
+        stop_process_group(self.process)

@@ -3,11 +3,7 @@ sits behind the user's proxy under a public name, answers any."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,42 +12,9 @@ import pytest
 
 from ltv_core.settings import Settings, SettingsError
 from ltv_core.webhook_tokens import ensure_token
-from tests.support import ORDERS_SAMPLE, free_port, stop_process_group
+from tests.support import ORDERS_SAMPLE
+from tests.web.services import Pages
 from tests.webhooks.sidecar import Sidecar, event_body
-
-STARTUP_SECONDS = 60
-
-
-class Pages:
-    """`python -m ltv_web` (what `ltv run` starts) on a loopback port of its own."""
-
-    def __init__(self, home: Path, env_extra: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        env = {**os.environ, "LTV_HOME": str(home), **(env_extra or {})}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ltv_web", "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "the pages exited at start"
-            try:
-                httpx.get(f"{self.base}/healthz", timeout=1)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError("the pages did not start in time")
-
-    def get(self, path: str, host: str) -> httpx.Response:
-        return httpx.get(f"{self.base}{path}", headers={"Host": host}, timeout=30)
-
-    def stop(self) -> None:
-        stop_process_group(self.process)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
+from ltv_core.chart_series import PAGE_COHORTS
 from ltv_core.published_reports import published_path
 from ltv_core.settings import Settings
 from ltv_core.webhook_tokens import notify_url
@@ -25,7 +26,6 @@ from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.metrics.definitions import MetricOptions
 from ltv_pipeline.reports.build import build_report
 from ltv_pipeline.warehouse.connection import connect_warehouse
-from ltv_web.report_view import CHART_COHORTS
 from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, free_port
 from tests.web.services import LtvRun
 
@@ -163,12 +163,12 @@ def shown_rows(page, table_id: str) -> list[list[str]]:
 
 
 def assert_chart_draws(page, table_id: str, name_column: str) -> None:
-    """The section's own chart has one series per row it charts (the latest CHART_COHORTS),
+    """The section's own chart has one series per row it charts (the latest PAGE_COHORTS),
     named as the table names them, with a point for each of their uncensored cells."""
     section = f"section[aria-labelledby='{table_id}-heading']"
     charted = page.eval_on_selector_all(
         f"#{table_id} tbody tr",
-        f"""trs => trs.slice(-{CHART_COHORTS}).map(tr => [
+        f"""trs => trs.slice(-{PAGE_COHORTS}).map(tr => [
             tr.querySelector("td[data-col='{name_column}']").textContent.trim(),
             [...tr.querySelectorAll("td[data-col^='ltv_']")]
                 .filter(td => td.textContent.trim() !== "—").length])""",

@@ -1,4 +1,4 @@
-"""What every mart run proves (ltv-metrics.md: every metric reconciles)."""
+"""What every mart run proves (docs/metrics.md: every metric reconciles)."""
 
 from __future__ import annotations
 

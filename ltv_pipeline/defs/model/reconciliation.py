@@ -87,7 +87,7 @@ def reconcile_transactions(conn: duckdb.DuckDBPyConnection) -> dict[str, object]
     }
 
 
-# ltv-metrics.md: where an export gives a total collected, the first order plus the rebuilt (or
+# docs/metrics.md: where an export gives a total collected, the first order plus the rebuilt (or
 # replacing webhook) charges must add up to it; a mismatch is reported, not hidden.
 COLLECTED_MISMATCHES = """
 SELECT s.account, s.subscription_id, s.total_collected,

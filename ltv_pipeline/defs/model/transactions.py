@@ -1,6 +1,6 @@
 """`transactions`: one row per real-world money event, however many sources reported it.
 
-Identities (ltv-metrics.md): an order line is (account, order id, product id, n-th occurrence of
+Identities (docs/metrics.md): an order line is (account, order id, product id, n-th occurrence of
 the product in the order); a subscription or plan charge is (account, subscription id, charge
 id), or (account, subscription id, charge number) when rebuilt from an export; a refund is
 (account, order id, product id, refund transaction id), or the export's status when that is all
