@@ -319,6 +319,11 @@ class Settings(BaseSettings):
         return self.home / "uploads"
 
     @property
+    def charts_dir(self) -> Path:
+        """The cohort curves as PNG files, beside their copies in Dagster's metadata."""
+        return self.home / "charts"
+
+    @property
     def published_dir(self) -> Path:
         """Report rows the pipeline publishes after the marts change; the report page reads
         only these, so it never opens (or locks) the warehouse."""

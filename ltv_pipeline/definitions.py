@@ -12,6 +12,7 @@ from ltv_pipeline.defs.model.automation import ltv_automation_sensor
 from ltv_pipeline.defs.publish.assets import build_publish_asset
 from ltv_pipeline.defs.raw_files.assets import build_raw_file_assets
 from ltv_pipeline.defs.raw_files.inbox_sensor import inbox_sensor
+from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.defs.runs.sensor import orphaned_runs_sensor
 from ltv_pipeline.defs.webhooks.assets import build_webhook_events_asset
 from ltv_pipeline.defs.webhooks.sensor import webhook_sensor
@@ -25,14 +26,15 @@ def build_definitions() -> Definitions:
     return Definitions(
         assets=[
             *build_raw_file_assets(),
-            build_webhook_events_asset(),
-            *build_model_assets(),
+            build_webhook_events_asset(settings),
+            *build_model_assets(settings.customer_key_rule),
             *build_mart_assets(),
             build_publish_asset(),
         ],
         sensors=[inbox_sensor, webhook_sensor, ltv_automation_sensor(), orphaned_runs_sensor],
         resources={
             "warehouse": Warehouse.of(settings),
+            "ltv_settings": LtvSettings.from_settings(settings),
         },
     )
 

@@ -12,8 +12,10 @@ from dagster import build_sensor_context, instance_for_test
 
 from ltv_core.formats.csv_file import inspect_file
 from ltv_core.partition_keys import file_partition_key
+from ltv_core.settings import Settings
 from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.defs.raw_files.inbox_sensor import inbox_sensor
+from ltv_pipeline.defs.resources import LtvSettings
 from tests.defs.test_raw_file_assets import run
 from tests.support import ORDERS_SAMPLE, RECURRING_SAMPLE
 
@@ -27,7 +29,10 @@ def instance(ltv_home):
 def tick(instance, cursor=None):
     """Evaluate the sensor and check that every run it asks for targets one of its jobs."""
     context = build_sensor_context(
-        instance=instance, cursor=cursor, definitions=build_definitions()
+        instance=instance,
+        cursor=cursor,
+        definitions=build_definitions(),
+        resources={"ltv_settings": LtvSettings.from_settings(Settings.from_env())},
     )
     result = inbox_sensor(context)
     targeted = {target.job_name for target in inbox_sensor.targets}

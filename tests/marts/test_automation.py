@@ -12,9 +12,9 @@ from tests.model.dagster_runs import build_model_and_marts, import_csv
 from tests.support import ORDERS_SAMPLE, RECURRING_SAMPLE
 
 # Every model asset and every mart, from the lists the pipeline itself is built from.
-MODEL_AND_MARTS = {key.to_user_string() for a in build_model_assets() for key in a.keys} | set(
-    MARTS
-)
+MODEL_AND_MARTS = {
+    key.to_user_string() for a in build_model_assets("email") for key in a.keys
+} | set(MARTS)
 
 
 def requested(result) -> set[str]:
@@ -45,7 +45,7 @@ def test_new_raw_data_requests_the_model_and_marts_once(ltv_home):
 def test_a_changed_customer_key_rule_rebuilds_the_model(ltv_home, monkeypatch):
     """The model's code version names the LTV_CUSTOMER_KEY rule: after a restart with another
     rule, the running sensor rebuilds the model (and then the marts) without new raw data."""
-    model = {key.to_user_string() for a in build_model_assets() for key in a.keys}
+    model = {key.to_user_string() for a in build_model_assets("email") for key in a.keys}
     with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
         defs = build_definitions()
         import_csv(ltv_home, instance, ORDERS_SAMPLE)

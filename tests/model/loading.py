@@ -17,6 +17,7 @@ from ltv_core.settings import Settings
 from ltv_pipeline.defs.marts.build import build_marts
 from ltv_pipeline.defs.model.build import build_model
 from ltv_pipeline.defs.raw_files.assets import load_and_check
+from ltv_pipeline.defs.webhooks.event_types import event_type_spellings
 from ltv_pipeline.defs.webhooks.parsing import EVENT_COLUMNS, build_documents, parse_lines
 
 LINES = "test_webhook_lines"
@@ -63,7 +64,7 @@ def load_webhooks(
     for day in sorted({row[2].date() for row in deliveries}):
         documents, rejects = build_documents([d for d in deliveries if d[2].date() == day], day)
         assert not rejects
-        parse_lines(conn, documents, day, LINES)
+        parse_lines(conn, documents, day, LINES, event_type_spellings(load_catalog()))
         columns = ", ".join(EVENT_COLUMNS)
         conn.execute(
             f"INSERT INTO raw_samcart_webhook_events ({columns}) SELECT {columns} FROM {LINES} "
@@ -71,6 +72,7 @@ def load_webhooks(
         )
 
 
-def rebuild(conn: duckdb.DuckDBPyConnection) -> None:
-    build_model(conn)
+def rebuild(conn: duckdb.DuckDBPyConnection, rule: str = "email") -> None:
+    """The model (with the customer key rule `rule`) and the marts."""
+    build_model(conn, rule)
     build_marts(conn)

@@ -37,7 +37,7 @@ def conn(ltv_home, tmp_path):
 
 
 def test_the_check_passes_on_identified_events(conn):
-    assert reconcile_transactions(conn)["passed"]
+    assert reconcile_transactions(conn, "email")["passed"]
     assert keys_unique(conn, "transactions", ("account", "transaction_id")).passed
 
 
@@ -52,7 +52,7 @@ def test_an_event_without_its_identity_fails_the_check(conn, event):
         [event_type, event_type, order_id, product_id, subscription_id],
     )
     build_model(conn)
-    figures = reconcile_transactions(conn)
+    figures = reconcile_transactions(conn, "email")
     assert not figures["passed"], figures
     assert conn.execute(
         "SELECT count(*) FROM transactions WHERE transaction_id IS NULL"
@@ -64,4 +64,4 @@ def test_keys_unique_fails_on_a_null_key(conn):
     check = keys_unique(conn, "transactions", ("account", "transaction_id"))
     assert not check.passed
     assert check.metadata["null_keys"].value == 1
-    assert not reconcile_transactions(conn)["passed"]
+    assert not reconcile_transactions(conn, "email")["passed"]

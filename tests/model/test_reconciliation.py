@@ -22,6 +22,6 @@ def test_a_subscription_in_both_exports_is_checked_against_its_payment_plan_row(
         assert conn.execute(
             "SELECT plan_kind, payments_made FROM subscriptions WHERE subscription_id = '8002'"
         ).fetchall() == [("payment_plan", 2)]
-        figures = reconcile_transactions(conn)
+        figures = reconcile_transactions(conn, "email")
         assert figures["source_rebuilt_slots"] == figures["model_rebuilt_or_replaced"] == 4
         assert figures["passed"], figures

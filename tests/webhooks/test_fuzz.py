@@ -12,11 +12,15 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ltv_core.formats.profiles import load_catalog
 from ltv_core.settings import Settings
 from ltv_core.webhook_payload import MAX_NESTING, PayloadError, document_text, parse_payload
+from ltv_pipeline.defs.webhooks.event_types import event_type_spellings
 from ltv_pipeline.defs.webhooks.parsing import build_documents, parse_lines
 from ltv_webhook.app import create_app
 from tests.webhooks.sidecar import Sidecar, sha256
+
+SPELLINGS = event_type_spellings(load_catalog())
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +175,7 @@ def test_any_stored_body_is_lines_or_one_reject(stored: list[tuple[bytes, str | 
     assert len(rejected) == len(set(rejected)) and all(r.reason for r in rejects)
     assert sorted(docs["delivery_hash"].to_pylist() + rejected) == sorted(rows)
     conn = duckdb.connect()
-    parse_lines(conn, docs, dt.date(2026, 1, 1), "lines")
+    parse_lines(conn, docs, dt.date(2026, 1, 1), "lines", SPELLINGS)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -194,7 +198,7 @@ def test_sql_parsing_never_crashes(documents: list) -> None:
         )
     docs, rejects = build_documents(list({r[1]: r for r in rows}.values()), dt.date(2026, 1, 1))
     conn = duckdb.connect()
-    parse_lines(conn, docs, dt.date(2026, 1, 1), "lines")
+    parse_lines(conn, docs, dt.date(2026, 1, 1), "lines", SPELLINGS)
     reasons = conn.execute("SELECT reject_column, reject_reason FROM lines").fetchall()
     assert all((col is None) == (reason is None) for col, reason in reasons)
     assert all(r.reason for r in rejects)

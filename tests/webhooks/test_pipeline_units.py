@@ -15,15 +15,25 @@ import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, build_sensor_context
 from dagster._core.test_utils import create_run_for_test
 
+from ltv_core.formats.profiles import load_catalog
 from ltv_core.settings import Settings
 from ltv_core.webhook_payload import document_text
 from ltv_core.webhook_segments import CREATE_TABLE, TABLE, Layout
 from ltv_pipeline.cli.main import main as ltv_main
+from ltv_pipeline.defs.resources import LtvSettings
+from ltv_pipeline.defs.webhooks.event_types import event_type_spellings
 from ltv_pipeline.defs.webhooks.parsing import DOCS_SCHEMA, MAX_REPEATED_CHARS, parse_lines
 from ltv_pipeline.defs.webhooks.sensor import webhook_sensor
 from ltv_pipeline.lib.webhook_import import day_window, import_landed, received_days
 from ltv_pipeline.warehouse.webhook_tables import WEBHOOK_TABLES
 from tests.webhooks.sidecar import event_body, materialize_days, sha256, warehouse_rows
+
+SPELLINGS = event_type_spellings(load_catalog())
+
+
+def _resources() -> dict[str, LtvSettings]:
+    """The settings the sensor is given, as Dagster gives them: of the environment's home."""
+    return {"ltv_settings": LtvSettings.from_settings(Settings.from_env())}
 
 
 def _sealed_segment(
@@ -176,7 +186,7 @@ def test_a_document_duckdb_cannot_parse_is_one_reject_and_the_others_land() -> N
         schema=DOCS_SCHEMA,
     )
     conn = duckdb.connect()
-    rejects = parse_lines(conn, documents, received.date(), "lines")
+    rejects = parse_lines(conn, documents, received.date(), "lines", SPELLINGS)
     assert conn.execute("SELECT delivery_hash, reject_reason FROM lines").fetchall() == [
         ("a" * 64, None)
     ]
@@ -188,6 +198,7 @@ def test_a_document_duckdb_cannot_parse_is_one_reject_and_the_others_land() -> N
             pa.concat_tables([documents.slice(1), documents.slice(1)]),
             received.date(),
             "lines",
+            SPELLINGS,
         )
 
 
@@ -224,10 +235,10 @@ def test_sensor_asks_for_today_when_a_segment_is_sealed(tmp_path: Path, monkeypa
     home = tmp_path / "home"
     monkeypatch.setenv("LTV_HOME", str(home))
     instance = DagsterInstance.ephemeral()
-    skipped = webhook_sensor(build_sensor_context(instance=instance))
+    skipped = webhook_sensor(build_sensor_context(instance=instance, resources=_resources()))
     assert "no sealed" in str(skipped)
     _sealed_segment(home, "y-000001.duckdb", [(event_body(1), "accepted", None)])
-    result = webhook_sensor(build_sensor_context(instance=instance))
+    result = webhook_sensor(build_sensor_context(instance=instance, resources=_resources()))
     today = dt.datetime.now(dt.UTC).date().isoformat()
     assert [r.partition_key for r in result.run_requests] == [today]
 
@@ -254,7 +265,9 @@ def test_sensor_asks_for_every_day_of_a_segment_imported_by_another_run(
     assert not Layout(home / "webhooks").sealed_segments()
 
     def requested(cursor: str | None) -> tuple[list[str], str | None]:
-        result = webhook_sensor(build_sensor_context(instance=instance, cursor=cursor))
+        result = webhook_sensor(
+            build_sensor_context(instance=instance, cursor=cursor, resources=_resources())
+        )
         return sorted(r.partition_key for r in result.run_requests), result.cursor
 
     days, cursor = requested(None)
@@ -279,7 +292,9 @@ def test_sensor_asks_for_every_day_of_a_segment_imported_by_another_run(
     days, cursor = requested(cursor)
     assert days == []
     assert "no sealed" in str(
-        webhook_sensor(build_sensor_context(instance=instance, cursor=cursor))
+        webhook_sensor(
+            build_sensor_context(instance=instance, cursor=cursor, resources=_resources())
+        )
     )
 
 

@@ -6,6 +6,7 @@ metadata; the LTV curve marts add a PNG chart of the curves.
 """
 
 import base64
+from pathlib import Path
 
 import duckdb
 from dagster import (
@@ -17,11 +18,11 @@ from dagster import (
     asset,
 )
 
-from ltv_core.settings import get_settings
 from ltv_pipeline.defs.marts.build import MARTS, Mart, build_mart
 from ltv_pipeline.defs.marts.chart import cohort_curves_png
 from ltv_pipeline.defs.marts.checks import CURVE_MARTS, check_names, run_checks
 from ltv_pipeline.defs.model.automation import MARTS_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
+from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.metrics.ltv_table import HORIZON_COLUMNS, ltv_table
 from ltv_pipeline.metrics.time_between_purchases import median_days_sql
@@ -41,7 +42,9 @@ def _format(value: object) -> str:
     return "" if value is None else f"{value}"
 
 
-def curve_metadata(conn: duckdb.DuckDBPyConnection, mart: Mart) -> dict[str, MetadataValue]:
+def curve_metadata(
+    conn: duckdb.DuckDBPyConnection, mart: Mart, charts: Path
+) -> dict[str, MetadataValue]:
     """Net LTV table (all accounts) in markdown, and the curves as a PNG (file + inline)."""
     rows = ltv_table(conn, CURVE_GROUPS[mart.name], "net", None)
     label = "cohort" if mart.name == "cohort_ltv" else "front-end product"
@@ -56,7 +59,6 @@ def curve_metadata(conn: duckdb.DuckDBPyConnection, mart: Mart) -> dict[str, Met
     png = cohort_curves_png(
         rows, f"Net LTV per customer by {label} (censored horizons are not drawn)"
     )
-    charts = get_settings().home / "charts"
     charts.mkdir(parents=True, exist_ok=True)
     path = charts / f"{mart.name}.png"
     path.write_bytes(png)
@@ -94,14 +96,16 @@ def build_mart_asset(mart: Mart) -> AssetsDefinition:
         description=mart.description + f" Key: {', '.join(mart.key)}; per account, summable.",
         check_specs=[AssetCheckSpec(name, asset=mart.name) for name in check_names(mart)],
     )
-    def mart_asset(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    def mart_asset(
+        context: AssetExecutionContext, warehouse: Warehouse, ltv_settings: LtvSettings
+    ) -> MaterializeResult:
         with warehouse.get_connection() as conn:
             rows = build_mart(conn, mart)
             checks = run_checks(conn, mart)
             metadata: dict[str, object] = {"dagster/row_count": rows}
             metadata["preview"] = _preview(conn, mart)
             if mart.name in CURVE_MARTS:
-                metadata.update(curve_metadata(conn, mart))
+                metadata.update(curve_metadata(conn, mart, ltv_settings.settings.charts_dir))
             if mart.name == "time_between_purchases":
                 metadata.update(median_gap_metadata(conn))
         return MaterializeResult(metadata=metadata, check_results=checks)

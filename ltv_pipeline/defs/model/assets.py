@@ -19,13 +19,13 @@ from dagster import (
 )
 
 from ltv_core.formats.profiles import load_catalog
-from ltv_core.settings import get_settings
 from ltv_pipeline.contracts.keys_unique import KEYS_UNIQUE, keys_unique
 from ltv_pipeline.defs.model.automation import MODEL_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
 from ltv_pipeline.defs.model.customers import build_customers
 from ltv_pipeline.defs.model.reconciliation import collected_mismatches, reconcile_transactions
 from ltv_pipeline.defs.model.subscriptions import build_subscriptions
 from ltv_pipeline.defs.model.transactions import build_declined_charges, build_transactions
+from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.lib.transaction import one_transaction
@@ -81,10 +81,10 @@ def _subscriptions_result(conn, rows: int) -> MaterializeResult:
     )
 
 
-def _transactions_result(conn, rows: int) -> MaterializeResult:
+def _transactions_result(conn, rows: int, rule: str) -> MaterializeResult:
     unique = keys_unique(conn, "transactions", ("account", "transaction_id"))
-    figures = reconcile_transactions(conn)
-    mismatches = collected_mismatches(conn)
+    figures = reconcile_transactions(conn, rule)
+    mismatches = collected_mismatches(conn, rule)
     by_kind = _summary(
         conn,
         "SELECT account, kind, is_rebuilt, count(*) AS transactions, "
@@ -129,9 +129,10 @@ def _customers_result(conn, rows: int) -> MaterializeResult:
     )
 
 
-def build_model_assets() -> list[AssetsDefinition]:
-    """The one model step, built with the customer-key rule of the current settings."""
-    code_version = model_code_version(get_settings().customer_key_rule)
+def build_model_assets(customer_key_rule: str) -> list[AssetsDefinition]:
+    """The one model step, built with the customer-key rule of the settings (the code location
+    is reloaded when they change, and the code version then tells Dagster the model is stale)."""
+    code_version = model_code_version(customer_key_rule)
 
     @multi_asset(
         name="unified_model",
@@ -187,18 +188,19 @@ def build_model_assets() -> list[AssetsDefinition]:
         can_subset=False,
     )
     def unified_model(
-        context: AssetExecutionContext, warehouse: Warehouse
+        context: AssetExecutionContext, warehouse: Warehouse, ltv_settings: LtvSettings
     ) -> Iterator[MaterializeResult]:
+        rule = ltv_settings.customer_key_rule
         # One transaction: a failing step leaves the previous model whole, never half replaced.
         with warehouse.get_connection() as conn, one_transaction(conn):
             results = [
-                _subscriptions_result(conn, build_subscriptions(conn)),
-                _transactions_result(conn, build_transactions(conn)),
+                _subscriptions_result(conn, build_subscriptions(conn, rule)),
+                _transactions_result(conn, build_transactions(conn, rule), rule),
                 MaterializeResult(
                     asset_key="declined_charges",
-                    metadata={"dagster/row_count": build_declined_charges(conn)},
+                    metadata={"dagster/row_count": build_declined_charges(conn, rule)},
                 ),
-                _customers_result(conn, build_customers(conn)),
+                _customers_result(conn, build_customers(conn, rule)),
             ]
         yield from results
 

@@ -7,13 +7,12 @@ without threading it through each query builder.
 
 import duckdb
 
-from ltv_core.settings import DEFAULT_CUSTOMER_KEY_RULE, get_settings
+from ltv_core.settings import DEFAULT_CUSTOMER_KEY_RULE
 from ltv_pipeline.metrics.definitions import customer_key_sql
 
 
-def use_customer_key_rule(conn: duckdb.DuckDBPyConnection) -> str:
-    """Install the macro for the settings' rule; returns the rule used."""
-    rule = get_settings().customer_key_rule
+def use_customer_key_rule(conn: duckdb.DuckDBPyConnection, rule: str) -> str:
+    """Install the macro for the settings' rule (LTV_CUSTOMER_KEY); returns the rule used."""
     conn.execute(
         f"CREATE OR REPLACE TEMP MACRO customer_key_of(email) AS {customer_key_sql('email', rule)}"
     )

@@ -114,9 +114,9 @@ def customers_sql(key_rule: str) -> str:
     """
 
 
-def build_customers(conn: duckdb.DuckDBPyConnection) -> int:
+def build_customers(conn: duckdb.DuckDBPyConnection, rule: str) -> int:
     """Needs `transactions` and `subscriptions`."""
     for_large_rebuilds(conn)
-    rule = use_customer_key_rule(conn)
+    use_customer_key_rule(conn, rule)
     conn.execute(f"CREATE OR REPLACE TABLE customers AS {customers_sql(rule)}")
     return conn.execute("SELECT count(*) FROM customers").fetchall()[0][0]

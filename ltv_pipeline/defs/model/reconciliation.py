@@ -55,8 +55,8 @@ SELECT count(*) FILTER (WHERE kind = 'order_line'),
 FROM transactions"""
 
 
-def reconcile_transactions(conn: duckdb.DuckDBPyConnection) -> dict[str, object]:
-    use_customer_key_rule(conn)
+def reconcile_transactions(conn: duckdb.DuckDBPyConnection, rule: str) -> dict[str, object]:
+    use_customer_key_rule(conn, rule)
     lines, line_amount = conn.execute(SOURCE_ORDER_LINES).fetchall()[0]
     (slots,) = conn.execute(SOURCE_SLOTS).fetchall()[0]
     refunds, charges = conn.execute(SOURCE_WEBHOOK_EVENTS).fetchall()[0]
@@ -100,6 +100,6 @@ GROUP BY ALL HAVING first_order_plus_rebuilt <> s.total_collected
 ORDER BY ALL"""
 
 
-def collected_mismatches(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
-    use_customer_key_rule(conn)
+def collected_mismatches(conn: duckdb.DuckDBPyConnection, rule: str) -> list[tuple]:
+    use_customer_key_rule(conn, rule)
     return conn.execute(COLLECTED_MISMATCHES).fetchall()

@@ -134,8 +134,8 @@ def subscriptions_sql() -> str:
     """
 
 
-def build_subscriptions(conn: duckdb.DuckDBPyConnection) -> int:
+def build_subscriptions(conn: duckdb.DuckDBPyConnection, rule: str) -> int:
     for_large_rebuilds(conn)
-    use_customer_key_rule(conn)
+    use_customer_key_rule(conn, rule)
     conn.execute(f"CREATE OR REPLACE TABLE subscriptions AS {subscriptions_sql()}")
     return conn.execute("SELECT count(*) FROM subscriptions").fetchall()[0][0]

@@ -251,10 +251,10 @@ def transactions_sql() -> str:
     """
 
 
-def build_transactions(conn: duckdb.DuckDBPyConnection) -> int:
+def build_transactions(conn: duckdb.DuckDBPyConnection, rule: str) -> int:
     """Needs `subscriptions`; the merged order lines live only for this build."""
     for_large_rebuilds(conn)
-    use_customer_key_rule(conn)
+    use_customer_key_rule(conn, rule)
     conn.execute(f"CREATE OR REPLACE TEMP TABLE merged_order_lines AS {order_lines_sql()}")
     try:
         conn.execute(f"CREATE OR REPLACE TABLE transactions AS {transactions_sql()}")
@@ -287,8 +287,8 @@ def declined_charges_sql() -> str:
     """
 
 
-def build_declined_charges(conn: duckdb.DuckDBPyConnection) -> int:
+def build_declined_charges(conn: duckdb.DuckDBPyConnection, rule: str) -> int:
     for_large_rebuilds(conn)
-    use_customer_key_rule(conn)
+    use_customer_key_rule(conn, rule)
     conn.execute(f"CREATE OR REPLACE TABLE declined_charges AS {declined_charges_sql()}")
     return conn.execute("SELECT count(*) FROM declined_charges").fetchall()[0][0]

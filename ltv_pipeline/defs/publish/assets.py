@@ -7,9 +7,9 @@ the warehouse and can never hold its lock while the pipeline writes.
 from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, asset
 
 from ltv_core.published_reports import published_path
-from ltv_core.settings import get_settings
 from ltv_pipeline.defs.marts.build import MARTS
 from ltv_pipeline.defs.model.automation import MARTS_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
+from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.reports.publish import publish_reports
 from ltv_pipeline.warehouse.connection import Warehouse
 
@@ -25,9 +25,9 @@ def build_publish_asset() -> AssetsDefinition:
         "in LTV_HOME/published/, replaced atomically after the marts change.",
     )
     def published_reports(
-        context: AssetExecutionContext, warehouse: Warehouse
+        context: AssetExecutionContext, warehouse: Warehouse, ltv_settings: LtvSettings
     ) -> MaterializeResult:
-        published_dir = get_settings().published_dir
+        published_dir = ltv_settings.settings.published_dir
         with warehouse.get_connection() as conn:
             payload = publish_reports(conn, published_dir)
         if payload["status"] != "ready":

@@ -24,9 +24,10 @@ from ltv_core.formats.profiles import (
 )
 from ltv_core.partition_keys import parse_file_partition_key
 from ltv_core.quarantine import forget_parse_failure, quarantine_archived
-from ltv_core.settings import Settings, get_settings
+from ltv_core.settings import Settings
 from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_result
 from ltv_pipeline.defs.raw_files.partitions import file_partitions
+from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.ingest.load_file import FileLoad, load_file
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.warehouse.connection import Warehouse
@@ -101,8 +102,10 @@ def build_raw_file_asset(profile: FormatProfile) -> AssetsDefinition:
             )
         ],
     )
-    def raw_file_asset(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-        settings = get_settings()
+    def raw_file_asset(
+        context: AssetExecutionContext, warehouse: Warehouse, ltv_settings: LtvSettings
+    ) -> MaterializeResult:
+        settings = ltv_settings.settings
         account, sha256 = parse_file_partition_key(context.partition_key)
         file_name = original_name(settings.archive_dir, sha256, account)
         catalog = load_catalog(settings.formats_config_path)

@@ -25,13 +25,14 @@ from dagster import (
 from ltv_core.formats.profiles import FormatConfigError, FormatProfile, load_catalog
 from ltv_core.quarantine import quarantine
 from ltv_core.receive_file import receive_file
-from ltv_core.settings import DEFAULT_ACCOUNT, SettingsError, get_settings, validate_account
+from ltv_core.settings import DEFAULT_ACCOUNT, SettingsError, validate_account
 from ltv_pipeline.defs.raw_files.jobs import INGEST_JOBS, ingest_job_name
 from ltv_pipeline.defs.raw_files.partitions import (
     already_loaded,
     file_partitions,
     unregistered_archived_files,
 )
+from ltv_pipeline.defs.resources import LtvSettings
 
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".error.txt")
 
@@ -115,8 +116,8 @@ def _run_request(profile: FormatProfile, key: str, file_name: str) -> RunRequest
     jobs=INGEST_JOBS,
     description="Ingests every stable file dropped in LTV_HOME/inbox/ (or inbox/<account>/).",
 )
-def inbox_sensor(context: SensorEvaluationContext) -> SensorResult:
-    settings = get_settings()
+def inbox_sensor(context: SensorEvaluationContext, ltv_settings: LtvSettings) -> SensorResult:
+    settings = ltv_settings.settings
     settings.ensure_layout()
     try:
         catalog = load_catalog(settings.formats_config_path)

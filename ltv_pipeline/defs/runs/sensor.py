@@ -8,7 +8,7 @@ definitions, so homes whose dagster.yaml was written earlier get it too.
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 
-from ltv_core.settings import get_settings
+from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.lib.run_owners import fail_orphaned_runs
 
 
@@ -18,8 +18,8 @@ from ltv_pipeline.lib.run_owners import fail_orphaned_runs
     default_status=DefaultSensorStatus.RUNNING,
     description="Marks failed the runs of `ltv` commands whose process is gone (killed).",
 )
-def orphaned_runs_sensor(context: SensorEvaluationContext) -> SkipReason:
-    notices = fail_orphaned_runs(context.instance, get_settings().run_owners_dir)
+def orphaned_runs_sensor(context: SensorEvaluationContext, ltv_settings: LtvSettings) -> SkipReason:
+    notices = fail_orphaned_runs(context.instance, ltv_settings.settings.run_owners_dir)
     for notice in notices:
         context.log.warning(f"{notice}; marked it failed")
     return SkipReason("; ".join(notices) or "no orphaned runs")

@@ -20,10 +20,12 @@ from dagster import (
     asset,
 )
 
-from ltv_core.settings import get_settings
+from ltv_core.formats.profiles import load_catalog
+from ltv_core.settings import Settings
 from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_result
 from ltv_pipeline.contracts.webhook_events import webhook_contract_failures
-from ltv_pipeline.defs.webhooks.event_types import known_event_types
+from ltv_pipeline.defs.resources import LtvSettings
+from ltv_pipeline.defs.webhooks.event_types import event_type_spellings
 from ltv_pipeline.defs.webhooks.parsing import (
     EVENT_COLUMNS,
     Reject,
@@ -129,14 +131,16 @@ def _write_partition(conn, day, start, end, good: pl.DataFrame, rejects: list[Re
         conn.unregister("new_rejects")
 
 
-def _contract_check(conn, day: dt.date, delivery_hashes: set[str]) -> AssetCheckResult:
+def _contract_check(
+    conn, day: dt.date, delivery_hashes: set[str], known_types: frozenset[str]
+) -> AssetCheckResult:
     """Re-read the stored partition: contract holds, and every delivery is a line or a reject."""
     stored = conn.sql(
         f"SELECT {', '.join(EVENT_COLUMNS)} FROM {WEBHOOK_EVENTS_ASSET} WHERE received_day = ? "
         "ORDER BY account, delivery_hash, line_index",
         params=[day],
     ).pl()
-    failures = webhook_contract_failures(stored, known_event_types())
+    failures = webhook_contract_failures(stored, known_types)
     rejected = {
         h
         for (h,) in conn.execute(
@@ -156,8 +160,8 @@ def _contract_check(conn, day: dt.date, delivery_hashes: set[str]) -> AssetCheck
     )
 
 
-def build_webhook_events_asset() -> AssetsDefinition:
-    settings = get_settings()
+def build_webhook_events_asset(settings: Settings) -> AssetsDefinition:
+    """The asset, with daily partitions from LTV_WEBHOOK_START_DATE in LTV_TIMEZONE."""
 
     @asset(
         name=WEBHOOK_EVENTS_ASSET,
@@ -180,9 +184,11 @@ def build_webhook_events_asset() -> AssetsDefinition:
         ],
     )
     def raw_samcart_webhook_events(
-        context: AssetExecutionContext, warehouse: Warehouse
+        context: AssetExecutionContext, warehouse: Warehouse, ltv_settings: LtvSettings
     ) -> MaterializeResult:
-        settings = get_settings()
+        settings = ltv_settings.settings
+        spellings = event_type_spellings(load_catalog(settings.formats_config_path))
+        known_types = frozenset(spellings.values())
         day = dt.date.fromisoformat(context.partition_key)
         start, end = day_window(day, settings.timezone)
         with warehouse.get_connection() as conn:
@@ -195,13 +201,13 @@ def build_webhook_events_asset() -> AssetsDefinition:
             ).fetchall()
             digest = day_digest(conn, day, settings.timezone)  # of exactly these deliveries
             documents, rejects = build_documents(deliveries, day)
-            rejects += parse_lines(conn, documents, day, LINES_TABLE)
+            rejects += parse_lines(conn, documents, day, LINES_TABLE, spellings)
             candidates = conn.sql(
                 f"SELECT {', '.join(EVENT_COLUMNS)} FROM {LINES_TABLE} "
                 "WHERE reject_reason IS NULL ORDER BY account, delivery_hash, line_index"
             ).pl()
             rejects += _line_rejects(conn)
-            failures = webhook_contract_failures(candidates, known_event_types())
+            failures = webhook_contract_failures(candidates, known_types)
             bad_rows = set(failures["index"].drop_nulls().to_list())
             rejects += _contract_rejects(candidates, failures)
             good = (
@@ -210,7 +216,7 @@ def build_webhook_events_asset() -> AssetsDefinition:
                 .drop("_row")
             )
             _write_partition(conn, day, start, end, good, rejects)
-            check = _contract_check(conn, day, {row[1] for row in deliveries})
+            check = _contract_check(conn, day, {row[1] for row in deliveries}, known_types)
             preview = good.head(PREVIEW_ROWS).drop("account", "delivery_hash")
         rejected_deliveries = len({r.delivery_hash for r in rejects})
         context.log.info(

@@ -8,23 +8,21 @@ reads only the canonical types, leaves it alone.
 
 from __future__ import annotations
 
-from ltv_core.formats.profiles import load_catalog
-from ltv_core.settings import get_settings
+from ltv_core.formats.profiles import FormatCatalog
 
 EVENT_TYPE_VOCABULARY = "webhook_event_type"
 # Types that carry money: without an amount they cannot count toward LTV.
 MONEY_EVENT_TYPES = ("Order", "RecurringPaymentSucceeded", "Refund", "PartialRefund")
 
 
-def event_type_spellings() -> dict[str, str]:
+def event_type_spellings(catalog: FormatCatalog) -> dict[str, str]:
     """normalised spelling -> canonical type, in the shape vocabulary_sql expects."""
-    catalog = load_catalog(get_settings().formats_config_path)
     return catalog.spellings(EVENT_TYPE_VOCABULARY)
 
 
-def known_event_types() -> frozenset[str]:
+def known_event_types(catalog: FormatCatalog) -> frozenset[str]:
     """The canonical types; any other event type is one the model does not use."""
-    return frozenset(event_type_spellings().values())
+    return frozenset(event_type_spellings(catalog).values())
 
 
 # The identity each type needs in the model: the order it belongs to, or the subscription.

@@ -30,7 +30,6 @@ from ltv_pipeline.defs.webhooks.event_types import (
     MONEY_EVENT_TYPES,
     ORDER_ID_EVENT_TYPES,
     SUBSCRIPTION_ID_EVENT_TYPES,
-    event_type_spellings,
 )
 from ltv_pipeline.lib.sql_parsing import (
     EMAIL_EXPECTED,
@@ -156,9 +155,9 @@ def _in_range(column: str) -> str:
     return f"CASE WHEN length({whole}) <= 16 THEN {column} END"
 
 
-def lines_sql(docs: str, day: dt.date) -> str:
-    """One row per product line with typed columns and the first reason it cannot be accepted."""
-    spellings = event_type_spellings()
+def lines_sql(docs: str, day: dt.date, spellings: dict[str, str]) -> str:
+    """One row per product line with typed columns and the first reason it cannot be accepted.
+    `spellings` are the event types' (event_type_spellings of the home's format catalog)."""
     extracted = ", ".join(
         f"{_first(paths)} AS {name}" for name, paths in {**FIELDS, **PRODUCT_FIELDS}.items()
     )
@@ -326,7 +325,11 @@ def build_documents(deliveries: list[tuple], day: dt.date) -> tuple[pa.Table, li
 
 
 def parse_lines(
-    conn: duckdb.DuckDBPyConnection, documents: pa.Table, day: dt.date, target: str
+    conn: duckdb.DuckDBPyConnection,
+    documents: pa.Table,
+    day: dt.date,
+    target: str,
+    spellings: dict[str, str],
 ) -> list[Reject]:
     """Create temp table `target`: event columns plus reject_column/value/reason per line.
 
@@ -335,16 +338,16 @@ def parse_lines(
     When every one of several fails, the fault is not in a delivery, and the error is raised.
     """
     try:
-        _insert_lines(conn, documents, day, target, replace=True)
+        _insert_lines(conn, documents, day, target, spellings, replace=True)
         return []
     except duckdb.Error as exc:
         day_error = exc
-    _insert_lines(conn, documents.slice(0, 0), day, target, replace=True)
+    _insert_lines(conn, documents.slice(0, 0), day, target, spellings, replace=True)
     rejects = []
     for index in range(documents.num_rows):
         document = documents.slice(index, 1)
         try:
-            _insert_lines(conn, document, day, target, replace=False)
+            _insert_lines(conn, document, day, target, spellings, replace=False)
         except duckdb.Error as exc:
             row = document.to_pylist()[0]
             reason = f"the body could not be parsed ({type(exc).__name__}: {str(exc)[:200]})"
@@ -365,11 +368,16 @@ def parse_lines(
 
 
 def _insert_lines(
-    conn: duckdb.DuckDBPyConnection, documents: pa.Table, day: dt.date, target: str, replace: bool
+    conn: duckdb.DuckDBPyConnection,
+    documents: pa.Table,
+    day: dt.date,
+    target: str,
+    spellings: dict[str, str],
+    replace: bool,
 ) -> None:
     conn.register("webhook_documents", documents)
     try:
-        select = lines_sql("webhook_documents", day)
+        select = lines_sql("webhook_documents", day, spellings)
         if replace:
             conn.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS {select}")
         else:

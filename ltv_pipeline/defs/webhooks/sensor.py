@@ -28,8 +28,8 @@ from dagster import (
     sensor,
 )
 
-from ltv_core.settings import get_settings
 from ltv_core.webhook_segments import Layout, has_unsealed_dead_segments
+from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.lib.webhook_import import imported_since, local_day, segment_days
 
@@ -72,8 +72,10 @@ def _done_since(context: SensorEvaluationContext, day: str, sealed_at: float) ->
     target=[AssetKey(WEBHOOK_EVENTS_ASSET)],
     description="Materializes raw_samcart_webhook_events for each day that has new deliveries.",
 )
-def webhook_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
-    settings = get_settings()
+def webhook_sensor(
+    context: SensorEvaluationContext, ltv_settings: LtvSettings
+) -> SensorResult | SkipReason:
+    settings = ltv_settings.settings
     layout = Layout(settings.webhooks_dir)
     cursor = json.loads(context.cursor) if context.cursor else {}
     offset: int = cursor.get("offset", 0)
