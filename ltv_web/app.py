@@ -7,16 +7,17 @@ the keyboard alone; the only script is the progressive "Copy" button.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from ltv_core.formats.profiles import load_catalog
-from ltv_core.settings import DEFAULT_ACCOUNT, Settings, get_settings
+from ltv_core.settings import DEFAULT_ACCOUNT, Settings
 from ltv_core.webhook_tokens import notify_url
 from ltv_web.report_view import build_report_page
 from ltv_web.upload_stream import StreamedUpload, UploadRejected, stream_upload
@@ -45,21 +46,33 @@ def _environment() -> Environment:
     return env
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+async def app_settings(request: Request) -> Settings:
+    """The settings the routes run with: those `create_app` was given, unless a test overrides
+    this dependency (`app.dependency_overrides[app_settings] = lambda: other`)."""
+    return request.app.state.settings
+
+
+AppSettings = Annotated[Settings, Depends(app_settings)]
+
+
+def _formats(settings: Settings) -> list[tuple[str, str]]:
+    catalog = load_catalog(settings.formats_config_path)
+    return [(DETECT, "Detect automatically")] + [
+        (name, profile.label) for name, profile in sorted(catalog.profiles.items())
+    ]
+
+
+def create_app(settings: Settings) -> FastAPI:
     settings.ensure_layout()
     env = _environment()
     app = FastAPI(title="LTV pages", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
 
-    def page(name: str, status_code: int = 200, **context: object) -> HTMLResponse:
+    def page(
+        name: str, settings: Settings, status_code: int = 200, **context: object
+    ) -> HTMLResponse:
         html = env.get_template(name).render(settings=settings, **context)
         return HTMLResponse(html, status_code=status_code)
-
-    def formats() -> list[tuple[str, str]]:
-        catalog = load_catalog(settings.formats_config_path)
-        return [(DETECT, "Detect automatically")] + [
-            (name, profile.label) for name, profile in sorted(catalog.profiles.items())
-        ]
 
     @app.middleware("http")
     async def same_origin_posts(request: Request, call_next):
@@ -80,40 +93,42 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return PlainTextResponse("ok")
 
     @app.get("/upload", response_class=HTMLResponse)
-    def upload_form() -> HTMLResponse:
+    def upload_form(settings: AppSettings) -> HTMLResponse:
         records = [(r, outcome_of(settings, r)) for r in recent_records(settings)]
         return page(
             "upload.html",
-            formats=formats(),
+            settings,
+            formats=_formats(settings),
             records=records,
             error=None,
             max_bytes=settings.web_max_upload_bytes,
             active="upload",
         )
 
-    def refused(exc: UploadRejected) -> HTMLResponse:
+    def refused(settings: Settings, exc: UploadRejected) -> HTMLResponse:
         records = [(r, outcome_of(settings, r)) for r in recent_records(settings)]
         return page(
             "upload.html",
+            settings,
             status_code=exc.status_code,
-            formats=formats(),
+            formats=_formats(settings),
             records=records,
             error=exc.message,
             max_bytes=settings.web_max_upload_bytes,
             active="upload",
         )
 
-    def accept(upload_id: str, streamed: StreamedUpload) -> Response:
+    def accept(settings: Settings, upload_id: str, streamed: StreamedUpload) -> Response:
         try:
             format_choice, account = check_choices(settings, streamed.fields)
         except UploadRejected as exc:
             streamed.temp_path.unlink(missing_ok=True)
-            return refused(exc)
+            return refused(settings, exc)
         record = accept_upload(settings, upload_id, streamed, format_choice, account)
         return RedirectResponse(f"/uploads/{record.id}", status_code=303)
 
     @app.post("/upload")
-    async def upload(request: Request) -> Response:
+    async def upload(request: Request, settings: AppSettings) -> Response:
         # Everything but receiving the body is file work (the formats file, the records, the
         # hash and copy into the archive): it runs in worker threads, so a large or slow upload
         # never stops the other pages from answering. stream_upload writes in threads too.
@@ -128,44 +143,46 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.web_max_upload_bytes,
             )
         except UploadRejected as exc:
-            return await run_in_threadpool(refused, exc)
-        return await run_in_threadpool(accept, upload_id, streamed)
+            return await run_in_threadpool(refused, settings, exc)
+        return await run_in_threadpool(accept, settings, upload_id, streamed)
 
     @app.get("/uploads/{upload_id}", response_class=HTMLResponse)
-    def upload_status(upload_id: str) -> HTMLResponse:
+    def upload_status(upload_id: str, settings: AppSettings) -> HTMLResponse:
         record = load_record(settings, upload_id)
         if record is None:
-            return page("not_found.html", status_code=404, what="upload", active="upload")
+            return page("not_found.html", settings, status_code=404, what="upload", active="upload")
         outcome = outcome_of(settings, record)
         pending = outcome.state in PENDING_STATES
         return page(
             "upload_status.html",
+            settings,
             record=record,
             outcome=outcome,
             refresh=PENDING_REFRESH_SECONDS if pending else None,
-            format_labels=dict(formats()),
+            format_labels=dict(_formats(settings)),
             active="upload",
         )
 
     @app.get("/report", response_class=HTMLResponse)
-    def report(basis: str = "net", period: str = "month", account: str = "") -> HTMLResponse:
+    def report(
+        settings: AppSettings, basis: str = "net", period: str = "month", account: str = ""
+    ) -> HTMLResponse:
         view = build_report_page(settings.published_dir, basis, period, account or None)
-        return page("report.html", view=view, active="report")
+        return page("report.html", settings, view=view, active="report")
 
     @app.get("/settings", response_class=HTMLResponse)
-    def settings_page() -> HTMLResponse:
+    def settings_page(settings: AppSettings) -> HTMLResponse:
         return page(
-            "settings.html", webhook_url=notify_url(settings, DEFAULT_ACCOUNT), active="settings"
+            "settings.html",
+            settings,
+            webhook_url=notify_url(settings, DEFAULT_ACCOUNT),
+            active="settings",
         )
 
     # Added last, so it runs first: a request naming any other host (a DNS-rebound page, say)
-    # gets a 400 before it reaches a page, the token on /settings included.
+    # gets a 400 before it reaches a page, the token on /settings included. The allowed hosts
+    # are fixed when the app is created, as the listener's address is.
     app.add_middleware(
         TrustedHostMiddleware, allowed_hosts=list(settings.web_allowed_hosts), www_redirect=False
     )
     return app
-
-
-def create_default_app() -> FastAPI:
-    """For `uvicorn ltv_web.app:create_default_app --factory`."""
-    return create_app()

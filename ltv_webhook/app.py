@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from ltv_core.settings import DEFAULT_ACCOUNT, Settings, get_settings
+from ltv_core.settings import DEFAULT_ACCOUNT, Settings
 from ltv_core.webhook_payload import MAX_NESTING
 from ltv_core.webhook_tokens import TokenIndex, ensure_token
 from ltv_webhook.body_deadline import BodyDeadlines
@@ -60,10 +60,17 @@ REQUEST_BODY = {
 }
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
-    limit = settings.webhook_max_body_bytes
+async def app_settings(request: Request) -> Settings:
+    """The settings the FastAPI routes run with: those `create_app` was given, unless a test
+    overrides this dependency. The store, tokens and body deadlines (lifespan) and the fast path
+    in front read the settings once, when the app is created."""
+    return request.app.state.settings
 
+
+AppSettings = Annotated[Settings, Depends(app_settings)]
+
+
+def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ensure_token(settings.webhook_tokens_path, DEFAULT_ACCOUNT)
@@ -101,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the token and whatever Host the request named.
         redirect_slashes=False,
     )
+    app.state.settings = settings
 
     @app.post(
         "/webhooks/samcart/{token}",
@@ -127,13 +135,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
         openapi_extra={"requestBody": REQUEST_BODY},
     )
-    async def receive_samcart(token: str, request: Request) -> Response:
+    async def receive_samcart(token: str, request: Request, settings: AppSettings) -> Response:
         if not is_literal_path(request.scope.get("raw_path"), request.scope["path"]):
             return Response(NOT_FOUND, status_code=404, media_type="application/json")
         answer = await handle_delivery(
             request.app.state.store,
             request.app.state.tokens,
-            limit,
+            settings.webhook_max_body_bytes,
             request.app.state.deadlines,
             token,
             request.stream(),
@@ -159,7 +167,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def create_asgi(settings: Settings | None = None) -> WebhookFastPath:
+def create_asgi(settings: Settings) -> WebhookFastPath:
     """What uvicorn serves: the webhook fast path in front of the FastAPI app."""
-    settings = settings or get_settings()
     return WebhookFastPath(create_app(settings), settings.webhook_max_body_bytes)
