@@ -20,11 +20,11 @@ from ltv_core.formats.profiles import load_catalog
 from ltv_core.quarantine import parse_failures
 from ltv_core.settings import Settings, get_settings
 from ltv_pipeline.definitions import build_definitions
-from ltv_pipeline.defs.model.customer_key import built_customer_key_rules
 from ltv_pipeline.defs.raw_files.partitions import file_partitions, unregistered_archived_files
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.lib.run_owners import owner_tags
 from ltv_pipeline.lib.webhook_import import DIGEST_METADATA, day_digests, import_landed
+from ltv_pipeline.metrics.customer_key import built_customer_key_rules
 from ltv_pipeline.warehouse.connection import WarehouseBusy, open_warehouse
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import duckdb
 
 from ltv_core.settings import DEFAULT_CUSTOMER_KEY_RULE
-from ltv_pipeline.defs.model.customer_key import built_customer_key_rules
 from ltv_pipeline.metrics.as_of import resolve_as_of
+from ltv_pipeline.metrics.customer_key import built_customer_key_rules
 from ltv_pipeline.metrics.customer_ltv import customer_ltv_sql
 from ltv_pipeline.metrics.definitions import (
     DEFAULT_BASIS,

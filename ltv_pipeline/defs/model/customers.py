@@ -9,8 +9,8 @@ first charge instead, marked in `cohort_basis`, so every dollar still belongs to
 
 import duckdb
 
-from ltv_pipeline.defs.model.customer_key import use_customer_key_rule
 from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
+from ltv_pipeline.metrics.customer_key import use_customer_key_rule
 from ltv_pipeline.metrics.definitions import order_rank_sql
 
 ORDER_RANK = f"({order_rank_sql('o.')})"  # as one value, for arg_min

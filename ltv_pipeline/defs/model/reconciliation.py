@@ -3,8 +3,8 @@ after de-duplication, counted straight from the raw tables without the model's j
 
 import duckdb
 
-from ltv_pipeline.defs.model.customer_key import use_customer_key_rule
 from ltv_pipeline.defs.model.subscriptions import chosen_export_rows_sql
+from ltv_pipeline.metrics.customer_key import use_customer_key_rule
 from ltv_pipeline.metrics.definitions import order_state_sql
 
 # Distinct order-line identities with a successful status, from either source, and their price

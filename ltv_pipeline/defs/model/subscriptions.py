@@ -9,8 +9,8 @@ history; the latest of them is the current status, else the export's.
 
 import duckdb
 
-from ltv_pipeline.defs.model.customer_key import use_customer_key_rule
 from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
+from ltv_pipeline.metrics.customer_key import use_customer_key_rule
 from ltv_pipeline.metrics.definitions import (
     ASSUMED_FREQUENCY,
     FREQUENCY_DAYS,

@@ -30,8 +30,8 @@ one that ever gets this far fails the check loudly. No transaction_id is NULL.
 
 import duckdb
 
-from ltv_pipeline.defs.model.customer_key import use_customer_key_rule
 from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
+from ltv_pipeline.metrics.customer_key import use_customer_key_rule
 from ltv_pipeline.metrics.definitions import (
     DECLINED_STATUSES,
     order_state_sql,
