@@ -12,39 +12,12 @@ import pytest
 
 from ltv_core.formats.profiles import FormatCatalog
 from ltv_pipeline.warehouse.connection import connect_warehouse
-from ltv_pipeline.warehouse.landed import file_table, raw_columns
+from ltv_pipeline.warehouse.landed import file_table
 from ltv_pipeline.warehouse.migrations import CURRENT_VERSION
 from ltv_pipeline.warehouse.schema import definitions
 from ltv_pipeline.warehouse.schema_version import NewerWarehouse, stored_version
-from tests.ingest.test_warehouse_layout import OLD_KEY_COLUMNS, table_type
+from tests.ingest.test_warehouse_layout import OLD_KEY_COLUMNS, table_type, write_two_table_layout
 from tests.support import landed_file_tables
-
-
-def write_two_table_layout(path: Path, catalog: FormatCatalog) -> None:
-    """A warehouse as the first layout wrote it, before schema versions: the cells in one
-    table, the typed rows of the accepted records in another, and no source_files."""
-    profile = catalog.profile("samcart-orders")
-    old = duckdb.connect(str(path))
-    cells = ", ".join(f'"{c.name}" VARCHAR' for c in profile.columns)
-    typed = ", ".join(f'"{name}" {kind}' for name, kind in raw_columns(profile))
-    old.execute(
-        f"CREATE TABLE landed_samcart_orders ({OLD_KEY_COLUMNS}, {cells}, extra_columns JSON, "
-        "overflow_cells VARCHAR)"
-    )
-    old.execute(f"CREATE TABLE raw_samcart_orders ({OLD_KEY_COLUMNS}, {typed})")
-    old.execute(
-        """INSERT INTO landed_samcart_orders (account, file_hash, line_number, order_id, price,
-               customer_email, order_date)
-           VALUES ('default', 'h', 2, '1001', '$47.00', 'a@x.com', '01/02/2024'),
-                  ('default', 'h', 3, '1002', 'oops', 'b@x.com', '01/02/2024')"""
-    )
-    old.execute(
-        """INSERT INTO raw_samcart_orders (account, file_hash, line_number, order_id, price,
-               customer_email, order_date, ordered_at)
-           VALUES ('default', 'h', 2, '1001', 47.00, 'a@x.com', DATE '2024-01-02',
-                   TIMESTAMP '2024-01-02 00:00:00')"""
-    )
-    old.close()
 
 
 def test_a_new_warehouse_is_made_at_the_current_version(tmp_path: Path) -> None:

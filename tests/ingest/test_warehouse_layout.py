@@ -31,6 +31,36 @@ def table_type(conn: duckdb.DuckDBPyConnection, name: str) -> str:
     ).fetchall()[0][0]
 
 
+def write_two_table_layout(
+    path: Path, catalog: FormatCatalog, first_email: str = "a@x.com"
+) -> None:
+    """A warehouse as the first layout wrote it, before schema versions: the cells in one
+    table, the typed rows of the accepted records in another, and no source_files."""
+    profile = catalog.profile("samcart-orders")
+    old = duckdb.connect(str(path))
+    cells = ", ".join(f'"{c.name}" VARCHAR' for c in profile.columns)
+    typed = ", ".join(f'"{name}" {kind}' for name, kind in raw_columns(profile))
+    old.execute(
+        f"CREATE TABLE landed_samcart_orders ({OLD_KEY_COLUMNS}, {cells}, extra_columns JSON, "
+        "overflow_cells VARCHAR)"
+    )
+    old.execute(f"CREATE TABLE raw_samcart_orders ({OLD_KEY_COLUMNS}, {typed})")
+    old.execute(
+        """INSERT INTO landed_samcart_orders (account, file_hash, line_number, order_id, price,
+               customer_email, order_date)
+           VALUES ('default', 'h', 2, '1001', '$47.00', ?, '01/02/2024'),
+                  ('default', 'h', 3, '1002', 'oops', 'b@x.com', '01/02/2024')""",
+        [first_email],
+    )
+    old.execute(
+        """INSERT INTO raw_samcart_orders (account, file_hash, line_number, order_id, price,
+               customer_email, order_date, ordered_at)
+           VALUES ('default', 'h', 2, '1001', 47.00, 'a@x.com', DATE '2024-01-02',
+                   TIMESTAMP '2024-01-02 00:00:00')"""
+    )
+    old.close()
+
+
 def test_the_raw_asset_is_a_view_of_the_accepted_records(warehouse, catalog) -> None:
     assert table_type(warehouse, "raw_samcart_orders") == "VIEW"
     assert table_type(warehouse, "landed_samcart_orders") == "VIEW"
@@ -55,29 +85,8 @@ def test_a_warehouse_in_the_two_table_layout_is_merged_without_reparsing(
 ) -> None:
     """Before the one-table layout, typed rows had a table of their own; opening such a warehouse
     moves their values beside the cells, keeps rejected records landed, and loses nothing."""
-    profile = catalog.profile("samcart-orders")
     path = tmp_path / "old.duckdb"
-    old = duckdb.connect(str(path))
-    cells = ", ".join(f'"{c.name}" VARCHAR' for c in profile.columns)
-    typed = ", ".join(f'"{name}" {kind}' for name, kind in raw_columns(profile))
-    old.execute(
-        f"CREATE TABLE landed_samcart_orders ({OLD_KEY_COLUMNS}, {cells}, extra_columns JSON, "
-        "overflow_cells VARCHAR)"
-    )
-    old.execute(f"CREATE TABLE raw_samcart_orders ({OLD_KEY_COLUMNS}, {typed})")
-    old.execute(
-        """INSERT INTO landed_samcart_orders (account, file_hash, line_number, order_id, price,
-               customer_email, order_date)
-           VALUES ('default', 'h', 2, '1001', '$47.00', 'A@x.com', '01/02/2024'),
-                  ('default', 'h', 3, '1002', 'oops', 'b@x.com', '01/02/2024')"""
-    )
-    old.execute(
-        """INSERT INTO raw_samcart_orders (account, file_hash, line_number, order_id, price,
-               customer_email, order_date, ordered_at)
-           VALUES ('default', 'h', 2, '1001', 47.00, 'a@x.com', DATE '2024-01-02',
-                   TIMESTAMP '2024-01-02 00:00:00')"""
-    )
-    old.close()
+    write_two_table_layout(path, catalog, first_email="A@x.com")
 
     conn = connect_warehouse(path)
     assert table_type(conn, "raw_samcart_orders") == "VIEW"
