@@ -26,13 +26,14 @@ def instance(ltv_home):
         yield instance
 
 
-def tick(instance, cursor=None):
-    """Evaluate the sensor and check that every run it asks for targets one of its jobs."""
+def tick(instance, cursor=None, settings: Settings | None = None):
+    """Evaluate the sensor, given the settings as Dagster gives them (the environment's unless
+    a test passes its own), and check that every run it asks for targets one of its jobs."""
     context = build_sensor_context(
         instance=instance,
         cursor=cursor,
         definitions=build_definitions(),
-        resources={"ltv_settings": LtvSettings.from_settings(Settings.from_env())},
+        resources={"ltv_settings": LtvSettings.from_settings(settings or Settings.from_env())},
     )
     result = inbox_sensor(context)
     targeted = {target.job_name for target in inbox_sensor.targets}
@@ -82,12 +83,13 @@ def test_a_file_still_growing_is_left_alone(ltv_home, instance):
     assert path.exists()
 
 
-def test_a_file_modified_just_now_waits_for_the_settle_time(ltv_home, instance, monkeypatch):
-    monkeypatch.setenv("LTV_INBOX_SETTLE_SECONDS", "3600")
+def test_a_file_modified_just_now_waits_for_the_settle_time(ltv_home, instance):
+    patient = ltv_home.model_copy(update={"inbox_settle_seconds": 3600.0})
     drop(ltv_home, ORDERS_SAMPLE, "orders.csv")
     (ltv_home.inbox_dir / "orders.csv").touch()
-    first = tick(instance)
-    assert tick(instance, first.cursor).run_requests == []
+    first = tick(instance, settings=patient)
+    assert tick(instance, first.cursor, settings=patient).run_requests == []
+    assert tick(instance, first.cursor).run_requests  # the default settle time (0 s) has passed
 
 
 def test_the_same_content_again_is_a_duplicate_and_not_ingested(ltv_home, instance):

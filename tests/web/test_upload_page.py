@@ -95,9 +95,8 @@ def test_unusable_uploads_are_refused_with_a_clear_error(
     assert leftovers(ltv_home) == []
 
 
-def test_a_file_over_the_limit_is_stopped_and_removed(ltv_home, monkeypatch):
-    monkeypatch.setenv("LTV_WEB_MAX_UPLOAD_BYTES", "1000")
-    settings = Settings.from_env()
+def test_a_file_over_the_limit_is_stopped_and_removed(ltv_home):
+    settings = ltv_home.model_copy(update={"web_max_upload_bytes": 1000})
     client = TestClient(create_app(settings), base_url=LOCAL_PAGES_URL)
     response = post_file(client, "big.csv", b"x,y\n" + b"1,2\n" * 10_000)
     assert response.status_code == 413
