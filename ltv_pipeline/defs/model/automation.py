@@ -20,12 +20,14 @@ from dagster import (
     DefaultSensorStatus,
 )
 
-# Not "check passed": the check's result is stored just after the materialization, and a tick
-# between the two must not lose the update.
+# Dagster's any_deps_updated() is any dep newly updated or requested on this tick (so the marts
+# go in the same run as the model); here a newly updated dep counts only without a failed
+# blocking check. Not "check passed": the check's result is stored just after the
+# materialization, and a tick between the two must not lose the update.
 UPDATED_WITHOUT_A_FAILED_BLOCKING_CHECK = (
     AutomationCondition.newly_updated()
     & ~AutomationCondition.any_checks_match(AutomationCondition.check_failed(), blocking_only=True)
-).with_label("updated, no blocking check failed")
+) | AutomationCondition.will_be_requested()
 REBUILD_WHEN_UPSTREAM_CHANGES = (
     (
         AutomationCondition.newly_missing()
