@@ -6,6 +6,8 @@ after the marts) writes every report the page offers, in each variant it can swi
 (net/gross, month/week; all accounts together and, for an agency, each SamCart account on its
 own), as ONE JSON file, replaced atomically. A reader sees the previous snapshot or the new one,
 never a mix. The pipeline writes it (ltv_pipeline/reports/publish.py); the pages read it.
+`left_out` lists the raw partitions the numbers are without (each {asset, partition, reason,
+since}): those whose contract check failed.
 """
 
 from __future__ import annotations

@@ -89,6 +89,8 @@ class ReportPage:
     account: str | None = None  # None: all accounts together
     accounts: list[str] = field(default_factory=list)  # offered by the switch when > 1
     notice: str | None = None
+    # Raw partitions the numbers are without, and why ({asset, partition, reason, since}).
+    left_out: list[dict[str, str]] = field(default_factory=list)
 
 
 def build_report_page(
@@ -102,6 +104,7 @@ def build_report_page(
     page = ReportPage(
         basis, period, document["status"], document.get("reason"), document.get("published_at")
     )
+    page.left_out = list(document.get("left_out") or [])
     if page.status != "ready":
         return page
     by_account = document.get("by_account") or {}

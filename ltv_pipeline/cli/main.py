@@ -35,7 +35,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 def _materialize(args: argparse.Namespace, settings: Settings) -> int:
     from ltv_core.quarantine import parse_failure, parse_failures
     from ltv_pipeline.cli.import_files import DagsterUnavailable, open_dagster
-    from ltv_pipeline.cli.materializing import materialize_one, plan
+    from ltv_pipeline.cli.materializing import left_out_of_model, materialize_one, plan
 
     try:
         instance = open_dagster(settings)
@@ -55,6 +55,7 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
         )
     if not work:
         print("everything is up to date")
+        _print_left_out(left_out_of_model(settings))
         return 0
     failures = quarantined = 0
     for asset_key, partition in work:
@@ -71,7 +72,13 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
     if quarantined:
         summary += f", {quarantined} quarantined"
     print(summary)
+    _print_left_out(left_out_of_model(settings))
     return 1 if failures else 0
+
+
+def _print_left_out(left_out) -> None:
+    for partition in left_out:
+        print(f"left out of the model until its contract check passes: {partition.describe()}")
 
 
 def _sql(args: argparse.Namespace, settings: Settings) -> int:

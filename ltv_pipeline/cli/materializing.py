@@ -19,6 +19,7 @@ from ltv_core.disk_full import DiskFull, is_disk_full_text
 from ltv_core.formats.profiles import load_catalog
 from ltv_core.quarantine import parse_failures
 from ltv_core.settings import Settings, get_settings
+from ltv_pipeline.contracts.left_out import LeftOut, left_out_partitions
 from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.defs.raw_files.partitions import file_partitions, unregistered_archived_files
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
@@ -180,6 +181,17 @@ def customer_key_rule_changed(settings: Settings) -> bool:
     finally:
         conn.close()
     return bool(built) and built != {settings.customer_key_rule}
+
+
+def left_out_of_model(settings: Settings) -> list[LeftOut]:
+    """The raw partitions the model is built without: their contract check failed."""
+    if not settings.warehouse_path.exists():
+        return []
+    conn = open_warehouse(settings, read_only=True)
+    try:
+        return left_out_partitions(conn)
+    finally:
+        conn.close()
 
 
 def webhook_days_with_data(settings: Settings) -> list[str]:

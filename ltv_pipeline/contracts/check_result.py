@@ -12,14 +12,16 @@ FAILURE_CASES_SHOWN = 20
 
 
 def contract_check_result(
-    failures: pl.DataFrame, balanced: bool, metadata: dict[str, Any]
+    failures: pl.DataFrame, breach: str | None, metadata: dict[str, Any]
 ) -> AssetCheckResult:
     """Failed (blocking downstream) when stored rows break the contract or counts don't add up.
 
-    `balanced` is the asset's own arithmetic (every input row stored or rejected); the failure
-    cases are shown as a table in the UI.
+    `breach` is the reason the partition is left out of the model (contracts/left_out.py), None
+    when it passes; the failure cases are shown as a table in the UI.
     """
     metadata = {**metadata, "failure_count": failures.height}
+    if breach is not None:
+        metadata["left_out_of_model"] = breach
     if failures.height:
         # A raw file's failures carry the file line; others, pandera's row index.
         where = "line_number" if "line_number" in failures.columns else "index"
@@ -27,7 +29,7 @@ def contract_check_result(
         metadata["failure_cases"] = MetadataValue.md(markdown_table(shown.columns, shown.rows()))
     return AssetCheckResult(
         check_name=CONTRACT_CHECK,
-        passed=balanced and failures.height == 0,
+        passed=breach is None,
         severity=AssetCheckSeverity.ERROR,
         metadata=metadata,
     )

@@ -22,7 +22,9 @@ import duckdb
 import polars as pl
 
 from ltv_core.formats.profiles import FormatCatalog, FormatProfile
+from ltv_core.partition_keys import file_partition_key
 from ltv_core.settings import DEFAULT_MAX_RECORD_BYTES
+from ltv_pipeline.contracts.left_out import contract_breach, record_verdict
 from ltv_pipeline.ingest.file_to_load import FileToLoad
 from ltv_pipeline.ingest.landing import land_file
 from ltv_pipeline.ingest.line_numbers import drop_line_numbers
@@ -48,6 +50,8 @@ class FileLoad:
     first_reasons: list[str] = field(default_factory=list)
     # What the pandera contract still finds among the stored rows: empty when they hold.
     contract_failures: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # Why the contract check fails, which leaves the file out of the model; None when it passes.
+    breach: str | None = None
 
 
 def load_file(
@@ -65,7 +69,8 @@ def load_file(
     """Replace everything stored for (account, file_hash) in this format with a fresh parse.
 
     The file is parsed into a table of its own first, beside what is stored; one transaction
-    then swaps it in, writes the rejects and holds the rows to the contract. Whatever fails, the
+    then swaps it in, writes the rejects, holds the rows to the contract and records the verdict
+    (a file that fails is left out of the model: contracts/left_out.py). Whatever fails, the
     stored records stay as they were and the half-made table goes. A record over
     `max_record_bytes` is a reject, as is one with a NUL or a quote that does not close.
     """
@@ -84,6 +89,8 @@ def load_file(
         landed = land_file(conn, file, loading)
         with one_transaction(conn):
             stored = swap_in(conn, file, landed, loading)
+            breach = contract_breach(stored.contract_failures, stored.arithmetic_problem())
+            record_verdict(conn, profile.asset, file_partition_key(account, file_hash), breach)
     finally:
         conn.execute(f"DROP TABLE IF EXISTS {loading}")
         drop_line_numbers(conn)
@@ -103,6 +110,7 @@ def load_file(
         rows_rejected=stored.rows_rejected,
         first_reasons=[describe_reject(*row) for row in first],
         contract_failures=stored.contract_failures,
+        breach=breach,
     )
 
 

@@ -35,6 +35,15 @@ class StoredCounts:
     rows_rejected: int
     contract_failures: pl.DataFrame
 
+    def arithmetic_problem(self) -> str | None:
+        """Why the counts do not add up (every row read is accepted or rejected), or None."""
+        if self.rows_accepted + self.rows_rejected == self.rows_read:
+            return None
+        return (
+            f"the rows do not add up: {self.rows_read} read, but {self.rows_accepted} accepted "
+            f"+ {self.rows_rejected} rejected"
+        )
+
 
 def swap_in(
     conn: duckdb.DuckDBPyConnection, file: FileToLoad, landed: Landed, loading: str

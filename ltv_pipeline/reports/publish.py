@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 
 from ltv_core.published_reports import VARIANTS, write_published
+from ltv_pipeline.contracts.left_out import left_out_partitions
 from ltv_pipeline.metrics.definitions import MetricOptions
 from ltv_pipeline.reports.build import ACCOUNTS_SQL, ReportError, build_report
 
@@ -72,7 +73,9 @@ def compute_reports(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 
 def publish_reports(conn: duckdb.DuckDBPyConnection, published_dir: Path) -> dict[str, Any]:
-    """Compute and publish every variant; returns what was written (for asset metadata)."""
+    """Compute and publish every variant, with the raw partitions the model leaves out (the
+    page says the numbers are without them, and why); returns what was written."""
     payload = compute_reports(conn)
+    payload["left_out"] = [partition.as_json() for partition in left_out_partitions(conn)]
     write_published(published_dir, payload)
     return payload

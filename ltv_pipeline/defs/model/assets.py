@@ -1,7 +1,8 @@
 """The unified model as Dagster assets: subscriptions -> transactions (+ declined charges) ->
 customers, rebuilt together in one step. Unpartitioned: each run rebuilds from every raw
 partition, which is what makes the result independent of arrival order and of how exports
-overlap."""
+overlap. A raw partition whose blocking contract check failed is left out until it passes, and
+every model table lists what is left out in its metadata."""
 
 from collections.abc import Iterator
 
@@ -20,6 +21,8 @@ from dagster import (
 
 from ltv_core.formats.profiles import load_catalog
 from ltv_pipeline.contracts.keys_unique import KEYS_UNIQUE, keys_unique
+from ltv_pipeline.contracts.left_out import LeftOut
+from ltv_pipeline.defs.model.admitted_inputs import admitted_raw_inputs
 from ltv_pipeline.defs.model.automation import MODEL_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
 from ltv_pipeline.defs.model.customers import build_customers
 from ltv_pipeline.defs.model.reconciliation import collected_mismatches, reconcile_transactions
@@ -52,6 +55,15 @@ def model_code_version(customer_key_rule: str) -> str:
     """The model's code version names the customer-key rule it is built with, so that Dagster
     (the UI and the automation sensor) sees a changed LTV_CUSTOMER_KEY as a changed model."""
     return f"customer-key:{customer_key_rule}"
+
+
+def left_out_metadata(left_out: list[LeftOut]) -> dict[str, MetadataValue]:
+    """What the build left out, on every model table (and so in the UI): one line each."""
+    lines = "\n".join(f"- left out: {p.describe()}" for p in left_out)
+    return {
+        "left_out_partitions": MetadataValue.int(len(left_out)),
+        "left_out": MetadataValue.md(lines or "none: every raw partition passed its contract"),
+    }
 
 
 def _spec(name: str, deps: list, description: str, code_version: str) -> AssetSpec:
@@ -192,7 +204,12 @@ def build_model_assets(customer_key_rule: str) -> list[AssetsDefinition]:
     ) -> Iterator[MaterializeResult]:
         rule = ltv_settings.customer_key_rule
         # One transaction: a failing step leaves the previous model whole, never half replaced.
-        with warehouse.get_connection() as conn, one_transaction(conn):
+        # Raw partitions whose contract check failed are left out (admitted_inputs.py).
+        with (
+            warehouse.get_connection() as conn,
+            one_transaction(conn),
+            admitted_raw_inputs(conn) as left_out,
+        ):
             results = [
                 _subscriptions_result(conn, build_subscriptions(conn, rule)),
                 _transactions_result(conn, build_transactions(conn, rule), rule),
@@ -202,6 +219,9 @@ def build_model_assets(customer_key_rule: str) -> list[AssetsDefinition]:
                 ),
                 _customers_result(conn, build_customers(conn, rule)),
             ]
-        yield from results
+        for partition in left_out:
+            context.log.warning(f"left out of the model: {partition.describe()}")
+        left = left_out_metadata(left_out)
+        yield from (r._replace(metadata={**(r.metadata or {}), **left}) for r in results)
 
     return [unified_model]

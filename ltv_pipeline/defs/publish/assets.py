@@ -37,6 +37,7 @@ def build_publish_asset() -> AssetsDefinition:
                 "status": payload["status"],
                 "variants": len(payload["reports"]),
                 "accounts": ", ".join(payload.get("accounts", [])) or "none",
+                "left_out": len(payload["left_out"]),
                 "path": str(published_path(published_dir)),
             }
         )

@@ -46,7 +46,7 @@ def _contract_check(load: FileLoad) -> AssetCheckResult:
     balanced = load.rows_accepted + load.rows_rejected == load.rows_read
     return contract_check_result(
         load.contract_failures,
-        balanced,
+        load.breach,
         {
             "rows_read": load.rows_read,
             "rows_accepted": load.rows_accepted,
@@ -98,7 +98,8 @@ def build_raw_file_asset(profile: FormatProfile) -> AssetsDefinition:
                 asset=profile.asset,
                 blocking=True,
                 description="Stored rows satisfy the pandera contract, and accepted + rejected "
-                "rows equal the rows read from the file.",
+                "rows equal the rows read from the file. A file that fails is left out of the "
+                "model (listed in the model's `left_out` metadata) until a re-parse passes.",
             )
         ],
     )

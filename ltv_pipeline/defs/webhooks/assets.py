@@ -7,6 +7,7 @@ mapping fix heals history by a backfill. Lines that do not parse or break the co
 """
 
 import datetime as dt
+from collections.abc import Callable
 
 import polars as pl
 import pyarrow as pa
@@ -23,6 +24,7 @@ from dagster import (
 from ltv_core.formats.profiles import load_catalog
 from ltv_core.settings import Settings
 from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_result
+from ltv_pipeline.contracts.left_out import contract_breach, record_verdict
 from ltv_pipeline.contracts.webhook_events import webhook_contract_failures
 from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.defs.webhooks.event_types import event_type_spellings
@@ -71,8 +73,18 @@ def _line_rejects(conn) -> list[Reject]:
     return [Reject(*row) for row in rows]
 
 
-def _write_partition(conn, day, start, end, good: pl.DataFrame, rejects: list[Reject]) -> None:
-    """Replace exactly this day's rows and this day's deliveries' rejects, in one transaction."""
+def _write_partition(
+    conn,
+    day,
+    start,
+    end,
+    good: pl.DataFrame,
+    rejects: list[Reject],
+    judge: Callable[[], AssetCheckResult],
+) -> AssetCheckResult:
+    """Replace exactly this day's rows and this day's deliveries' rejects, and `judge` them (the
+    contract check, which records whether the day is left out of the model), in one
+    transaction."""
     columns = ", ".join(EVENT_COLUMNS)
     reject_table = pa.Table.from_pylist(
         [
@@ -122,6 +134,7 @@ def _write_partition(conn, day, start, end, good: pl.DataFrame, rejects: list[Re
             "column_name, value, reason FROM new_rejects",
             [WEBHOOK_EVENTS_ASSET],
         )
+        check = judge()
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -129,12 +142,14 @@ def _write_partition(conn, day, start, end, good: pl.DataFrame, rejects: list[Re
     finally:
         conn.unregister("good_events")
         conn.unregister("new_rejects")
+    return check
 
 
 def _contract_check(
     conn, day: dt.date, delivery_hashes: set[str], known_types: frozenset[str]
 ) -> AssetCheckResult:
-    """Re-read the stored partition: contract holds, and every delivery is a line or a reject."""
+    """Re-read the stored partition: contract holds, and every delivery is a line or a reject.
+    Records the verdict: a day that fails is left out of the model until it passes."""
     stored = conn.sql(
         f"SELECT {', '.join(EVENT_COLUMNS)} FROM {WEBHOOK_EVENTS_ASSET} WHERE received_day = ? "
         "ORDER BY account, delivery_hash, line_index",
@@ -149,9 +164,18 @@ def _contract_check(
     }
     accounted = set(stored["delivery_hash"].to_list()) | (rejected & delivery_hashes)
     balanced = accounted == delivery_hashes
+    breach = contract_breach(
+        failures,
+        None
+        if balanced
+        else f"of {len(delivery_hashes)} deliveries, {len(delivery_hashes - accounted)} are "
+        f"neither stored as lines nor rejected, and {len(accounted - delivery_hashes)} stored "
+        "are not the day's",
+    )
+    record_verdict(conn, WEBHOOK_EVENTS_ASSET, day.isoformat(), breach)
     return contract_check_result(
         failures,
-        balanced,
+        breach,
         {
             "lines": stored.height,
             "deliveries": len(delivery_hashes),
@@ -179,7 +203,9 @@ def build_webhook_events_asset(settings: Settings) -> AssetsDefinition:
                 asset=WEBHOOK_EVENTS_ASSET,
                 blocking=True,
                 description="Stored lines satisfy the pandera contract, and every delivery of "
-                "the day is either stored as lines or in rejects.",
+                "the day is either stored as lines or in rejects. A day that fails is left out "
+                "of the model (listed in the model's `left_out` metadata) until a rebuild of "
+                "the day passes.",
             )
         ],
     )
@@ -215,8 +241,16 @@ def build_webhook_events_asset(settings: Settings) -> AssetsDefinition:
                 .filter(~pl.col("_row").is_in(list(bad_rows)))
                 .drop("_row")
             )
-            _write_partition(conn, day, start, end, good, rejects)
-            check = _contract_check(conn, day, {row[1] for row in deliveries}, known_types)
+            hashes = {row[1] for row in deliveries}
+            check = _write_partition(
+                conn,
+                day,
+                start,
+                end,
+                good,
+                rejects,
+                lambda: _contract_check(conn, day, hashes, known_types),
+            )
             preview = good.head(PREVIEW_ROWS).drop("account", "delivery_hash")
         rejected_deliveries = len({r.delivery_hash for r in rejects})
         context.log.info(
