@@ -21,8 +21,10 @@ STOP_GRACE_SECONDS = 20
 
 def service_command(module: str, host: str | None, port: int | None) -> list[str]:
     """The webhook receiver (`ltv_webhook`) or the pages (`ltv_web`) as a process of their own:
-    they share nothing with the pipeline but ltv_core, and never load Dagster."""
-    command = [sys.executable, "-m", module]
+    they share nothing with the pipeline but ltv_core, and never load Dagster. `-P`: the folder
+    the user started `ltv` from is not put first on sys.path, so a `json.py` lying there cannot
+    replace a module of ours or of the standard library (the `ltv` script never had it)."""
+    command = [sys.executable, "-P", "-m", module]
     if host is not None:
         command += ["--host", host]
     if port is not None:
