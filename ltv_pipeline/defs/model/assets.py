@@ -25,6 +25,7 @@ from ltv_pipeline.defs.model.customers import build_customers
 from ltv_pipeline.defs.model.reconciliation import collected_mismatches, reconcile_transactions
 from ltv_pipeline.defs.model.subscriptions import build_subscriptions
 from ltv_pipeline.defs.model.transactions import build_declined_charges, build_transactions
+from ltv_pipeline.defs.publish.state import rebuilding
 from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.lib.markdown import markdown_table
@@ -192,7 +193,11 @@ def build_model_assets(customer_key_rule: str) -> list[AssetsDefinition]:
     ) -> Iterator[MaterializeResult]:
         rule = ltv_settings.customer_key_rule
         # One transaction: a failing step leaves the previous model whole, never half replaced.
-        with warehouse.get_connection() as conn, one_transaction(conn):
+        with (
+            rebuilding(ltv_settings.settings.published_dir),
+            warehouse.get_connection() as conn,
+            one_transaction(conn),
+        ):
             results = [
                 _subscriptions_result(conn, build_subscriptions(conn, rule)),
                 _transactions_result(conn, build_transactions(conn, rule), rule),
