@@ -1,6 +1,6 @@
 """The pipeline's state beside the published snapshot: "building" while a rebuild runs, "up to
-date" (with the newest input included) once published, "failed" with the reason when the model
-run fails; real runs, real failures."""
+date" (with the newest input included) once published, "pending" when new input arrives, "failed"
+with the reason when the model run fails; real runs, real failures."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dagster import AssetKey, instance_for_test
 from ltv_core.published_reports import (
     BUILDING,
     FAILED,
+    PENDING,
     UP_TO_DATE,
     read_published,
     read_state,
@@ -36,11 +37,12 @@ def wait_for_state(published_dir, state: str, timeout: float = 120.0):
     raise AssertionError(f"state never became {state!r}; last: {read_state(published_dir)}")
 
 
-def test_building_then_up_to_date_then_failed(ltv_home, monkeypatch):
+def test_building_then_up_to_date_then_pending_then_failed(ltv_home, monkeypatch):
     published = ltv_home.published_dir
     with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
         import_csv(ltv_home, instance, ORDERS_SAMPLE)
-        assert read_state(published) is None
+        first_input = read_state(published)
+        assert first_input is not None and first_input.state == PENDING
         # The model step waits for a warehouse another process holds: it says "building"
         # meanwhile, and the old (here: no) snapshot stays as it was.
         with warehouse_held(ltv_home.warehouse_path):
@@ -60,6 +62,9 @@ def test_building_then_up_to_date_then_failed(ltv_home, monkeypatch):
         # New input, then a model run that fails for real: "failed", with the error's first
         # line; the snapshot and the inputs it includes are those of the last success.
         import_csv(ltv_home, instance, RECURRING_SAMPLE)
+        pending = read_state(published)
+        assert pending is not None and pending.state == PENDING
+        assert pending.inputs_as_of == done.inputs_as_of
         assert not model_run_while_the_warehouse_is_held(ltv_home, instance, monkeypatch)
         failed = read_state(published)
         assert failed is not None and failed.state == FAILED

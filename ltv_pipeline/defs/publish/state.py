@@ -1,6 +1,7 @@
 """Writing the pipeline's state beside the published snapshot (ltv_core/published_reports.py), so
 the report page can say that its numbers are stale instead of showing old ones silently.
 
+- Every raw asset (a file, a webhook day) says "pending" when it has taken in new input.
 - Every model, mart and publish step says "building" when it starts, and "failed" (with the
   error's first line) when it raises.
 - `published_reports` says "up to date" when it has written the snapshot, with the time of the
@@ -25,7 +26,14 @@ from dagster import (
     run_failure_sensor,
 )
 
-from ltv_core.published_reports import BUILDING, FAILED, enter_state, read_state
+from ltv_core.published_reports import (
+    BUILDING,
+    FAILED,
+    PENDING,
+    UP_TO_DATE,
+    enter_state,
+    read_state,
+)
 from ltv_pipeline.defs.model.automation import MARTS_GROUP, MODEL_GROUP
 from ltv_pipeline.defs.resources import LtvSettings
 
@@ -42,6 +50,14 @@ def rebuilding(published_dir: Path) -> Iterator[None]:
     except Exception as exc:
         enter_state(published_dir, FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
+
+
+def new_input_taken_in(published_dir: Path) -> None:
+    """A raw partition changed: the snapshot is behind until the model and marts rebuild. A
+    rebuild running or failed is the more useful thing to show, so it stays."""
+    current = read_state(published_dir)
+    if current is None or current.state == UP_TO_DATE:
+        enter_state(published_dir, PENDING)
 
 
 def newest_input_included(instance: DagsterInstance, raw_keys: list[AssetKey]) -> str | None:
