@@ -82,3 +82,83 @@ def read_published(published_dir: Path) -> dict[str, Any] | None:
     if document.get("schema") != SCHEMA_VERSION:
         return None
     return document
+
+
+# The pipeline's state, beside the snapshot: whether the snapshot is current, and if not why. The
+# page reads only this file to say that its numbers are stale, never the pipeline's run history.
+STATE_FILE = "state.json"
+STATE_SCHEMA = 1
+BUILDING = "building"  # a model/marts/publish run has started and not finished
+FAILED = "failed"  # the last rebuild failed; the snapshot is older than the data
+PENDING = "pending"  # new input arrived; no rebuild has started yet
+UP_TO_DATE = "up to date"  # the snapshot includes every input the model has seen
+STATES = (BUILDING, FAILED, PENDING, UP_TO_DATE)
+
+
+@dataclass(frozen=True)
+class PipelineState:
+    state: str  # one of STATES
+    since: str  # ISO time (UTC) the pipeline entered this state
+    error: str | None = None  # FAILED: the first line of the error
+    inputs_as_of: str | None = None  # ISO time of the newest input the snapshot includes
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def first_line(message: str) -> str:
+    """An error's first non-empty line: what went wrong, without the trace."""
+    return next((line.strip() for line in message.splitlines() if line.strip()), "unknown error")
+
+
+def state_path(published_dir: Path) -> Path:
+    return published_dir / STATE_FILE
+
+
+def read_state(published_dir: Path) -> PipelineState | None:
+    """The pipeline's state, or None when it has written none (or in another shape)."""
+    try:
+        document = json.loads(state_path(published_dir).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if document.get("schema") != STATE_SCHEMA or document.get("state") not in STATES:
+        return None
+    return PipelineState(
+        state=document["state"],
+        since=document["since"],
+        error=document.get("error"),
+        inputs_as_of=document.get("inputs_as_of"),
+    )
+
+
+def write_state(published_dir: Path, state: PipelineState) -> Path:
+    """Replace the state file atomically: a reader sees the old state or the new one."""
+    if state.state not in STATES:
+        raise ValueError(f"pipeline state {state.state!r}: expected one of {', '.join(STATES)}")
+    published_dir.mkdir(parents=True, exist_ok=True)
+    target = state_path(published_dir)
+    text = json.dumps({"schema": STATE_SCHEMA, **state.__dict__}, ensure_ascii=False)
+    write_atomically(target, lambda out: out.write(text.encode()))
+    return target
+
+
+def enter_state(
+    published_dir: Path, state: str, *, error: str | None = None, inputs_as_of: str | None = None
+) -> PipelineState:
+    """Move to `state`. Building and pending keep their `since` when already in them (each
+    step of one rebuild says "building"; the rebuild began with the first); a failure is dated
+    when it happened. The snapshot's `inputs_as_of` is kept unless a new one is given (only
+    publishing changes what the snapshot includes)."""
+    current = read_state(published_dir)
+    kept = current is not None and current.state == state and state in (BUILDING, PENDING)
+    since = current.since if current is not None and kept else now_iso()
+    kept_inputs = current.inputs_as_of if current else None
+    new = PipelineState(
+        state=state,
+        since=since,
+        error=first_line(error) if error is not None else None,
+        inputs_as_of=inputs_as_of or kept_inputs,
+    )
+    write_state(published_dir, new)
+    return new

@@ -10,6 +10,7 @@ from ltv_pipeline.defs.marts.assets import build_mart_assets
 from ltv_pipeline.defs.model.assets import build_model_assets
 from ltv_pipeline.defs.model.automation import ltv_automation_sensor
 from ltv_pipeline.defs.publish.assets import build_publish_asset
+from ltv_pipeline.defs.publish.state import rebuild_failure_sensor
 from ltv_pipeline.defs.raw_files.assets import build_raw_file_assets
 from ltv_pipeline.defs.raw_files.inbox_sensor import inbox_sensor
 from ltv_pipeline.defs.resources import LtvSettings
@@ -31,7 +32,13 @@ def build_definitions() -> Definitions:
             *build_mart_assets(),
             build_publish_asset(),
         ],
-        sensors=[inbox_sensor, webhook_sensor, ltv_automation_sensor(), orphaned_runs_sensor],
+        sensors=[
+            inbox_sensor,
+            webhook_sensor,
+            ltv_automation_sensor(),
+            orphaned_runs_sensor,
+            rebuild_failure_sensor,
+        ],
         resources={
             "warehouse": Warehouse.of(settings),
             "ltv_settings": LtvSettings.from_settings(settings),

@@ -6,7 +6,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ltv_core.chart_series import PAGE_COHORTS, chart_series
-from ltv_core.published_reports import BASES, PERIODS, read_published, variant_key
+from ltv_core.published_reports import (
+    BASES,
+    BUILDING,
+    FAILED,
+    PENDING,
+    PERIODS,
+    PipelineState,
+    read_published,
+    read_state,
+    variant_key,
+)
 from ltv_web.chart import curves_svg
 
 HORIZON_NAMES = {
@@ -91,6 +101,23 @@ class ReportPage:
     notice: str | None = None
     # Raw partitions the numbers are without, and why ({asset, partition, reason, since}).
     left_out: list[dict[str, str]] = field(default_factory=list)
+    stale: str | None = None  # why the numbers may be old: a rebuild running, failed or pending
+    inputs_as_of: str | None = None  # the newest input the published numbers include
+
+
+def stale_notice(state: PipelineState | None, published_at: str | None) -> str | None:
+    """A sentence saying the numbers shown are not the newest, from the pipeline's state file
+    only; None when they are up to date (or the pipeline has said nothing yet)."""
+    if state is None:
+        return None
+    shown = f"Numbers as of {published_at} (UTC)" if published_at else "No numbers published yet"
+    if state.state == BUILDING:
+        return f"{shown}; a rebuild is running since {state.since} (UTC)."
+    if state.state == FAILED:
+        return f"{shown}; the last rebuild failed at {state.since} (UTC): {state.error}"
+    if state.state == PENDING:
+        return f"{shown}; new data since {state.since} (UTC) waits for a rebuild."
+    return None
 
 
 def build_report_page(
@@ -99,12 +126,15 @@ def build_report_page(
     basis = basis if basis in BASES else "net"
     period = period if period in PERIODS else "month"
     document = read_published(published_dir)
+    state = read_state(published_dir)
     if document is None:
-        return ReportPage(basis, period, "none")
+        return ReportPage(basis, period, "none", stale=stale_notice(state, None))
     page = ReportPage(
         basis, period, document["status"], document.get("reason"), document.get("published_at")
     )
     page.left_out = list(document.get("left_out") or [])
+    page.stale = stale_notice(state, page.published_at)
+    page.inputs_as_of = state.inputs_as_of if state else None
     if page.status != "ready":
         return page
     by_account = document.get("by_account") or {}

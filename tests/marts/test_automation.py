@@ -3,13 +3,19 @@ sensor (not Dagster's default one, which starts stopped) carries it under `dagst
 
 from __future__ import annotations
 
-from dagster import AssetKey, DefaultSensorStatus, evaluate_automation_conditions, instance_for_test
+from dagster import (
+    AssetKey,
+    DefaultSensorStatus,
+    evaluate_automation_conditions,
+    instance_for_test,
+    materialize,
+)
 
 from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.defs.marts.build import MARTS
 from ltv_pipeline.defs.model.assets import build_model_assets
 from tests.model.dagster_runs import build_model_and_marts, import_csv
-from tests.support import ORDERS_SAMPLE, RECURRING_SAMPLE
+from tests.support import ORDERS_SAMPLE, RECURRING_SAMPLE, warehouse_held
 
 # Every model asset and every mart, from the lists the pipeline itself is built from.
 MODEL_AND_MARTS = {
@@ -65,3 +71,51 @@ def test_a_changed_customer_key_rule_rebuilds_the_model(ltv_home, monkeypatch):
             defs=restarted, instance=instance, cursor=changed.cursor
         )
         assert requested(quiet) & MODEL_AND_MARTS == set()
+
+
+def model_run_while_the_warehouse_is_held(settings, instance, monkeypatch) -> bool:
+    """One model-and-marts run while another process holds the warehouse (a DuckDB shell left
+    open, say) past the busy timeout: it fails for real. Returns whether it succeeded."""
+    monkeypatch.setenv("LTV_BUSY_TIMEOUT_SECONDS", "0.5")
+    try:
+        defs = build_definitions()
+        selected = [
+            a for a in defs.assets if {k.to_user_string() for k in a.keys} & MODEL_AND_MARTS
+        ]
+        with warehouse_held(settings.warehouse_path):
+            return materialize(
+                selected, instance=instance, resources=dict(defs.resources), raise_on_error=False
+            ).success
+    finally:
+        monkeypatch.delenv("LTV_BUSY_TIMEOUT_SECONDS")
+
+
+def test_a_failed_model_run_is_requested_again_once(ltv_home, monkeypatch):
+    """A model run that failed (here: another process held the warehouse; a killed run is
+    marked failed the same way) is requested again on the next tick, without new raw
+    data; if that retry fails too, it is not retried for ever, only after new input."""
+    with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
+        defs = build_definitions()
+        empty = evaluate_automation_conditions(defs=defs, instance=instance)
+        import_csv(ltv_home, instance, ORDERS_SAMPLE)
+        first = evaluate_automation_conditions(defs=defs, instance=instance, cursor=empty.cursor)
+        assert requested(first) >= MODEL_AND_MARTS
+        assert not model_run_while_the_warehouse_is_held(ltv_home, instance, monkeypatch)
+        retry = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert requested(retry) >= MODEL_AND_MARTS
+        assert not model_run_while_the_warehouse_is_held(ltv_home, instance, monkeypatch)
+        after_retry = evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=retry.cursor
+        )
+        quiet = evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=after_retry.cursor
+        )
+        assert requested(after_retry) & MODEL_AND_MARTS == set()
+        assert requested(quiet) & MODEL_AND_MARTS == set()
+        # New input earns the failed model another attempt, which now succeeds and settles.
+        import_csv(ltv_home, instance, RECURRING_SAMPLE)
+        fresh = evaluate_automation_conditions(defs=defs, instance=instance, cursor=quiet.cursor)
+        assert requested(fresh) >= MODEL_AND_MARTS
+        build_model_and_marts(instance)
+        settled = evaluate_automation_conditions(defs=defs, instance=instance, cursor=fresh.cursor)
+        assert requested(settled) & MODEL_AND_MARTS == set()

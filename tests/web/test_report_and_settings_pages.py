@@ -8,7 +8,18 @@ from contextlib import redirect_stdout
 import pytest
 from fastapi.testclient import TestClient
 
-from ltv_core.published_reports import VARIANTS, read_published, write_published
+from ltv_core.published_reports import (
+    BUILDING,
+    FAILED,
+    PENDING,
+    UP_TO_DATE,
+    VARIANTS,
+    PipelineState,
+    enter_state,
+    read_published,
+    write_published,
+    write_state,
+)
 from ltv_core.settings import DEFAULT_ACCOUNT
 from ltv_pipeline.cli.run_services import addresses, service_commands
 from ltv_pipeline.cli.webhooks import print_webhook_url
@@ -164,3 +175,23 @@ def test_ltv_run_serves_the_pages_on_their_own_loopback_listener(ltv_home):
         "Upload and report pages",
         "Webhook URL for SamCart",
     ]
+
+
+def test_the_page_says_when_its_numbers_are_stale(client, ltv_home):
+    """Read from the pipeline's state file beside the snapshot, and from nothing else."""
+    published = ltv_home.published_dir
+    write_published(published, snapshot())
+    as_of = read_published(published)["published_at"]
+    write_state(published, PipelineState(UP_TO_DATE, "2024-05-01T10:00:00+00:00", None, "X"))
+    fresh = client.get("/report").text
+    assert 'id="report-stale"' not in fresh and "data taken in up to X (UTC)" in fresh
+    enter_state(published, BUILDING)
+    building = client.get("/report").text
+    assert f"Numbers as of {as_of} (UTC); a rebuild is running since" in building
+    assert '<tr data-key="2024-01">' in building  # the old numbers stay, with the notice
+    enter_state(published, FAILED, error="IOException: warehouse busy\n  at line 2 of a trace")
+    failed = client.get("/report").text
+    assert "the last rebuild failed at" in failed
+    assert "(UTC): IOException: warehouse busy</p>" in failed
+    enter_state(published, PENDING)
+    assert "waits for a rebuild" in client.get("/report").text

@@ -22,6 +22,7 @@ from ltv_pipeline.defs.marts.build import MARTS, Mart, build_mart
 from ltv_pipeline.defs.marts.chart import cohort_curves_png
 from ltv_pipeline.defs.marts.checks import CURVE_MARTS, check_names, run_checks
 from ltv_pipeline.defs.model.automation import MARTS_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
+from ltv_pipeline.defs.publish.state import rebuilding
 from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.metrics.ltv_table import HORIZON_COLUMNS, ltv_table
@@ -99,7 +100,8 @@ def build_mart_asset(mart: Mart) -> AssetsDefinition:
     def mart_asset(
         context: AssetExecutionContext, warehouse: Warehouse, ltv_settings: LtvSettings
     ) -> MaterializeResult:
-        with warehouse.get_connection() as conn:
+        published_dir = ltv_settings.settings.published_dir
+        with rebuilding(published_dir), warehouse.get_connection() as conn:
             rows = build_mart(conn, mart)
             checks = run_checks(conn, mart)
             metadata: dict[str, object] = {"dagster/row_count": rows}

@@ -28,6 +28,7 @@ from ltv_pipeline.defs.model.customers import build_customers
 from ltv_pipeline.defs.model.reconciliation import collected_mismatches, reconcile_transactions
 from ltv_pipeline.defs.model.subscriptions import build_subscriptions
 from ltv_pipeline.defs.model.transactions import build_declined_charges, build_transactions
+from ltv_pipeline.defs.publish.state import rebuilding
 from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.lib.markdown import markdown_table
@@ -206,6 +207,7 @@ def build_model_assets(customer_key_rule: str) -> list[AssetsDefinition]:
         # One transaction: a failing step leaves the previous model whole, never half replaced.
         # Raw partitions whose contract check failed are left out (admitted_inputs.py).
         with (
+            rebuilding(ltv_settings.settings.published_dir),
             warehouse.get_connection() as conn,
             one_transaction(conn),
             admitted_raw_inputs(conn) as left_out,

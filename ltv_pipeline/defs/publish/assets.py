@@ -6,9 +6,11 @@ the warehouse and can never hold its lock while the pipeline writes.
 
 from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, asset
 
-from ltv_core.published_reports import published_path
+from ltv_core.published_reports import UP_TO_DATE, enter_state, published_path
 from ltv_pipeline.defs.marts.build import MARTS
+from ltv_pipeline.defs.model.assets import raw_asset_keys
 from ltv_pipeline.defs.model.automation import MARTS_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
+from ltv_pipeline.defs.publish.state import newest_input_included, rebuilding
 from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.reports.publish import publish_reports
 from ltv_pipeline.warehouse.connection import Warehouse
@@ -28,8 +30,10 @@ def build_publish_asset() -> AssetsDefinition:
         context: AssetExecutionContext, warehouse: Warehouse, ltv_settings: LtvSettings
     ) -> MaterializeResult:
         published_dir = ltv_settings.settings.published_dir
-        with warehouse.get_connection() as conn:
+        with rebuilding(published_dir), warehouse.get_connection() as conn:
             payload = publish_reports(conn, published_dir)
+        inputs_as_of = newest_input_included(context.instance, raw_asset_keys())
+        enter_state(published_dir, UP_TO_DATE, inputs_as_of=inputs_as_of)
         if payload["status"] != "ready":
             context.log.warning(f"reports not ready: {payload['reason']}")
         return MaterializeResult(
@@ -39,6 +43,7 @@ def build_publish_asset() -> AssetsDefinition:
                 "accounts": ", ".join(payload.get("accounts", [])) or "none",
                 "left_out": len(payload["left_out"]),
                 "path": str(published_path(published_dir)),
+                "inputs_as_of": inputs_as_of or "none",
             }
         )
 

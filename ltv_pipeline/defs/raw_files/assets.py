@@ -26,6 +26,7 @@ from ltv_core.partition_keys import parse_file_partition_key
 from ltv_core.quarantine import forget_parse_failure, quarantine_archived
 from ltv_core.settings import Settings
 from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_result
+from ltv_pipeline.defs.publish.state import new_input_taken_in
 from ltv_pipeline.defs.raw_files.partitions import file_partitions
 from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.ingest.load_file import FileLoad, load_file
@@ -173,6 +174,7 @@ def build_raw_file_asset(profile: FormatProfile) -> AssetsDefinition:
                 first_rejects=load.first_reasons,
             ),
         )
+        new_input_taken_in(settings.published_dir)
         context.log.info(
             f"{profile.name} file {sha256[:12]}: {load.rows_read} rows read, "
             f"{load.rows_accepted} accepted, {load.rows_rejected} rejected"

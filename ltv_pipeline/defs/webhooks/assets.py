@@ -26,6 +26,7 @@ from ltv_core.settings import Settings
 from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_result
 from ltv_pipeline.contracts.left_out import contract_breach, record_verdict
 from ltv_pipeline.contracts.webhook_events import webhook_contract_failures
+from ltv_pipeline.defs.publish.state import new_input_taken_in
 from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.defs.webhooks.event_types import event_type_spellings
 from ltv_pipeline.defs.webhooks.parsing import (
@@ -252,6 +253,7 @@ def build_webhook_events_asset(settings: Settings) -> AssetsDefinition:
                 lambda: _contract_check(conn, day, hashes, known_types),
             )
             preview = good.head(PREVIEW_ROWS).drop("account", "delivery_hash")
+        new_input_taken_in(settings.published_dir)
         rejected_deliveries = len({r.delivery_hash for r in rejects})
         context.log.info(
             f"{day}: {len(deliveries)} deliveries, {good.height} lines, {len(rejects)} rejects; "
