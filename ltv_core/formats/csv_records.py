@@ -235,7 +235,9 @@ def write_clean_copy(facts: CsvFacts, max_record_bytes: int, target: Path) -> Cl
     starts: list[int] = []
     unreadable: list[Record] = []
     with target.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out, lineterminator="\n")
+        # Records end in CR LF: the writer quotes a cell holding a character of its line end,
+        # and with "\n" alone a cell holding a lone CR would go unquoted, a line end to DuckDB.
+        writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(facts.header)
         for record in read_records(facts, max_record_bytes):
             if record.unreadable is not None:

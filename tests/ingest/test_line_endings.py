@@ -97,3 +97,18 @@ def test_mixed_line_ends_keep_every_cell_and_line(
         (5, "4", "Course"),
         (6, "5", "Course"),
     ]
+
+
+def test_a_cell_holding_a_cr_alone_survives_record_reading(
+    tmp_path: Path, warehouse, catalog: FormatCatalog
+) -> None:
+    """The NUL byte sends the file to record reading, whose clean copy must keep the CR inside
+    its cell (written unquoted, DuckDB took it for a line end and read two records)."""
+    lines = [HEADER, row(1, '"Mac\rnote"'), row(2, "x\x00y"), row(3)]
+    path = tmp_path / "cr-in-cell.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    result = load(warehouse, catalog, path)
+    assert (result.rows_read, result.rows_accepted, result.rows_rejected) == (3, 2, 1)
+    assert stored(warehouse) == [(2, "1", "Mac\rnote"), (5, "3", "Course")]
+    [(line, column, _)] = rejects(warehouse)
+    assert (line, column) == (4, "Product Name")
