@@ -3,9 +3,11 @@
 The first 64 KiB give the header and a first guess at the encoding. One streaming pass over the
 whole file then gives the content hash (the file's identity everywhere), the number of lines
 (which tells whether every record sits on its own line), and what decides how the file can be
-read: whether all of it is UTF-8 (else it is Latin-1), whether it holds a NUL byte, and whether
-its quotes pair up. When every record is one line, a record's line number is its position plus
-the header line; otherwise `csv_records` reads the file record by record.
+read: whether all of it is UTF-8 (else it is Latin-1), whether it holds a NUL byte, whether its
+quotes pair up, and whether it mixes CR LF line ends with CR alone. A line ends at CR LF, LF or
+CR alone ("classic Mac"), as a text editor shows it and as Python's csv module reads it. When
+every record is one line, a record's line number is its position plus the header line;
+otherwise `csv_records` reads the file record by record.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class ContentScan:
     utf8: bool  # every byte of the file is valid UTF-8
     has_nul: bool
     quotes_paired: bool  # an even number of '"' bytes
+    lone_cr_among_crlf: bool  # a CR not followed by LF, in a file that also has CR LF
 
 
 @dataclass(frozen=True)
@@ -64,14 +67,22 @@ class CsvFacts(CsvHead):
     lines_with_content: int  # physical lines up to the last byte that is not a line end
     has_nul: bool
     quotes_paired: bool
+    lone_cr_among_crlf: bool
 
     @property
     def needs_record_reading(self) -> bool:
         """True when DuckDB's reader cannot be given the file as it is, and `csv_records` must
         read it record by record: UTF-16 (its bytes say nothing of lines, quotes or NULs), a NUL
-        byte (DuckDB would store it in a cell), or a quote that does not pair up (DuckDB would
-        read the rest of the file into one cell, or the lines up to the next stray quote)."""
-        return self.encoding == "utf-16" or self.has_nul or not self.quotes_paired
+        byte (DuckDB would store it in a cell), a quote that does not pair up (DuckDB would
+        read the rest of the file into one cell, or the lines up to the next stray quote), or a
+        CR alone in a file of CR LF lines (DuckDB takes the byte after it for the LF it expects
+        and drops it from the next record)."""
+        return (
+            self.encoding == "utf-16"
+            or self.has_nul
+            or not self.quotes_paired
+            or self.lone_cr_among_crlf
+        )
 
     def simple_line_numbers(self, records: int) -> bool:
         """True when record k (1-based) is on line header_line + k, with no exceptions.
@@ -125,20 +136,27 @@ def scan_content(path: Path) -> ContentScan:
     """
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
-    newlines = 0
+    line_ends = 0
     lines_with_content = 0
+    crs = crlfs = 0
+    after_cr = False  # the previous chunk ended with a CR, whose LF may start this one
     utf8 = True
     has_nul = False
     quotes = 0
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
-            in_chunk = chunk.count(b"\n")
+            in_chunk, chunk_crs, chunk_crlfs = _line_ends(chunk)
+            if after_cr and chunk.startswith(b"\n"):
+                in_chunk, chunk_crlfs = in_chunk - 1, chunk_crlfs + 1
             end = _content_end(chunk)
             if end > 0:
                 # Line ends after the chunk's last other byte do not end a content line.
-                lines_with_content = newlines + in_chunk - chunk.count(b"\n", end) + 1
-            newlines += in_chunk
+                lines_with_content = line_ends + in_chunk - _line_ends(chunk[end:])[0] + 1
+            line_ends += in_chunk
+            crs += chunk_crs
+            crlfs += chunk_crlfs
+            after_cr = chunk.endswith(b"\r")
             has_nul = has_nul or b"\x00" in chunk
             quotes += chunk.count(b'"')
             # A character cut by the chunk's end waits in the decoder for the next chunk.
@@ -151,6 +169,7 @@ def scan_content(path: Path) -> ContentScan:
         utf8=utf8,
         has_nul=has_nul,
         quotes_paired=quotes % 2 == 0,
+        lone_cr_among_crlf=crlfs > 0 and crs > crlfs,
     )
 
 
@@ -166,6 +185,7 @@ def with_content(head: CsvHead, scan: ContentScan) -> CsvFacts:
         lines_with_content=scan.lines_with_content,
         has_nul=scan.has_nul,
         quotes_paired=scan.quotes_paired,
+        lone_cr_among_crlf=scan.lone_cr_among_crlf,
     )
 
 
@@ -175,6 +195,15 @@ def _decodes(decoder: codecs.IncrementalDecoder, chunk: bytes, final: bool = Fal
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _line_ends(data: bytes) -> tuple[int, int, int]:
+    """(line ends, CRs, CR LFs) in `data`: a line ends at CR LF, LF, or CR alone."""
+    lfs = data.count(b"\n")
+    if b"\r" not in data:  # most files: one quick look
+        return lfs, 0, 0
+    crs, crlfs = data.count(b"\r"), data.count(b"\r\n")
+    return lfs + crs - crlfs, crs, crlfs
 
 
 def _content_end(chunk: bytes) -> int:

@@ -12,6 +12,7 @@ UTF-8 copy that DuckDB reads instead of the file.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from ltv_core.formats.csv_file import CsvFacts, CsvFileError
 FIELD_SIZE_LIMIT = 2**31 - 1
 QUOTED_CHARS = 120  # how much of a record a reject quotes
 LINE_ENDS = ("\r\n", "\n", "\r")
+LINE_END_CHARS = ("\n", "\r")
 # Python decodes a UTF-8 file with its byte-order mark dropped, like DuckDB does.
 TEXT_ENCODINGS = {"utf-8": "utf-8-sig"}
 
@@ -57,9 +59,10 @@ class CleanCopy:
 class _Lines:
     """The file's lines for the csv reader, remembering those of the record being read.
 
-    Lines are numbered by their line feeds, as a text editor does and as the content scan
-    counts them. A record's text is kept up to twice the record limit: enough to quote it
-    and to find its quotes; its size is counted in full.
+    A line ends at CR LF, LF or CR alone, as a text editor numbers lines and as the content scan
+    counts them (the file is opened with `newline=""`, so each line comes with its own end). A
+    record's text is kept up to twice the record limit: enough to quote it and to find its
+    quotes; its size is counted in full.
     """
 
     def __init__(self, handle: TextIO, encoding: str, keep_chars: int) -> None:
@@ -84,7 +87,8 @@ class _Lines:
         line = next(self._handle)
         if line.strip():
             self.last_with_content = self.next_line
-        self.next_line += line.count("\n")
+        if line.endswith(LINE_END_CHARS):
+            self.next_line += 1
         self.size += _byte_length(line, self._encoding)
         self.last_line = line
         if self.kept_chars < self._keep_chars:
@@ -96,8 +100,8 @@ class _Lines:
         return "".join(self.kept)
 
     def end(self) -> int:
-        """The record's last line (the line feed that ends it starts the next one)."""
-        return self.next_line - 1 if self.last_line.endswith("\n") else self.next_line
+        """The record's last line (the line end that ends it starts the next one)."""
+        return self.next_line - 1 if self.last_line.endswith(LINE_END_CHARS) else self.next_line
 
     def size_without_line_end(self) -> int:
         ending = next((e for e in LINE_ENDS if self.last_line.endswith(e)), "")
@@ -191,7 +195,7 @@ def _unclosed_quote(text: str, start: int, end: int, at_end: bool) -> Unreadable
 def _last_opened_quote(text: str, start: int) -> int:
     """The line of the quote left open where a strict reader gives up: at the end of `text`, or
     where a closing quote is followed by something other than a comma or a line end."""
-    line, opened, state = start, start, "field start"
+    line, opened, state, previous = start, start, "field start", ""
     for char in text:
         if state == "quoted":
             if char == '"':
@@ -207,14 +211,15 @@ def _last_opened_quote(text: str, start: int) -> int:
             state, opened = "quoted", line
         else:
             state = "field start" if char in ",\r\n" else "field"
-        if char == "\n":
+        if char == "\r" or (char == "\n" and previous != "\r"):
             line += 1
+        previous = char
     return opened
 
 
 def _quoted(text: str) -> str:
     """The start of a record as a reject quotes it: its first line, shortened."""
-    first = text.split("\n", 1)[0].rstrip("\r")
+    first = re.split("\r\n|\n|\r", text, maxsplit=1)[0]
     return first if len(first) <= QUOTED_CHARS else first[:QUOTED_CHARS] + "..."
 
 
@@ -230,7 +235,9 @@ def write_clean_copy(facts: CsvFacts, max_record_bytes: int, target: Path) -> Cl
     starts: list[int] = []
     unreadable: list[Record] = []
     with target.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out, lineterminator="\n")
+        # Records end in CR LF: the writer quotes a cell holding a character of its line end,
+        # and with "\n" alone a cell holding a lone CR would go unquoted, a line end to DuckDB.
+        writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(facts.header)
         for record in read_records(facts, max_record_bytes):
             if record.unreadable is not None:

@@ -71,6 +71,27 @@ def test_quoted_newlines_and_blank_lines_get_exact_line_numbers(tmp_path: Path) 
     assert [record.start for record in read_records(facts, 1024)] == [3, 5, 7]
 
 
+def test_a_cr_alone_ends_a_line_as_an_editor_shows_it(tmp_path: Path) -> None:
+    mac = tmp_path / "mac.csv"
+    mac.write_bytes(b"a,b\r1,2\r3,4\r\r")
+    assert inspect_file(mac).simple_line_numbers(records=2)
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(b"a,b\r\n\r1,2\n\r\n3,4\r")
+    facts = inspect_file(mixed)
+    assert [record.start for record in read_records(facts, 1024)] == [3, 5]
+    assert facts.lone_cr_among_crlf and facts.needs_record_reading
+
+
+def test_a_cr_lf_cut_by_the_scan_s_chunks_is_one_line_end(tmp_path: Path) -> None:
+    head = b"Order ID,Product Name\r\n1,"
+    path = tmp_path / "cut.csv"
+    path.write_bytes(head + b"x" * (CHUNK - len(head) - 1) + b"\r\n" + b"2,y\r\n" * 10)
+    assert path.read_bytes()[CHUNK - 1 : CHUNK + 1] == b"\r\n"
+    facts = inspect_file(path)
+    assert facts.simple_line_numbers(records=11)
+    assert not facts.needs_record_reading
+
+
 def test_the_whole_file_decides_the_encoding(tmp_path: Path) -> None:
     """The first 64 KiB are plain ASCII; one Latin-1 byte far beyond makes the file Latin-1."""
     path = tmp_path / "late.csv"

@@ -24,15 +24,20 @@ from tests.support import ORDERS_SAMPLE
 MODEL = {"subscriptions", "transactions", "declined_charges", "customers"}
 
 
-def write_orders_with_bare_carriage_returns(path: Path) -> Path:
-    """An Orders export whose first records end in a bare carriage return (the classic Mac line
-    end), with order ids of its own (the sample's, with a 9 before them). The loader reads those
-    records but numbers them all line 1: the contract refuses the repeated line numbers, and the
-    rows no longer add up (read = accepted + rejected fails), so the contract check fails."""
+def write_orders_of_its_own(path: Path) -> Path:
+    """The Orders sample with order ids of its own (the sample's, with a 9 before them)."""
     header, *rows = ORDERS_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
-    rows = ["9" + row for row in rows]
-    path.write_text(header + "\r" + rows[0] + "\r" + "\n".join(rows[1:]) + "\n", encoding="utf-8")
+    path.write_text("\n".join([header, *("9" + row for row in rows)]) + "\n", encoding="utf-8")
     return path
+
+
+def run_failing_its_contract(monkeypatch, instance, staged: tuple[str, str]):
+    """Materialize a partition under a stricter contract, as a pipeline defect would make it
+    fail: the stored DECIMAL prices break a Float64 contract as a column, which no reject can
+    fix."""
+    with monkeypatch.context() as patched:
+        patched.setitem(raw_files_contract.POLARS_TYPES, "money", pl.Float64)
+        return run(instance, *staged)
 
 
 def order_ids(settings, table: str = "transactions") -> set[str]:
@@ -43,8 +48,10 @@ def order_ids(settings, table: str = "transactions") -> set[str]:
         conn.close()
 
 
-def test_a_file_failing_its_contract_is_left_out_and_does_not_request_the_model(ltv_home, tmp_path):
-    failing = write_orders_with_bare_carriage_returns(tmp_path / "orders-mac.csv")
+def test_a_file_failing_its_contract_is_left_out_and_does_not_request_the_model(
+    ltv_home, tmp_path, monkeypatch
+):
+    failing = write_orders_of_its_own(tmp_path / "orders-9.csv")
     left_out_key = file_partition_key("default", inspect_file(failing).sha256)
     defs = build_definitions()
     with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
@@ -55,7 +62,8 @@ def test_a_file_failing_its_contract_is_left_out_and_does_not_request_the_model(
         assert requested(settled) & MODEL == set()
 
         # Dagster fails the run of a partition whose blocking check fails; its rows are stored.
-        result = run(instance, *stage(ltv_home, instance, failing, "samcart-orders"))
+        staged = stage(ltv_home, instance, failing, "samcart-orders")
+        result = run_failing_its_contract(monkeypatch, instance, staged)
         assert [c.passed for c in result.get_asset_check_evaluations()] == [False]
         assert any(i.startswith("9") for i in order_ids(ltv_home, "raw_samcart_orders"))
         after = evaluate_automation_conditions(defs=defs, instance=instance, cursor=settled.cursor)
@@ -70,24 +78,21 @@ def test_a_file_failing_its_contract_is_left_out_and_does_not_request_the_model(
         metadata = model.asset_materialization.metadata
         assert metadata["left_out_partitions"].value == 1
         assert f"raw_samcart_orders [{left_out_key}]" in metadata["left_out"].value
-        assert "do not add up" in metadata["left_out"].value
+        assert "contract failure(s) among the stored rows" in metadata["left_out"].value
 
     published = read_published(ltv_home.published_dir)
     assert published is not None
     [listed] = published["left_out"]
     assert listed["asset"] == "raw_samcart_orders" and listed["partition"] == left_out_key
-    assert "do not add up" in listed["reason"]
+    assert "contract failure(s) among the stored rows" in listed["reason"]
 
 
 def test_a_partition_that_passes_again_is_back_in(ltv_home, monkeypatch):
-    """A re-parse that passes takes the partition off the list, and its rows are in again. (The
-    contract is made stricter for the first parse, as a pipeline defect would make it fail: the
-    stored DECIMAL prices break a Float64 contract as a column, which no reject can fix.)"""
+    """A re-parse that passes takes the partition off the list, and its rows are in again."""
     with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
         staged = stage(ltv_home, instance, ORDERS_SAMPLE, "samcart-orders")
-        with monkeypatch.context() as patched:
-            patched.setitem(raw_files_contract.POLARS_TYPES, "money", pl.Float64)
-            assert not run(instance, *staged).get_asset_check_evaluations()[0].passed
+        failed = run_failing_its_contract(monkeypatch, instance, staged)
+        assert not failed.get_asset_check_evaluations()[0].passed
         build_model_and_marts(instance)
         assert order_ids(ltv_home) == set()
         assert len(read_published(ltv_home.published_dir)["left_out"]) == 1
@@ -102,12 +107,18 @@ def test_a_partition_that_passes_again_is_back_in(ltv_home, monkeypatch):
         assert read_published(ltv_home.published_dir)["left_out"] == []
 
 
-def test_ltv_materialize_prints_what_is_left_out(ltv_home, tmp_path):
-    failing = write_orders_with_bare_carriage_returns(tmp_path / "orders-mac.csv")
-    ltv("import", str(ORDERS_SAMPLE), str(failing))
+def test_ltv_materialize_prints_what_is_left_out(ltv_home, tmp_path, monkeypatch):
+    """The partition fails its contract here (in this process, where the contract can be made
+    stricter); `ltv materialize` then builds the model without it and says so."""
+    failing = write_orders_of_its_own(tmp_path / "orders-9.csv")
+    ltv("import", str(ORDERS_SAMPLE))
+    with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
+        staged = stage(ltv_home, instance, failing, "samcart-orders")
+        assert not run_failing_its_contract(monkeypatch, instance, staged).success
     done = ltv("materialize")
     key = file_partition_key("default", inspect_file(failing).sha256)
-    assert (
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("left out")]
+    assert line.startswith(
         f"left out of the model until its contract check passes: raw_samcart_orders [{key}]: "
-        "the rows do not add up" in done.stdout
     ), done.stdout
+    assert "contract failure(s) among the stored rows, the first: price failed" in line
