@@ -37,12 +37,28 @@ def wait_for_reader(fifo: Path, upload_done: threading.Event, answers: list[http
     raise AssertionError("the upload never read formats.toml")
 
 
-def serve(write_end: int) -> None:
-    """Give the blocked reader a formats file with no user additions, and end it. The write
-    also moves the pipe's modification time, so the next read is not answered from the cache."""
+def readers(pid: int, fifo: Path) -> int:
+    """How many file descriptors of process `pid` have `fifo` open."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            count += os.readlink(fd) == str(fifo)
+        except OSError:
+            continue  # closed while we looked
+    return count
+
+
+def serve(write_end: int, pid: int, fifo: Path) -> None:
+    """Give the blocked reader a formats file with no user additions, end it, and wait until the
+    reader has closed it: otherwise the next stage could take that same reader for the next one
+    and feed it, and the real next read would wait for ever. The write also moves the pipe's
+    modification time, so the next read is not answered from the cache."""
     os.set_blocking(write_end, True)
     os.write(write_end, b"# no additions\n")
     os.close(write_end)
+    deadline = time.monotonic() + READER_WAIT_SECONDS
+    while readers(pid, fifo) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def test_the_pages_answer_while_an_upload_is_doing_its_file_work(tmp_path: Path) -> None:
@@ -73,6 +89,7 @@ def test_the_pages_answer_while_an_upload_is_doing_its_file_work(tmp_path: Path)
         uploader.start()
         for stage in ("checking the chosen format", "handing the file to the pipeline"):
             write_end = wait_for_reader(fifo, upload_done, answers)
+            assert readers(pages.process.pid, fifo) == 1  # the upload, blocked in its read
             # The upload's handler is now blocked in a read; a page must answer all the same.
             try:
                 health = httpx.get(f"{pages.base}/healthz", timeout=30)
@@ -80,7 +97,7 @@ def test_the_pages_answer_while_an_upload_is_doing_its_file_work(tmp_path: Path)
                 raise AssertionError(f"the pages froze while the upload was {stage}") from None
             assert health.status_code == 200 and health.text == "ok"
             assert not upload_done.is_set(), f"the upload finished while {stage} was blocked"
-            serve(write_end)
+            serve(write_end, pages.process.pid, fifo)
             write_end = None
         assert upload_done.wait(300), "the upload never answered"
         [answer] = answers
@@ -88,5 +105,5 @@ def test_the_pages_answer_while_an_upload_is_doing_its_file_work(tmp_path: Path)
         assert list((home / "archive").glob("*.json")), "the file was not archived"
     finally:
         if write_end is not None:
-            serve(write_end)
+            serve(write_end, pages.process.pid, fifo)
         pages.stop()
