@@ -229,7 +229,7 @@ def test_restarting_ltv_run_ingests_nothing_twice_and_recovers_a_killed_receiver
             WAIT_SECONDS,
             "the killed receiver's log reaching the model",
         )
-        # The sensor takes the imported segment into its cursor on its next tick (every 30 s).
+        # The sensor takes the imported segment into its cursor on its next tick (every 5 s).
         second.wait_until(
             lambda: sensor_cursor(ltv_home, "webhook_sensor").get("offset", 0) > 0,
             WAIT_SECONDS,

@@ -1,8 +1,10 @@
 """Keeps raw_samcart_webhook_events fresh while `make run` is up.
 
-Every 30 s: if sealed landing segments are waiting (or a dead sidecar left unsealed ones), ask
-for a run of each local day they hold, today included. The sensor only reads segments
-(read-only, never the warehouse), and skips a day that already has a run queued or running.
+Every 5 s (as often as the inbox sensor: a tick only reads folders and the run storage, and
+the interval is most of a delivery's wait for its run): if sealed landing segments are waiting
+(or a dead sidecar left unsealed ones), ask for a run of each local day they hold, today
+included. The sensor only reads segments (read-only, never the warehouse), and skips a day that
+already has a run queued or running.
 
 A run imports every sealed segment, whatever its own day, so segments can reach the warehouse
 without a run of all their days (a segment spanning midnight, a recovered log of earlier days, a
@@ -67,7 +69,7 @@ def _done_since(context: SensorEvaluationContext, day: str, sealed_at: float) ->
 
 @sensor(
     name="webhook_sensor",
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=5,
     default_status=DefaultSensorStatus.RUNNING,
     target=[AssetKey(WEBHOOK_EVENTS_ASSET)],
     description="Materializes raw_samcart_webhook_events for each day that has new deliveries.",
