@@ -43,7 +43,7 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
         print(f"ltv materialize: {exc}", file=sys.stderr)
         return 1
     try:
-        work = plan(instance, args.selection, settings)
+        work = plan(instance, args.selection, settings, full=args.full)
     except ValueError as exc:
         print(f"ltv materialize: {exc}", file=sys.stderr)
         return 1
@@ -155,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmd = commands.add_parser("materialize", help="materialize assets headless")
     cmd.add_argument(
         "selection", nargs="?", help="Dagster asset selection, e.g. 'key:raw_samcart_orders'"
+    )
+    cmd.add_argument(
+        "--full",
+        action="store_true",
+        help="rebuild the unified model, every mart and published_reports even if nothing is "
+        "due (raw partitions are not re-parsed unless a selection asks for them)",
     )
     cmd.set_defaults(handler=_materialize)
 

@@ -98,9 +98,12 @@ def register_archived_files(instance: DagsterInstance, settings: Settings) -> No
 
 
 def plan(
-    instance: DagsterInstance, selection: str | None, settings: Settings
+    instance: DagsterInstance, selection: str | None, settings: Settings, full: bool = False
 ) -> list[tuple[AssetKey, str | None]]:
-    """What to run: a selection means every partition of it; none means whatever is missing."""
+    """What to run: a selection means every partition of it; none means whatever is missing.
+    `full` adds the unified model and every mart, built from scratch whatever is due: the way to
+    check that what incremental runs maintain equals a rebuild. Raw partitions are not re-parsed
+    by it; a selection asks for that."""
     assets, _ = _assets_by_key()
     register_archived_files(instance, settings)
     graph = build_definitions().resolve_asset_graph()
@@ -110,6 +113,8 @@ def plan(
             raise ValueError(f"the selection {selection!r} matches no asset")
     else:
         keys = set(assets)
+    if full:
+        keys |= {key for key, assets_def in assets.items() if assets_def.partitions_def is None}
     # Files that failed while parsed were quarantined once; retrying them would fail the same way.
     set_aside = {f.partition_key for f in parse_failures(settings.parse_failures_dir)}
     work: list[tuple[AssetKey, str | None]] = []
@@ -124,7 +129,8 @@ def plan(
                 continue  # one run per definition: the model's four tables are one step
             outside = graph.get(key).parent_keys - set(assets[key].keys)
             if (
-                selection
+                full
+                or selection
                 or rule_changed
                 or outside & planned
                 or built_before_its_inputs(instance, key, outside)
