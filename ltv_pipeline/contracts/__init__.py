@@ -1,11 +1,7 @@
 """Pandera contracts of the assets.
 
-pandera registers its polars backends (importing its built-in checks, about 0.1 s here) on the
-first validation in a process. One empty validation when the contracts are imported makes that
-part of start-up, with the other imports, rather than of the first file's load.
+pandera (with its polars backends, about 0.3-0.4 s to import here) is loaded by the runs that
+check a contract, when they first do, not by every process that loads the definitions: the
+contract modules that use it are imported where a contract is checked (see
+`ltv_pipeline.ingest.contract_holding` and the webhook events asset).
 """
-
-import pandera.polars as pa
-import polars as pl
-
-pa.DataFrameSchema({}).validate(pl.DataFrame())

@@ -6,7 +6,6 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from ltv_pipeline.contracts.raw_files import contract_columns, contract_failures
 from ltv_pipeline.ingest.file_to_load import FileToLoad
 from ltv_pipeline.ingest.parse_plan import ParsePlan
 from ltv_pipeline.lib import sql_parsing as sp
@@ -22,6 +21,10 @@ def hold_to_contract(
     Returns what the contract still finds among the rows that stay (the asset check's verdict):
     nothing, unless a failure could not be tied to a row, which then fails the check.
     """
+    # Imported here, not at the top: pandera loads when a file is held to its contract, not in
+    # every process that loads the definitions (the model and marts runs never need it).
+    from ltv_pipeline.contracts.raw_files import contract_columns, contract_failures
+
     profile, catalog = plan.profile, plan.catalog
     # Account and file hash are the same on every row selected here: they are added as constants
     # rather than read back as millions of equal strings.

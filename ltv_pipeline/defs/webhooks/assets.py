@@ -25,7 +25,6 @@ from ltv_core.formats.profiles import load_catalog
 from ltv_core.settings import Settings
 from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_result
 from ltv_pipeline.contracts.left_out import contract_breach, record_verdict
-from ltv_pipeline.contracts.webhook_events import webhook_contract_failures
 from ltv_pipeline.defs.publish.state import new_input_taken_in
 from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.defs.webhooks.event_types import event_type_spellings
@@ -156,6 +155,10 @@ def _contract_check(
         "ORDER BY account, delivery_hash, line_index",
         params=[day],
     ).pl()
+    # Imported where a contract is checked: pandera loads in the runs that check one, not in
+    # every process that loads the definitions.
+    from ltv_pipeline.contracts.webhook_events import webhook_contract_failures
+
     failures = webhook_contract_failures(stored, known_types)
     rejected = {
         h
@@ -213,6 +216,8 @@ def build_webhook_events_asset(settings: Settings) -> AssetsDefinition:
     def raw_samcart_webhook_events(
         context: AssetExecutionContext, warehouse: Warehouse, ltv_settings: LtvSettings
     ) -> MaterializeResult:
+        from ltv_pipeline.contracts.webhook_events import webhook_contract_failures  # as above
+
         settings = ltv_settings.settings
         spellings = event_type_spellings(load_catalog(settings.formats_config_path))
         known_types = frozenset(spellings.values())
