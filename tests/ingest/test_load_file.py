@@ -258,7 +258,7 @@ def test_a_failure_half_way_keeps_what_was_stored(
     def broken_contract(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("ltv_pipeline.ingest.contract_holding.contract_failures", broken_contract)
+    monkeypatch.setattr("ltv_pipeline.contracts.raw_files.contract_failures", broken_contract)
     with pytest.raises(RuntimeError, match="disk full"):
         load(warehouse, catalog, ORDERS_SAMPLE)
     after = warehouse.execute("SELECT * FROM raw_samcart_orders ORDER BY ALL").fetchall()
@@ -293,7 +293,7 @@ def test_contract_failures_reject_their_row_and_keep_the_rest(
             },
         )
 
-    monkeypatch.setattr("ltv_pipeline.ingest.contract_holding.contract_failures", one_failure)
+    monkeypatch.setattr("ltv_pipeline.contracts.raw_files.contract_failures", one_failure)
     result = load(warehouse, catalog, ORDERS_SAMPLE)
     expected_stored = 9 if index == 0 else 10
     assert result.rows_accepted == expected_stored
