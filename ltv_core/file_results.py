@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from ltv_core.atomic_files import write_atomically
-from ltv_core.formats.profiles import FormatProfile
-from ltv_core.partition_keys import parse_file_partition_key
 
 Status = Literal["loaded", "duplicate", "failed"]
 
@@ -72,21 +69,3 @@ def read_result(results_dir: Path, sha256: str) -> FileResult | None:
     if not path.exists():
         return None
     return FileResult(**json.loads(path.read_text()))
-
-
-def loaded_before(results_dir: Path) -> Callable[[FormatProfile, str], bool]:
-    """The `already_loaded` question of `receive_file`, for a process without Dagster (the
-    pages): the pipeline's own result for that content says it was loaded, for that account and
-    in that format. The sensor and `ltv import` ask Dagster's partition records instead."""
-
-    def check(profile: FormatProfile, partition_key: str) -> bool:
-        account, sha256 = parse_file_partition_key(partition_key)
-        result = read_result(results_dir, sha256)
-        return (
-            result is not None
-            and result.status in ("loaded", "duplicate")
-            and result.account == account
-            and result.format == profile.name
-        )
-
-    return check

@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ltv_core.archive import ArchiveError, archive_file
+from ltv_core.archive import ArchiveError, archive_file, read_arrivals
 from ltv_core.disk_full import disk_full
 from ltv_core.file_results import FileResult, read_result, write_result
 from ltv_core.formats.csv_file import CsvFileError, inspect_file, sha256_of
 from ltv_core.formats.detect import FormatMismatch, mapping_for
 from ltv_core.formats.profiles import FormatCatalog, FormatConfigError, FormatProfile
-from ltv_core.partition_keys import file_partition_key
+from ltv_core.partition_keys import file_partition_key, parse_file_partition_key
+from ltv_core.quarantine import parse_failure
+from ltv_core.settings import Settings
 
 Outcome = Literal["new", "duplicate", "failed"]
 
@@ -117,3 +119,33 @@ def _safe_hash(path: Path) -> str | None:
         return sha256_of(path)
     except OSError:
         return None
+
+
+def loaded_according_to_home(
+    settings: Settings, sha256: str
+) -> Callable[[FormatProfile, str], bool]:
+    """The `already_loaded` question of `receive_file`, for a process without Dagster (the
+    pages); the sensor and `ltv import` ask Dagster's partition records instead.
+
+    The pipeline's result for the content answers when it says loaded, for that account and
+    format. But there is one result per content, not per account and format: another account's
+    load of the same bytes, or a failed try in another format, rewrites it, and a user may delete
+    it. So an arrival of the content for that account and format already in the archive answers
+    too, unless its rows failed to parse: the pipeline loaded it (or is loading it; its result
+    will say so). Call it before the file is archived, so its own arrival does not count."""
+    earlier = read_arrivals(settings.archive_dir, sha256)
+
+    def check(profile: FormatProfile, partition_key: str) -> bool:
+        account, _ = parse_file_partition_key(partition_key)
+        result = read_result(settings.results_dir, sha256)
+        if (
+            result is not None
+            and result.status in ("loaded", "duplicate")
+            and result.account == account
+            and result.format == profile.name
+        ):
+            return True
+        received = any(a.account == account and a.format == profile.name for a in earlier)
+        return received and parse_failure(settings.parse_failures_dir, partition_key) is None
+
+    return check

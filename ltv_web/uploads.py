@@ -17,17 +17,15 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ltv_core.archive import read_arrivals
 from ltv_core.atomic_files import write_atomically
-from ltv_core.file_results import FileResult, loaded_before, read_result, result_path
-from ltv_core.formats.profiles import FormatProfile, load_catalog
-from ltv_core.quarantine import parse_failure, quarantine
-from ltv_core.receive_file import receive_file
+from ltv_core.file_results import FileResult, read_result, result_path
+from ltv_core.formats.profiles import load_catalog
+from ltv_core.quarantine import quarantine
+from ltv_core.receive_file import loaded_according_to_home, receive_file
 from ltv_core.settings import DEFAULT_ACCOUNT, Settings, SettingsError, validate_account
 from ltv_web.upload_stream import StreamedUpload, UploadRejected
 
@@ -107,8 +105,9 @@ def _receive_with_format(settings: Settings, path: Path, name: str, record: Uplo
     """Archive with the chosen format (the sensor then requests the run), or quarantine.
 
     The page asks no Dagster record whether the content was loaded before (see
-    `_already_loaded`)."""
-    already_loaded = _already_loaded(settings, record)  # before this arrival is archived
+    `loaded_according_to_home`)."""
+    # Asked before this arrival is archived, so that it does not count as an earlier one.
+    already_loaded = loaded_according_to_home(settings, record.sha256)
     reception = receive_file(
         path,
         file_name=name,
@@ -123,29 +122,6 @@ def _receive_with_format(settings: Settings, path: Path, name: str, record: Uplo
         quarantine(path, settings.quarantine_dir / record.account, reception.error or "unknown")
     else:
         path.unlink(missing_ok=True)
-
-
-def _already_loaded(
-    settings: Settings, record: UploadRecord
-) -> Callable[[FormatProfile, str], bool]:
-    """Whether the pipeline loaded this content for this account in this format, without Dagster.
-
-    The pipeline's result for the content says so (`loaded_before`), but there is one result
-    per content, not per account and format: another account's load of the same bytes, or a
-    failed try in another format, rewrites it, and a user may delete it. So an earlier arrival
-    of the content for this account and format in the archive answers too, unless its rows
-    failed to parse: the pipeline loaded it (or is loading it; its result will say so). Without
-    this the upload waited forever for a run that never came."""
-    by_result = loaded_before(settings.results_dir)
-    earlier = read_arrivals(settings.archive_dir, record.sha256)
-
-    def check(profile: FormatProfile, partition_key: str) -> bool:
-        if by_result(profile, partition_key):
-            return True
-        received = any(a.account == record.account and a.format == profile.name for a in earlier)
-        return received and parse_failure(settings.parse_failures_dir, partition_key) is None
-
-    return check
 
 
 def _all_records(settings: Settings) -> list[UploadRecord]:

@@ -27,7 +27,7 @@ from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_r
 from ltv_pipeline.contracts.left_out import contract_breach, record_verdict
 from ltv_pipeline.defs.publish.state import new_input_taken_in
 from ltv_pipeline.defs.resources import LtvSettings
-from ltv_pipeline.defs.webhooks.event_types import event_type_spellings
+from ltv_pipeline.defs.webhooks.event_types import event_type_spellings, known_event_types
 from ltv_pipeline.defs.webhooks.parsing import (
     EVENT_COLUMNS,
     Reject,
@@ -220,7 +220,7 @@ def build_webhook_events_asset(settings: Settings) -> AssetsDefinition:
 
         settings = ltv_settings.settings
         spellings = event_type_spellings(load_catalog(settings.formats_config_path))
-        known_types = frozenset(spellings.values())
+        known_types = known_event_types(spellings)
         day = dt.date.fromisoformat(context.partition_key)
         start, end = day_window(day, settings.timezone)
         with warehouse.get_connection() as conn:

@@ -20,9 +20,10 @@ def event_type_spellings(catalog: FormatCatalog) -> dict[str, str]:
     return catalog.spellings(EVENT_TYPE_VOCABULARY)
 
 
-def known_event_types(catalog: FormatCatalog) -> frozenset[str]:
-    """The canonical types; any other event type is one the model does not use."""
-    return frozenset(event_type_spellings(catalog).values())
+def known_event_types(spellings: dict[str, str]) -> frozenset[str]:
+    """The canonical types of `spellings` (event_type_spellings); any other event type is one
+    the model does not use."""
+    return frozenset(spellings.values())
 
 
 # The identity each type needs in the model: the order it belongs to, or the subscription.
