@@ -3,7 +3,8 @@
 Day-N LTV of a group = the sum of its members' transactions on days 0..N after each member's
 first purchase, divided by all members. A member counts toward day N only if start + N <= as-of;
 a cell whose members are not all eligible is censored (empty), never averaged over a shorter
-window. Rows carry sums (revenue, customers, eligible) so that accounts add up.
+window. Rows carry sums (revenue, customers, eligible) so that accounts add up. Groups are read
+from the start-day groups (day_groups.py), so a later as-of day re-reads only those.
 """
 
 from __future__ import annotations
@@ -11,34 +12,38 @@ from __future__ import annotations
 import datetime as dt
 
 from ltv_pipeline.metrics.as_of import day_literal
-from ltv_pipeline.metrics.definitions import HORIZONS, MetricOptions, cohort_label_sql
+from ltv_pipeline.metrics.definitions import HORIZONS, cohort_label_sql
+
+# The groupings a curve, a repeat rate or a refund rate can be read by.
+GROUPINGS = ("cohort", "front_end_product")
 
 
-def group_columns(options: MetricOptions, grouping: str) -> tuple[str, str]:
-    """(group key, group name) expressions over per-customer rows (customer_ltv.py)."""
+def group_columns(grouping: str, period: str | None) -> tuple[str, str]:
+    """(group key, group name) expressions over start-day group rows (day_groups.py)."""
     if grouping == "cohort":
-        label = cohort_label_sql(options.period, "first_purchase_day")
+        assert period is not None
+        label = cohort_label_sql(period, "first_purchase_day")
         return label, label
-    return "front_end_product_id", "front_end_product_name"
+    return "product_id", "product_name"
 
 
 def eligible_sql(days: int | None, as_of: dt.date) -> str:
     return "true" if days is None else f"first_purchase_day + {days} <= {day_literal(as_of)}"
 
 
-def ltv_curves_sql(options: MetricOptions, as_of: dt.date, grouping: str, customers: str) -> str:
-    """Long rows (account, group_key, group_name, horizon, horizon_days, customers, eligible,
-    net_revenue, gross_revenue, as_of_day, net_ltv, gross_ltv, censored, censored_reason) from
-    `customers`, a table or subquery of per-customer rows built for the same options."""
-    key, name = group_columns(options, grouping)
+def ltv_curves_sql(as_of: dt.date, grouping: str, period: str | None, groups: str) -> str:
+    """Long rows (account, cohort_start, group_key, group_name, horizon, horizon_days, customers,
+    eligible, net_revenue, gross_revenue, as_of_day, net_ltv, gross_ltv, censored,
+    censored_reason) from `groups`, start-day group rows."""
+    key, name = group_columns(grouping, period)
     per_group = ", ".join(
-        f"count(*) FILTER (WHERE {eligible_sql(d, as_of)}) AS eligible_{h}, "
+        f"coalesce(sum(customers) FILTER (WHERE {eligible_sql(d, as_of)}), 0) AS eligible_{h}, "
         f"coalesce(sum(net_{h}) FILTER (WHERE {eligible_sql(d, as_of)}), 0) AS net_{h}, "
         f"coalesce(sum(gross_{h}) FILTER (WHERE {eligible_sql(d, as_of)}), 0) AS gross_{h}"
         for h, d in HORIZONS
     )
     horizons = " UNION ALL ".join(
-        f"""SELECT account, group_key, group_name, '{h}' AS horizon,
+        f"""SELECT account, cohort_start, group_key, group_name, '{h}' AS horizon,
             CAST({"NULL" if d is None else d} AS INTEGER) AS horizon_days, customers,
             eligible_{h} AS eligible, net_{h} AS net_revenue, gross_{h} AS gross_revenue
         FROM grouped"""
@@ -46,9 +51,10 @@ def ltv_curves_sql(options: MetricOptions, as_of: dt.date, grouping: str, custom
     )
     return f"""
     WITH grouped AS (
-        SELECT account, {key} AS group_key, min({name}) AS group_name, count(*) AS customers,
-            {per_group}
-        FROM {customers} GROUP BY account, {key}
+        SELECT account, cohort_start, {key} AS group_key, min({name}) AS group_name,
+            sum(customers) AS customers, {per_group}
+        FROM {groups} WHERE first_purchase_day <= {day_literal(as_of)}
+        GROUP BY account, cohort_start, {key}
     ), long AS ({horizons})
     SELECT *, {day_literal(as_of)} AS as_of_day,
         CASE WHEN eligible = customers THEN round(net_revenue / customers, 2) END AS net_ltv,

@@ -7,26 +7,33 @@ from __future__ import annotations
 import datetime as dt
 
 from ltv_pipeline.metrics.as_of import day_literal
-from ltv_pipeline.metrics.definitions import REPEAT_HORIZONS, MetricOptions
+from ltv_pipeline.metrics.definitions import PERIODS, REPEAT_HORIZONS
 from ltv_pipeline.metrics.ltv_curves import eligible_sql, group_columns
+from ltv_pipeline.metrics.refund_rates import cohort_dimension
+
+FRONT_END_PRODUCT_DIMENSION = "front_end_product"
 
 
-def repeat_purchase_rates_sql(options: MetricOptions, as_of: dt.date, customers: str) -> str:
-    """From per-customer rows (customer_ltv.py), by cohort and by front-end product."""
+def repeat_purchase_rates_sql(as_of: dt.date, groups: str) -> str:
+    """From start-day group rows (day_groups.py), by cohort of each period and by front-end
+    product."""
+    dimensions = [(cohort_dimension(p), "cohort", p) for p in PERIODS]
+    dimensions.append((FRONT_END_PRODUCT_DIMENSION, "front_end_product", None))
     parts = []
-    for dimension, grouping in (("cohort", "cohort"), ("front_end_product", "product")):
-        key, name = group_columns(options, grouping)
+    for dimension, grouping, period in dimensions:
+        key, name = group_columns(grouping, period)
         for h, d in REPEAT_HORIZONS:
             eligible = eligible_sql(d, as_of)
-            within = "true" if d is None else f"first_repeat_day <= first_purchase_day + {d}"
             parts.append(
-                f"""SELECT account, '{dimension}' AS dimension, {key} AS group_key,
-                    min({name}) AS group_name, '{h}' AS horizon,
+                f"""SELECT account, cohort_start, '{dimension}' AS dimension,
+                    {key} AS group_key, min({name}) AS group_name, '{h}' AS horizon,
                     CAST({"NULL" if d is None else d} AS INTEGER) AS horizon_days,
-                    count(*) AS customers, count(*) FILTER (WHERE {eligible}) AS eligible,
-                    count(*) FILTER (WHERE {eligible} AND first_repeat_day IS NOT NULL
-                                     AND {within}) AS repeat_customers
-                FROM {customers} GROUP BY account, {key}"""
+                    sum(customers) AS customers,
+                    coalesce(sum(customers) FILTER (WHERE {eligible}), 0) AS eligible,
+                    coalesce(sum(repeaters_{h}) FILTER (WHERE {eligible}), 0)
+                        AS repeat_customers
+                FROM {groups} WHERE first_purchase_day <= {day_literal(as_of)}
+                GROUP BY account, cohort_start, {key}"""
             )
     return f"""
     SELECT *, round(repeat_customers / nullif(eligible, 0), 4) AS repeat_rate,

@@ -16,26 +16,34 @@ from ltv_pipeline.metrics.as_of import day_literal
 from ltv_pipeline.metrics.definitions import order_rank_sql
 
 
-def purchase_gaps_sql(as_of: dt.date) -> str:
-    """(account, from_order, days_between, customers, as_of_day): how many customers waited
-    that many days from their order k (from 1) to order k+1."""
+def customer_gaps_sql(as_of: dt.date | None = None) -> str:
+    """(account, customer_key, from_order, days_between): each customer's wait from their
+    order k (from 1) to order k+1, kept per customer so a change redoes only its customers."""
+    until = "true" if as_of is None else f"transaction_day <= {day_literal(as_of)}"
     return f"""
     WITH orders AS (
         SELECT account, customer_key, order_id, min(transaction_day) AS day,
             min(transaction_at) AS moment
         FROM transactions
-        WHERE kind = 'order_line' AND transaction_day <= {day_literal(as_of)}
+        WHERE kind = 'order_line' AND {until}
         GROUP BY account, customer_key, order_id
     ), sequenced AS (
-        SELECT account, day, row_number() OVER in_order AS from_order,
+        SELECT account, customer_key, day, row_number() OVER in_order AS from_order,
             lead(day) OVER in_order AS next_day
         FROM orders
         WINDOW in_order AS (PARTITION BY account, customer_key ORDER BY {order_rank_sql()})
     )
-    SELECT account, from_order, date_diff('day', day, next_day) AS days_between,
-        count(*) AS customers, {day_literal(as_of)} AS as_of_day
-    FROM sequenced WHERE next_day IS NOT NULL
-    GROUP BY account, from_order, days_between"""
+    SELECT account, customer_key, from_order, date_diff('day', day, next_day) AS days_between
+    FROM sequenced WHERE next_day IS NOT NULL"""
+
+
+def purchase_gaps_sql(as_of: dt.date, gaps: str) -> str:
+    """(account, from_order, days_between, customers, as_of_day): how many customers waited
+    that many days from their order k to order k+1, from per-customer gaps."""
+    return f"""
+    SELECT account, from_order, days_between, count(*) AS customers,
+        {day_literal(as_of)} AS as_of_day
+    FROM {gaps} GROUP BY account, from_order, days_between"""
 
 
 def median_days_sql(gaps: str) -> str:

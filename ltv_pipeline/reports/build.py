@@ -1,32 +1,33 @@
-"""Building a report's rows: the marts' figures by report, basis, period, account and as-of day.
+"""Building a report's rows: the marts' rows by report, basis, period, cohort start, account and
+as-of day.
 
-Each report runs the same metric SQL the marts are built from (ltv_pipeline.metrics), so any
-choice of period, basis, cohort start and as-of day is answered exactly, not approximated from
-a stored default. All accounts are summed unless an account is named. `ltv report` prints these
-rows and the published snapshot stores them for the report page.
+Reports compute nothing: they read the mart tables (defs/marts/build.py) in every variant the
+marts hold (net/gross, month/week/day cohorts, both cohort starts, each account) and add the
+accounts' stored sums together when all accounts are asked for. A past as-of day, which no
+stored mart holds, is answered by the same mart definitions built for that day on request
+(marts_as_of), and the labels say so. `ltv report` prints these rows and the published
+snapshot stores them for the report page.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from contextlib import nullcontext
 from decimal import Decimal
 from typing import Any
 
 import duckdb
 
 from ltv_core.settings import DEFAULT_CUSTOMER_KEY_RULE
+from ltv_pipeline.defs.marts.build import MARTS, marts_as_of
 from ltv_pipeline.metrics.as_of import resolve_as_of
 from ltv_pipeline.metrics.customer_key import built_customer_key_rules
-from ltv_pipeline.metrics.customer_ltv import customer_ltv_sql
-from ltv_pipeline.metrics.definitions import (
-    DEFAULT_BASIS,
-    MetricOptions,
-)
-from ltv_pipeline.metrics.ltv_curves import ltv_curves_sql
+from ltv_pipeline.metrics.definitions import DEFAULT_BASIS, MetricOptions
 from ltv_pipeline.metrics.ltv_table import HORIZON_COLUMNS, ltv_table
-from ltv_pipeline.metrics.payment_plans import payment_plans_sql, plan_summary_sql
-from ltv_pipeline.metrics.refund_rates import rates_sql, refund_rates_sql
-from ltv_pipeline.metrics.subscription_metrics import derived_rates_sql, subscription_metrics_sql
-from ltv_pipeline.metrics.time_between_purchases import median_days_sql, purchase_gaps_sql
+from ltv_pipeline.metrics.payment_plans import plan_summary_sql
+from ltv_pipeline.metrics.refund_rates import PRODUCT_DIMENSION, cohort_dimension, rates_sql
+from ltv_pipeline.metrics.subscription_metrics import derived_rates_sql
+from ltv_pipeline.metrics.time_between_purchases import median_days_sql
 
 REPORTS = (
     "cohort-ltv",
@@ -39,6 +40,15 @@ REPORTS = (
 # The accounts a report can be narrowed to: those with at least one customer.
 ACCOUNTS_SQL = "SELECT DISTINCT account FROM customers ORDER BY account"
 MODEL_TABLES = ("customers", "transactions", "subscriptions", "declined_charges")
+# The mart each report reads (its as-of day is the report's).
+REPORT_MARTS = {
+    "cohort-ltv": "cohort_ltv",
+    "front-end-products": "ltv_by_front_end_product",
+    "payment-plans": "payment_plans",
+    "subscriptions": "subscription_metrics",
+    "refunds": "refund_rates",
+    "purchase-intervals": "time_between_purchases",
+}
 
 
 class ReportError(RuntimeError):
@@ -62,10 +72,24 @@ def _rate(value: Any) -> str:
     return "" if value is None else f"{float(value):.4f}"
 
 
-def _cohort_rows(conn, options, as_of, basis, account, grouping) -> tuple[list[str], list[list]]:
-    customers = f"({customer_ltv_sql(options, as_of)})"
-    rows = ltv_table(conn, ltv_curves_sql(options, as_of, grouping, customers), basis, account)
-    if grouping == "cohort":
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _cohort_rows(conn, options, basis, account, report) -> tuple[list[str], list[list]]:
+    start = f"cohort_start = {_literal(options.cohort_start)}"
+    if report == "cohort-ltv":
+        source = (
+            f"SELECT *, cohort AS group_key, cohort AS group_name FROM cohort_ltv "
+            f"WHERE {start} AND period = {_literal(options.period)}"
+        )
+    else:
+        source = (
+            "SELECT *, product_id AS group_key, product_name AS group_name "
+            f"FROM ltv_by_front_end_product WHERE {start}"
+        )
+    rows = ltv_table(conn, source, basis, account)
+    if report == "cohort-ltv":
         columns = ["cohort", "customers", *HORIZON_COLUMNS]
         lead = [[r["group_key"], r["customers"]] for r in rows]
     else:
@@ -76,10 +100,10 @@ def _cohort_rows(conn, options, as_of, basis, account, grouping) -> tuple[list[s
     ]
 
 
-def _filtered(sql: str, account: str | None) -> tuple[str, dict]:
+def _filtered(table: str, account: str | None) -> tuple[str, dict]:
     if account:
-        return f"SELECT * FROM ({sql}) WHERE account = $account", {"account": account}
-    return sql, {}
+        return f"SELECT * FROM {table} WHERE account = $account", {"account": account}
+    return f"SELECT * FROM {table}", {}
 
 
 def _query(conn, sql: str, params: dict) -> tuple[list[str], list[list]]:
@@ -87,8 +111,8 @@ def _query(conn, sql: str, params: dict) -> tuple[list[str], list[list]]:
     return [d[0] for d in cursor.description], [list(r) for r in cursor.fetchall()]
 
 
-def _payment_plans(conn, as_of, account) -> tuple[list[str], list[list]]:
-    plans, params = _filtered(payment_plans_sql(as_of), account)
+def _payment_plans(conn, account) -> tuple[list[str], list[list]]:
+    plans, params = _filtered("payment_plans", account)
     columns, rows = _query(conn, plan_summary_sql(f"({plans})", "product_id, product_name"), params)
     _, total = _query(conn, plan_summary_sql(f"({plans})", None), params)
     rows += [r for r in total if r[2]]
@@ -98,8 +122,8 @@ def _payment_plans(conn, as_of, account) -> tuple[list[str], list[list]]:
     ]
 
 
-def _subscriptions(conn, as_of, account) -> tuple[list[str], list[list]]:
-    base, params = _filtered(subscription_metrics_sql(as_of), account)
+def _subscriptions(conn, account) -> tuple[list[str], list[list]]:
+    base, params = _filtered("subscription_metrics", account)
     sums = (
         "sum(active_subscribers) AS active_subscribers, "
         "sum(active_subscriptions) AS active_subscriptions, sum(mrr) AS mrr, "
@@ -117,19 +141,22 @@ def _subscriptions(conn, as_of, account) -> tuple[list[str], list[list]]:
     ]
 
 
-def _refunds(conn, options, as_of, account) -> tuple[list[str], list[list]]:
-    base, params = _filtered(
-        refund_rates_sql(options, as_of, f"({customer_ltv_sql(options, as_of)})"), account
-    )
+def _refunds(conn, options, account) -> tuple[list[str], list[list]]:
+    base, params = _filtered("refund_rates", account)
+    cohort = cohort_dimension(options.period)
     columns, rows = _query(
         conn,
         f"""SELECT dimension, group_key, group_name, gross_charged, refunded_amount,
                 refund_rate_amount, orders, refunded_orders, refund_rate_orders
             FROM (SELECT *, {rates_sql()} FROM (
-                SELECT dimension, group_key, min(group_name) AS group_name,
+                SELECT CASE dimension WHEN '{cohort}' THEN 'cohort' ELSE dimension END
+                        AS dimension,
+                    group_key, min(group_name) AS group_name,
                     sum(gross_charged) AS gross_charged, sum(refunded_amount) AS refunded_amount,
                     sum(orders) AS orders, sum(refunded_orders) AS refunded_orders
-                FROM ({base}) GROUP BY dimension, group_key))
+                FROM ({base}) WHERE cohort_start = {_literal(options.cohort_start)}
+                  AND dimension IN ('{cohort}', '{PRODUCT_DIMENSION}')
+                GROUP BY ALL))
             ORDER BY dimension, group_key""",
         params,
     )
@@ -138,10 +165,15 @@ def _refunds(conn, options, as_of, account) -> tuple[list[str], list[list]]:
     ]
 
 
-def _purchase_intervals(conn, as_of, account) -> tuple[list[str], list[list]]:
-    gaps, params = _filtered(purchase_gaps_sql(as_of), account)
+def _purchase_intervals(conn, account) -> tuple[list[str], list[list]]:
+    gaps, params = _filtered("time_between_purchases", account)
     columns, rows = _query(conn, median_days_sql(gaps), params)
     return columns, [[k, n, f"{float(median):.1f}"] for k, n, median in rows]
+
+
+def stored_as_of(conn: duckdb.DuckDBPyConnection, report: str) -> dt.date | None:
+    """The as-of day the report's mart was built for (None: it holds no rows)."""
+    return conn.execute(f"SELECT max(as_of_day) FROM {REPORT_MARTS[report]}").fetchall()[0][0]
 
 
 def _customer_key_rule(conn: duckdb.DuckDBPyConnection) -> str:
@@ -165,6 +197,12 @@ def build_report(
             f"the unified model is not built yet (missing {', '.join(missing)}): "
             "run `ltv materialize` first"
         )
+    missing = [m for m in MARTS if m not in present]
+    if missing:
+        raise ReportError(
+            f"the marts are not built yet (missing {', '.join(missing)}): "
+            "run `ltv materialize` first"
+        )
     if account is not None:
         known = known_accounts(conn)
         if account not in known:
@@ -172,34 +210,42 @@ def build_report(
                 f"unknown account {account!r}; known: {', '.join(known) or '(none yet)'}"
             )
     options = options or MetricOptions()
-    as_of = resolve_as_of(conn, options.as_of)
+    stored = stored_as_of(conn, report)
+    on_request = options.as_of is not None and options.as_of != stored
+    as_of = options.as_of or stored or resolve_as_of(conn, None)
     labels = [
         f"as of {as_of.isoformat()}" + ("" if options.as_of else " (latest day in the data)"),
         f"account: {account or 'all accounts'}",
         f"customer key: {_customer_key_rule(conn)}",
     ]
-    if report in ("cohort-ltv", "front-end-products"):
-        grouping = "cohort" if report == "cohort-ltv" else "front_end_product"
-        columns, rows = _cohort_rows(conn, options, as_of, basis, account, grouping)
-        labels += [
-            f"basis: {basis}",
-            f"cohort period: {options.period}",
-            f"cohort starts at: {options.cohort_start.replace('_', ' ')}",
-            "empty cell: right-censored (not every customer is that many days past the "
-            "first purchase yet)",
-        ]
-    elif report == "payment-plans":
-        columns, rows = _payment_plans(conn, as_of, account)
-    elif report == "subscriptions":
-        columns, rows = _subscriptions(conn, as_of, account)
-        labels.append("formula_ltv is a formula (ARPA / 30-day churn), not observed LTV")
-    elif report == "purchase-intervals":
-        columns, rows = _purchase_intervals(conn, as_of, account)
+    if on_request:
         labels.append(
-            "median days from a customer's order k to order k+1, over customers "
-            "who placed order k+1"
+            "computed on request for this as-of day by the marts' definitions "
+            f"(the stored marts are as of {stored.isoformat() if stored else 'no day yet'})"
         )
-    else:
-        columns, rows = _refunds(conn, options, as_of, account)
-        labels.append(f"cohort period: {options.period}")
+    mart = REPORT_MARTS[report]
+    with marts_as_of(conn, (mart,), as_of) if on_request else nullcontext():
+        if report in ("cohort-ltv", "front-end-products"):
+            columns, rows = _cohort_rows(conn, options, basis, account, report)
+            labels += [
+                f"basis: {basis}",
+                f"cohort period: {options.period}",
+                f"cohort starts at: {options.cohort_start.replace('_', ' ')}",
+                "empty cell: right-censored (not every customer is that many days past the "
+                "first purchase yet)",
+            ]
+        elif report == "payment-plans":
+            columns, rows = _payment_plans(conn, account)
+        elif report == "subscriptions":
+            columns, rows = _subscriptions(conn, account)
+            labels.append("formula_ltv is a formula (ARPA / 30-day churn), not observed LTV")
+        elif report == "purchase-intervals":
+            columns, rows = _purchase_intervals(conn, account)
+            labels.append(
+                "median days from a customer's order k to order k+1, over customers "
+                "who placed order k+1"
+            )
+        else:
+            columns, rows = _refunds(conn, options, account)
+            labels.append(f"cohort period: {options.period}")
     return columns, rows, labels

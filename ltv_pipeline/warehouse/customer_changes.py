@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import duckdb
 
 # Every step that keeps per-customer rows and reads this log; the log is pruned to the slowest.
-CONSUMERS = ("customer_ltv",)
+CONSUMERS = ("customer_ltv", "customer_products", "customer_purchase_gaps")
 # The temporary table a consumer reads its changed customers from (account, customer_key).
 CHANGED_CUSTOMERS = "changed_customers"
 
@@ -102,3 +102,10 @@ def mark_applied(conn: duckdb.DuckDBPyConnection, consumer: str, up_to: int) -> 
         [list(CONSUMERS)],
     ).fetchall()[0][0]
     conn.execute("DELETE FROM customer_changes WHERE seq <= ?", [slowest or 0])
+
+
+def forget_applied(conn: duckdb.DuckDBPyConnection, consumer: str) -> None:
+    """The consumer's rows no longer follow the log (built for a chosen day): its next update
+    sees everything."""
+    conn.execute(_CREATE)
+    conn.execute("DELETE FROM customer_changes_applied WHERE consumer = ?", [consumer])

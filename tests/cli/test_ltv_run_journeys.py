@@ -116,7 +116,8 @@ def test_a_delivery_from_a_new_customer_reaches_the_model_the_marts_and_the_repo
         mart = warehouse_rows(
             ltv_home,
             "SELECT customers, net_revenue FROM cohort_ltv "
-            f"WHERE cohort = '{this_month}' AND horizon = 'd0' AND period = 'month'",
+            f"WHERE cohort = '{this_month}' AND horizon = 'd0' AND period = 'month' "
+            "AND cohort_start = 'first_order'",
         )
         assert [(n, float(revenue)) for n, revenue in mart] == [(1, 123.45)]
     finally:

@@ -76,7 +76,7 @@ def test_censoring_empties_a_cell_unless_every_member_is_old_enough(model):
     assert later[0][:5] == ["2024-01", 2, "15.00", "15.00", "17.50"]
     flags = conn.execute(
         "SELECT censored, censored_reason FROM cohort_ltv WHERE period = 'month' "
-        "AND cohort = '2024-01' AND horizon = 'd30'"
+        "AND cohort = '2024-01' AND horizon = 'd30' AND cohort_start = 'first_order'"
     ).fetchall()
     assert flags == [(True, "1 of 2 customers are not yet 30 days past their first purchase")]
 
@@ -96,8 +96,8 @@ def test_same_day_bumps_and_upsells_are_day_zero_value_not_repeats(model):
     ).fetchall()
     assert front_end == [("1",)]  # the first order's highest-priced line, not the upsell
     repeats = conn.execute(
-        "SELECT repeat_customers FROM repeat_purchase_rates WHERE dimension = 'cohort' "
-        "AND group_key = '2024-03' AND horizon = 'all'"
+        "SELECT repeat_customers FROM repeat_purchase_rates WHERE dimension = 'cohort_month' "
+        "AND group_key = '2024-03' AND horizon = 'all' AND cohort_start = 'first_order'"
     ).fetchall()
     assert repeats == [(0,)]
 
@@ -142,7 +142,8 @@ def test_refunds_full_partial_and_by_webhook(model):
     ]
     rates = conn.execute(
         "SELECT gross_charged, refunded_amount, orders, refunded_orders, refund_rate_amount, "
-        "refund_rate_orders FROM refund_rates WHERE dimension = 'product'"
+        "refund_rate_orders FROM refund_rates WHERE dimension = 'product' "
+        "AND cohort_start = 'first_order'"
     ).fetchall()
     assert rates == [(Decimal("300.00"), Decimal("140.00"), 3, 3, 0.4667, 1.0)]
 
@@ -281,11 +282,11 @@ def test_accounts_never_mix_and_sum_across(ltv_home):
         assert [[r[0], r[1] // 2, *r[2:]] for r in both] == one
 
 
-def test_cohort_marts_use_the_as_of_day_stored_with_customer_ltv(model):
+def test_cohort_marts_use_the_as_of_day_the_customer_rows_were_brought_to(model):
     conn = model([order_row(1, "01/01/2024", 10, 10, "a@x.io")])
-    assert conn.execute("SELECT max(as_of_day) FROM customer_ltv").fetchall() == [
-        (dt.date(2024, 1, 1),)
-    ]
+    assert conn.execute(
+        "SELECT as_of_day FROM per_customer_marts_as_of WHERE mart = 'customer_ltv'"
+    ).fetchall() == [(dt.date(2024, 1, 1),)]
     # A webhook run lands between the customer_ltv step and the cohort steps.
     later = dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC)
     load_webhooks(conn, [(webhook("Order", 9, 10, 5, "z@x.io"), later)])
@@ -296,7 +297,8 @@ def test_cohort_marts_use_the_as_of_day_stored_with_customer_ltv(model):
         ], name
     # a's sums stop at 01/01, so day 30 stays censored rather than eligible at the later day.
     assert conn.execute(
-        "SELECT eligible, censored FROM cohort_ltv WHERE period = 'month' AND horizon = 'd30'"
+        "SELECT eligible, censored FROM cohort_ltv WHERE period = 'month' AND horizon = 'd30' "
+        "AND cohort_start = 'first_order'"
     ).fetchall() == [(0, True)]
     # The user's explicit day still wins.
     build_mart(conn, MARTS["cohort_ltv"], dt.date(2024, 2, 15))

@@ -18,10 +18,11 @@ from dagster import (
     asset,
 )
 
-from ltv_pipeline.defs.marts.build import MARTS, Mart, build_mart
+from ltv_pipeline.defs.marts.build import MARTS, Mart, build_mart, update_per_customer_mart
 from ltv_pipeline.defs.marts.chart import cohort_curves_png
 from ltv_pipeline.defs.marts.checks import CURVE_MARTS, check_names, run_checks
 from ltv_pipeline.defs.model.automation import MARTS_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
+from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
 from ltv_pipeline.defs.publish.state import rebuilding
 from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.lib.markdown import markdown_table
@@ -33,9 +34,9 @@ MODEL_DEPS = ["customers", "transactions", "subscriptions", "declined_charges"]
 PREVIEW_ROWS = 20
 CURVE_GROUPS = {
     "cohort_ltv": "SELECT *, cohort AS group_key, cohort AS group_name FROM cohort_ltv "
-    "WHERE period = 'month'",
+    "WHERE period = 'month' AND cohort_start = 'first_order'",
     "ltv_by_front_end_product": "SELECT *, product_id AS group_key, product_name AS group_name "
-    "FROM ltv_by_front_end_product",
+    "FROM ltv_by_front_end_product WHERE cohort_start = 'first_order'",
 }
 
 
@@ -87,6 +88,19 @@ def _preview(conn: duckdb.DuckDBPyConnection, mart: Mart) -> MetadataValue:
     return MetadataValue.md(markdown_table([d[0] for d in cursor.description], cursor.fetchall()))
 
 
+def per_customer_update(conn: duckdb.DuckDBPyConnection, mart: Mart) -> dict[str, object]:
+    """Catch up with the model's changed customers, and say how (build_mart then finds
+    nothing left to do)."""
+    for_large_rebuilds(conn)
+    pending = update_per_customer_mart(conn, mart)
+    if pending.everything:
+        return {"update": MetadataValue.text("whole rebuild (the model was rebuilt whole)")}
+    return {
+        "update": MetadataValue.text("incremental"),
+        "changed_customers": MetadataValue.int(pending.customers),
+    }
+
+
 def build_mart_asset(mart: Mart) -> AssetsDefinition:
     @asset(
         name=mart.name,
@@ -102,9 +116,12 @@ def build_mart_asset(mart: Mart) -> AssetsDefinition:
     ) -> MaterializeResult:
         published_dir = ltv_settings.settings.published_dir
         with rebuilding(published_dir), warehouse.get_connection() as conn:
+            metadata: dict[str, object] = {}
+            if mart.per_customer:
+                metadata.update(per_customer_update(conn, mart))
             rows = build_mart(conn, mart)
             checks = run_checks(conn, mart)
-            metadata: dict[str, object] = {"dagster/row_count": rows}
+            metadata["dagster/row_count"] = rows
             metadata["preview"] = _preview(conn, mart)
             if mart.name in CURVE_MARTS:
                 metadata.update(curve_metadata(conn, mart, ltv_settings.settings.charts_dir))

@@ -7,20 +7,29 @@ from dagster import AssetCheckResult, AssetCheckSeverity
 
 from ltv_pipeline.contracts.keys_unique import KEYS_UNIQUE, keys_unique
 from ltv_pipeline.defs.marts.build import Mart
+from ltv_pipeline.metrics.definitions import PERIODS
+from ltv_pipeline.metrics.refund_rates import PRODUCT_DIMENSION, cohort_dimension
 
 # Net revenue as each mart adds it up; every one must equal the unified transactions' sum.
+# Cohorts from the first order hold every customer; from the first paid order they leave out
+# customers who never paid for an order, so only the former must add up to the transactions.
+_EVERYONE = "cohort_start = 'first_order'"
 NET_TOTALS = {
     "cohort_ltv": [
-        "SELECT sum(net_revenue) FROM cohort_ltv WHERE horizon = 'all' AND period = 'month'",
-        "SELECT sum(net_revenue) FROM cohort_ltv WHERE horizon = 'all' AND period = 'week'",
+        f"SELECT sum(net_revenue) FROM cohort_ltv WHERE horizon = 'all' AND period = '{p}' "
+        f"AND {_EVERYONE}"
+        for p in PERIODS
     ],
     "ltv_by_front_end_product": [
-        "SELECT sum(net_revenue) FROM ltv_by_front_end_product WHERE horizon = 'all'"
+        f"SELECT sum(net_revenue) FROM ltv_by_front_end_product WHERE horizon = 'all' "
+        f"AND {_EVERYONE}"
     ],
     "customer_ltv": ["SELECT sum(net_all) FROM customer_ltv"],
+    "ltv_daily_groups": [f"SELECT sum(net_all) FROM ltv_daily_groups WHERE {_EVERYONE}"],
     "refund_rates": [
-        f"SELECT sum(gross_charged - refunded_amount) FROM refund_rates WHERE dimension = '{d}'"
-        for d in ("cohort", "product")
+        f"SELECT sum(gross_charged - refunded_amount) FROM refund_rates "
+        f"WHERE dimension = '{d}' AND {_EVERYONE}"
+        for d in [*(cohort_dimension(p) for p in PERIODS), PRODUCT_DIMENSION]
     ],
 }
 CURVE_MARTS = ("cohort_ltv", "ltv_by_front_end_product")

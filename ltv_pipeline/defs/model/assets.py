@@ -34,6 +34,7 @@ from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.lib.transaction import one_transaction
 from ltv_pipeline.warehouse.connection import Warehouse
+from ltv_pipeline.warehouse.customer_changes import record_full_rebuild
 
 RAW_ORDERS = AssetKey("raw_samcart_orders")
 RAW_WEBHOOKS = AssetKey(WEBHOOK_EVENTS_ASSET)
@@ -221,6 +222,7 @@ def build_model_assets(customer_key_rule: str) -> list[AssetsDefinition]:
                 ),
                 _customers_result(conn, build_customers(conn, rule)),
             ]
+            record_full_rebuild(conn)
         for partition in left_out:
             context.log.warning(f"left out of the model: {partition.describe()}")
         left = left_out_metadata(left_out)

@@ -7,6 +7,7 @@ from ltv_pipeline.defs.model.customers import build_customers
 from ltv_pipeline.defs.model.subscriptions import build_subscriptions
 from ltv_pipeline.defs.model.transactions import build_declined_charges, build_transactions
 from ltv_pipeline.lib.transaction import one_transaction
+from ltv_pipeline.warehouse.customer_changes import record_full_rebuild
 
 
 def build_model(conn: duckdb.DuckDBPyConnection, rule: str = DEFAULT_CUSTOMER_KEY_RULE) -> None:
@@ -15,3 +16,4 @@ def build_model(conn: duckdb.DuckDBPyConnection, rule: str = DEFAULT_CUSTOMER_KE
         build_transactions(conn, rule)
         build_declined_charges(conn, rule)
         build_customers(conn, rule)
+        record_full_rebuild(conn)
