@@ -82,6 +82,11 @@ def note_current_inputs(conn: duckdb.DuckDBPyConnection) -> None:
 
 def compare_inputs(conn: duckdb.DuckDBPyConnection) -> InputChanges:
     """The changes since the last build; fills ADDED_INPUTS. Needs note_current_inputs."""
+    existing = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE NOT temporary AND schema_name = 'main' "
+        "AND database_name = current_database() AND list_contains(?, table_name)",
+        [[MODEL_INPUTS, MODEL_BUILD]],
+    ).fetchall()[0][0]
     conn.execute(_CREATE)
     build = conn.execute(f"SELECT customer_key_rule, definition FROM {MODEL_BUILD}").fetchall()
     conn.execute(
@@ -105,7 +110,7 @@ def compare_inputs(conn: duckdb.DuckDBPyConnection) -> InputChanges:
         "ORDER BY ALL"
     ).fetchall()
     return InputChanges(
-        recorded=bool(build),
+        recorded=existing == 2 and bool(build),
         rule=build[0][0] if build else None,
         definition=build[0][1] if build else None,
         added_files=added.get(False, 0),
