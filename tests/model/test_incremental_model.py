@@ -92,8 +92,12 @@ def charge(subscription_id: int, email: str, transaction_id: str, price: str) ->
             "type": "RecurringPaymentSucceeded",
             "customer": {"email": email},
             "order": {"id": 900, "total": price, "subscription_id": subscription_id},
-            "product": {"id": "55502", "name": "Inner Circle Membership", "price": price,
-                        "transaction_id": transaction_id},
+            "product": {
+                "id": "55502",
+                "name": "Inner Circle Membership",
+                "price": price,
+                "transaction_id": transaction_id,
+            },
         }
     ).encode()
 
@@ -118,7 +122,8 @@ def test_overlapping_exports_and_webhooks_of_new_and_known_customers(history):
     assert history.changed() == {"c@x.io", "d@x.io"}
     # Webhooks: a new customer, and a known one buying again.
     history.deliver(
-        (webhook("Order", 5, 10, 10, "e@x.io"), at(0)), (webhook("Order", 6, 11, 20, "a@x.io"), at(1))
+        (webhook("Order", 5, 10, 10, "e@x.io"), at(0)),
+        (webhook("Order", 6, 11, 20, "a@x.io"), at(1)),
     )
     third = history.refresh()
     assert third.incremental and third.new_deliveries == 2 and third.customers_touched == 2
@@ -127,9 +132,12 @@ def test_overlapping_exports_and_webhooks_of_new_and_known_customers(history):
     history.deliver((webhook("Refund", 1, 10, 10, "a@x.io", refund_transaction_id="re_1"), at(2)))
     fourth = history.refresh()
     assert fourth.incremental and history.changed() == {"a@x.io"}
-    assert history.conn.execute(
-        "SELECT sum(amount) FROM transactions WHERE customer_key = 'a@x.io'"
-    ).fetchall()[0][0] == 20
+    assert (
+        history.conn.execute(
+            "SELECT sum(amount) FROM transactions WHERE customer_key = 'a@x.io'"
+        ).fetchall()[0][0]
+        == 20
+    )
     # Nothing new: nothing rebuilt, nobody logged.
     fifth = history.refresh()
     assert fifth.incremental and fifth.customers_touched == 0
@@ -148,9 +156,7 @@ def test_an_export_arriving_after_the_webhook_of_the_same_sale(history):
 
 
 @pytest.mark.parametrize("webhook_first", [True, False])
-def test_a_webhook_whose_email_differs_from_the_export_for_the_same_order(
-    history, webhook_first
-):
+def test_a_webhook_whose_email_differs_from_the_export_for_the_same_order(history, webhook_first):
     history.export([order_row(1, "01/05/2024", 10, 10, "a@x.io")])
     history.refresh()
     steps = [

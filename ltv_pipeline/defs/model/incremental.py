@@ -85,9 +85,7 @@ def rebuild_touched_customers(conn: duckdb.DuckDBPyConnection, rule: str) -> boo
     try:
         views = _narrow_raw_inputs(conn, database)
         with standing_in(conn, views):
-            conn.execute(
-                f"CREATE OR REPLACE TEMP TABLE merged_order_lines AS {order_lines_sql()}"
-            )
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE merged_order_lines AS {order_lines_sql()}")
             conn.execute(f"CREATE OR REPLACE TEMP TABLE {_NEW}transactions AS {transactions_sql()}")
             conn.execute("DROP TABLE merged_order_lines")
             with standing_in(conn, {"transactions": f"SELECT * FROM temp.main.{_NEW}transactions"}):
@@ -107,9 +105,10 @@ def rebuild_touched_customers(conn: duckdb.DuckDBPyConnection, rule: str) -> boo
         return True
     finally:
         conn.execute("DROP TABLE IF EXISTS temp.main.merged_order_lines")
-        for name in [*(f"{_NARROWED}{a}" for a in raw_assets()), *(
-            f"{_NEW}{t}" for t in PER_CUSTOMER_TABLES
-        )]:
+        for name in [
+            *(f"{_NARROWED}{a}" for a in raw_assets()),
+            *(f"{_NEW}{t}" for t in PER_CUSTOMER_TABLES),
+        ]:
             conn.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
 
 

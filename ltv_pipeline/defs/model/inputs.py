@@ -126,9 +126,7 @@ def record_inputs(conn: duckdb.DuckDBPyConnection, rule: str, definition: str) -
     conn.execute(f"DELETE FROM {MODEL_INPUTS}")
     conn.execute(f"INSERT INTO {MODEL_INPUTS} SELECT * FROM {CURRENT_INPUTS}")
     conn.execute(f"DELETE FROM {MODEL_BUILD}")
-    conn.execute(
-        f"INSERT INTO {MODEL_BUILD} VALUES (?, ?, now()::TIMESTAMP)", [rule, definition]
-    )
+    conn.execute(f"INSERT INTO {MODEL_BUILD} VALUES (?, ?, now()::TIMESTAMP)", [rule, definition])
 
 
 def forget_current_inputs(conn: duckdb.DuckDBPyConnection) -> None:
