@@ -34,7 +34,12 @@ from ltv_pipeline.defs.model.inputs import (
 )
 from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
 from ltv_pipeline.defs.model.subscriptions import build_subscriptions, subscriptions_sql
-from ltv_pipeline.defs.model.touched import close_touched_customers, forget_touched
+from ltv_pipeline.defs.model.touched import (
+    IDENTITIES,
+    close_touched_customers,
+    forget_touched,
+    rebuild_identities,
+)
 from ltv_pipeline.defs.model.transactions import (
     build_declined_charges,
     build_transactions,
@@ -93,7 +98,7 @@ def _tables_exist(conn: duckdb.DuckDBPyConnection) -> bool:
             "AND database_name = current_database()"
         ).fetchall()
     }
-    return set(MODEL_TABLES) <= names
+    return {*MODEL_TABLES, IDENTITIES} <= names
 
 
 def _listed(what: str, items: list[str]) -> str:
@@ -108,8 +113,10 @@ def full_rebuild_reason(
     if full:
         return "asked for"
     if not changes.recorded or not _tables_exist(conn):
-        return "no record of the last build's inputs (a first build, or a home from before "
-        "incremental builds)"
+        return (
+            "no record of the last build's inputs (a first build, or a home from before "
+            "incremental builds)"
+        )
     if changes.rule != rule:
         return f"the customer-key rule changed ({changes.rule} -> {rule})"
     if changes.definition != definition(rule):
@@ -126,6 +133,7 @@ def _build_from_scratch(conn: duckdb.DuckDBPyConnection, rule: str) -> None:
     build_transactions(conn, rule)
     build_declined_charges(conn, rule)
     build_customers(conn, rule)
+    rebuild_identities(conn)
     record_full_rebuild(conn)
 
 

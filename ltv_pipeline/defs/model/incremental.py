@@ -18,7 +18,11 @@ import duckdb
 
 from ltv_pipeline.defs.model.customers import customers_sql
 from ltv_pipeline.defs.model.inputs import raw_assets
-from ltv_pipeline.defs.model.touched import TOUCHED_CUSTOMERS, touched_customer_sql
+from ltv_pipeline.defs.model.touched import (
+    TOUCHED_CUSTOMERS,
+    of_touched_customers,
+    touched_customer_sql,
+)
 from ltv_pipeline.defs.model.transactions import (
     declined_charges_sql,
     order_lines_sql,
@@ -60,13 +64,14 @@ def _narrow_raw_inputs(conn: duckdb.DuckDBPyConnection, database: str) -> dict[s
     for asset in raw_assets():
         conn.execute(
             f"CREATE OR REPLACE TEMP TABLE {_NARROWED}{asset} AS SELECT * EXCLUDE (customer_key) "
-            f"FROM (SELECT *, customer_key_of(customer_email) AS customer_key FROM {asset}) r "
-            f"WHERE {touched_customer_sql('r')}"
+            "FROM ("
+            + of_touched_customers(
+                f"SELECT *, customer_key_of(customer_email) AS customer_key FROM {asset}"
+            )
+            + ")"
         )
         views[asset] = f"SELECT * FROM temp.main.{_NARROWED}{asset}"
-    views["subscriptions"] = (
-        f'SELECT * FROM "{database}".main.subscriptions s WHERE {touched_customer_sql("s")}'
-    )
+    views["subscriptions"] = of_touched_customers(f'SELECT * FROM "{database}".main.subscriptions')
     return views
 
 
@@ -100,7 +105,11 @@ def rebuild_touched_customers(conn: duckdb.DuckDBPyConnection, rule: str) -> boo
             return False
         for table in PER_CUSTOMER_TABLES:
             stored = f'"{database}".main.{table}'
-            conn.execute(f"DELETE FROM {stored} t WHERE {touched_customer_sql('t')}")
+            conn.execute(
+                f"DELETE FROM {stored} t USING temp.main.{TOUCHED_CUSTOMERS} tc "
+                "WHERE tc.account = t.account "
+                "AND tc.customer_key IS NOT DISTINCT FROM t.customer_key"
+            )
             conn.execute(f"INSERT INTO {stored} BY NAME SELECT * FROM temp.main.{_NEW}{table}")
         return True
     finally:

@@ -10,8 +10,11 @@ takes in every customer having a row with a touched id, and every id of a touche
 nothing is added (usually one or two rounds). Rows are looked for in every raw input and in
 `subscriptions` (a subscription's customer names its rebuilt charges); every stored model row
 derives its customer from one of those, as long as no raw row went away, which is when a build
-is incremental at all. A customer key may be NULL (a webhook without an email): NULL is then one
-customer like any other, matched with IS NOT DISTINCT FROM.
+is incremental at all. The raw rows are looked for in `model_identities`, their customers and
+ids kept beside the model (rebuilt with it from scratch, the new rows' added by each incremental
+build): a round over it costs a fraction of one over the raw assets. A customer key may be NULL
+(a webhook without an email): NULL is then one customer like any other, matched with IS NOT
+DISTINCT FROM.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ TOUCHED_SUBSCRIPTIONS = "touched_subscriptions"
 _LINKED = "linked_rows"
 _SEEDS = "touched_seeds"
 _MAX_ROUNDS = 50
+# Every raw row's (account, customer_key, order_id, subscription_id), kept with the model.
+IDENTITIES = "model_identities"
 
 RAW_IDENTITY = "account, customer_key_of(customer_email) AS customer_key, order_id, subscription_id"
 
@@ -38,15 +43,41 @@ def touched_customer_sql(alias: str) -> str:
     )
 
 
+def of_touched_customers(rows: str) -> str:
+    """The rows of `rows` (a relation with account and customer_key) of touched customers: a
+    semi join, which DuckDB hashes (an EXISTS within an OR it would not)."""
+    return (
+        f"SELECT r.* FROM ({rows}) r SEMI JOIN temp.main.{TOUCHED_CUSTOMERS} tc "
+        "ON tc.account = r.account AND tc.customer_key IS NOT DISTINCT FROM r.customer_key"
+    )
+
+
+def _linked_rows_sql(rows: str) -> str:
+    """The rows of touched customers, or with a touched order or subscription id."""
+    by_id = [
+        f"SELECT r.* FROM ({rows}) r SEMI JOIN temp.main.{table} t "
+        f"ON t.account = r.account AND t.id = r.{column}"
+        for table, column in (
+            (TOUCHED_ORDERS, "order_id"),
+            (TOUCHED_SUBSCRIPTIONS, "subscription_id"),
+        )
+    ]
+    return " UNION ALL ".join([of_touched_customers(rows), *by_id])
+
+
 def _identity_rows_sql(subscriptions: str) -> str:
     """Every row that names a customer and an id: (account, customer_key, order_id,
     subscription_id)."""
-    members = [f"SELECT {RAW_IDENTITY} FROM {asset}" for asset in raw_assets()]
-    members.append(
-        "SELECT account, customer_key, first_order_id AS order_id, subscription_id "
-        f"FROM {subscriptions}"
+    return (
+        f"SELECT * FROM {IDENTITIES} UNION ALL SELECT account, customer_key, "
+        f"first_order_id AS order_id, subscription_id FROM {subscriptions}"
     )
-    return " UNION ALL ".join(members)
+
+
+def rebuild_identities(conn: duckdb.DuckDBPyConnection) -> None:
+    """The identities of every raw row, from scratch (with a full build of the model)."""
+    members = " UNION ALL ".join(f"SELECT {RAW_IDENTITY} FROM {asset}" for asset in raw_assets())
+    conn.execute(f"CREATE OR REPLACE TABLE {IDENTITIES} AS SELECT DISTINCT * FROM ({members})")
 
 
 def _new_rows_sql() -> str:
@@ -97,20 +128,18 @@ def close_touched_customers(
     )
     for table in (TOUCHED_ORDERS, TOUCHED_SUBSCRIPTIONS):
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} (account VARCHAR, id VARCHAR)")
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE {_SEEDS} AS {_new_rows_sql()}")
+    # The new raw rows' identities join the kept ones (a repeat is harmless until a full build).
+    conn.execute(f"INSERT INTO {IDENTITIES} SELECT DISTINCT * FROM temp.main.{_SEEDS}")
     conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_SEEDS} AS {_new_rows_sql()} UNION ALL "
-        "SELECT account, customer_key, first_order_id, subscription_id "
-        f"FROM ({changed_subscriptions_sql})"
+        f"INSERT INTO temp.main.{_SEEDS} SELECT account, customer_key, first_order_id, "
+        f"subscription_id FROM ({changed_subscriptions_sql})"
     )
     _add_from(conn, f"temp.main.{_SEEDS}")
     for _ in range(_MAX_ROUNDS):
         conn.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_LINKED} AS SELECT * FROM "
-            f"({_identity_rows_sql(subscriptions)}) r WHERE {touched_customer_sql('r')} "
-            f"OR EXISTS (SELECT 1 FROM temp.main.{TOUCHED_ORDERS} o "
-            "WHERE o.account = r.account AND o.id = r.order_id) "
-            f"OR EXISTS (SELECT 1 FROM temp.main.{TOUCHED_SUBSCRIPTIONS} s "
-            "WHERE s.account = r.account AND s.id = r.subscription_id)"
+            f"CREATE OR REPLACE TEMP TABLE {_LINKED} AS "
+            f"{_linked_rows_sql(_identity_rows_sql(subscriptions))}"
         )
         if not _add_from(conn, f"temp.main.{_LINKED}"):
             break
