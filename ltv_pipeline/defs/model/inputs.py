@@ -34,7 +34,7 @@ _CREATE = f"""
 CREATE TABLE IF NOT EXISTS {MODEL_INPUTS} (asset VARCHAR NOT NULL, account VARCHAR NOT NULL,
     item VARCHAR NOT NULL, row_count BIGINT NOT NULL, fingerprint HUGEINT NOT NULL);
 CREATE TABLE IF NOT EXISTS {MODEL_BUILD} (customer_key_rule VARCHAR NOT NULL,
-    definition VARCHAR NOT NULL, built_at TIMESTAMP NOT NULL);
+    definition VARCHAR NOT NULL);
 """
 
 
@@ -126,7 +126,7 @@ def record_inputs(conn: duckdb.DuckDBPyConnection, rule: str, definition: str) -
     conn.execute(f"DELETE FROM {MODEL_INPUTS}")
     conn.execute(f"INSERT INTO {MODEL_INPUTS} SELECT * FROM {CURRENT_INPUTS}")
     conn.execute(f"DELETE FROM {MODEL_BUILD}")
-    conn.execute(f"INSERT INTO {MODEL_BUILD} VALUES (?, ?, now()::TIMESTAMP)", [rule, definition])
+    conn.execute(f"INSERT INTO {MODEL_BUILD} VALUES (?, ?)", [rule, definition])
 
 
 def forget_current_inputs(conn: duckdb.DuckDBPyConnection) -> None:
