@@ -59,7 +59,7 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     failures = quarantined = 0
     for asset_key, partition in work:
-        outcome = materialize_one(instance, asset_key, partition)
+        outcome = materialize_one(instance, asset_key, partition, full=args.full)
         set_aside = parse_failure(settings.parse_failures_dir, partition) if partition else None
         if not outcome.success and set_aside is not None:
             # The file's own fault, recorded with its reason: not a failure of the pipeline.
@@ -159,8 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument(
         "--full",
         action="store_true",
-        help="rebuild the unified model, every mart and published_reports even if nothing is "
-        "due (raw partitions are not re-parsed unless a selection asks for them)",
+        help="rebuild from scratch the unified model, every mart and published_reports, even "
+        "if nothing is due (raw partitions are not re-parsed unless a selection asks for them)",
     )
     cmd.set_defaults(handler=_materialize)
 

@@ -23,6 +23,7 @@ from ltv_pipeline.contracts.left_out import LeftOut, left_out_partitions
 from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.defs.raw_files.partitions import file_partitions, unregistered_archived_files
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
+from ltv_pipeline.lib.full_rebuild import FULL_REBUILD_TAGS
 from ltv_pipeline.lib.run_owners import owner_tags
 from ltv_pipeline.lib.webhook_import import DIGEST_METADATA, day_digests, import_landed
 from ltv_pipeline.metrics.customer_key import built_customer_key_rules
@@ -65,9 +66,11 @@ def _error_text(result) -> str:
 
 
 def materialize_one(
-    instance: DagsterInstance, asset_key: AssetKey, partition_key: str | None
+    instance: DagsterInstance, asset_key: AssetKey, partition_key: str | None, full: bool = False
 ) -> RunOutcome:
-    """Run one asset (one partition) to completion; a held warehouse raises WarehouseBusy."""
+    """Run one asset (one partition) to completion; a held warehouse raises WarehouseBusy.
+    `full` tags the run so that the model (and any step maintained incrementally) rebuilds
+    from scratch."""
     assets, resources = _assets_by_key()
     result = materialize(
         [assets[asset_key]],
@@ -77,7 +80,11 @@ def materialize_one(
         raise_on_error=False,
         # The CLI reports outcomes itself; Dagster's step logs stay in the run history.
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        tags={"ltv/launched_by": "cli", **owner_tags(get_settings().run_owners_dir)},
+        tags={
+            "ltv/launched_by": "cli",
+            **owner_tags(get_settings().run_owners_dir),
+            **(FULL_REBUILD_TAGS if full else {}),
+        },
     )
     if result.success:
         return RunOutcome(asset_key.to_user_string(), partition_key, True)

@@ -39,7 +39,8 @@ def differing_tables(warehouse: Path, before: Path) -> dict[str, tuple[int, int]
         ]
         assert set(MODEL_TABLES + MARTS) <= set(names), names
         differing = {}
-        for name in names:
+        # The change log for the marts is bookkeeping: a full rebuild logs "everything" anew.
+        for name in sorted(set(names) - {"customer_changes", "customer_changes_applied"}):
             now, then = f'main."{name}"', f'before.main."{name}"'
             counts = tuple(
                 conn.execute(f"select count(*) from (from {a} except all from {b})").fetchone()[0]

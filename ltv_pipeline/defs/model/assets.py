@@ -1,8 +1,10 @@
 """The unified model as Dagster assets: subscriptions -> transactions (+ declined charges) ->
-customers, rebuilt together in one step. Unpartitioned: each run rebuilds from every raw
-partition, which is what makes the result independent of arrival order and of how exports
-overlap. A raw partition whose blocking contract check failed is left out until it passes, and
-every model table lists what is left out in its metadata."""
+customers, built together in one step. Unpartitioned: each run brings the model up to date with
+every raw partition, incrementally when only partitions or deliveries were added (the customers
+they touch are rebuilt), else from scratch (defs/model/build.py); either way the tables equal a
+rebuild from scratch, whatever the arrival order and however exports overlap. A raw partition
+whose blocking contract check failed is left out until it passes, and every model table lists
+what is left out, and how it was built, in its metadata."""
 
 from collections.abc import Iterator
 
@@ -24,17 +26,15 @@ from ltv_pipeline.contracts.keys_unique import KEYS_UNIQUE, keys_unique
 from ltv_pipeline.contracts.left_out import LeftOut
 from ltv_pipeline.defs.model.admitted_inputs import admitted_raw_inputs
 from ltv_pipeline.defs.model.automation import MODEL_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
-from ltv_pipeline.defs.model.customers import build_customers
+from ltv_pipeline.defs.model.build import ModelBuild, update_model
 from ltv_pipeline.defs.model.reconciliation import collected_mismatches, reconcile_transactions
-from ltv_pipeline.defs.model.subscriptions import build_subscriptions
-from ltv_pipeline.defs.model.transactions import build_declined_charges, build_transactions
 from ltv_pipeline.defs.publish.state import rebuilding
 from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
+from ltv_pipeline.lib.full_rebuild import FULL_REBUILD_TAG, full_rebuild_asked
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.lib.transaction import one_transaction
 from ltv_pipeline.warehouse.connection import Warehouse
-from ltv_pipeline.warehouse.customer_changes import record_full_rebuild
 
 RAW_ORDERS = AssetKey("raw_samcart_orders")
 RAW_WEBHOOKS = AssetKey(WEBHOOK_EVENTS_ASSET)
@@ -68,6 +68,31 @@ def left_out_metadata(left_out: list[LeftOut]) -> dict[str, MetadataValue]:
     }
 
 
+BUILD_NOTE = (
+    " Built with the other model tables in one step: incrementally (the customers the new "
+    "partitions and deliveries touch) when only inputs were added, else from scratch; to ask "
+    f"for a rebuild from scratch, launch the run with the tag `{FULL_REBUILD_TAG}=true` (the "
+    "launchpad's or a backfill's tags) or run `ltv materialize --full`."
+)
+
+
+def build_metadata(built: ModelBuild) -> dict[str, MetadataValue]:
+    """How the build went, on every model table (and so in the UI)."""
+    return {
+        "build": MetadataValue.text("incremental" if built.incremental else "full"),
+        "full_rebuild_reason": MetadataValue.text(built.full_reason or "none"),
+        "customers_touched": MetadataValue.int(
+            -1 if built.customers_touched is None else built.customers_touched
+        ),
+        "new_partitions": MetadataValue.int(built.new_partitions),
+        "new_deliveries": MetadataValue.int(built.new_deliveries),
+    }
+
+
+def _rows(conn, table: str) -> int:
+    return conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+
 def _spec(name: str, deps: list, description: str, code_version: str) -> AssetSpec:
     return AssetSpec(
         name,
@@ -75,7 +100,7 @@ def _spec(name: str, deps: list, description: str, code_version: str) -> AssetSp
         group_name=MODEL_GROUP,
         kinds={"duckdb"},
         automation_condition=REBUILD_WHEN_UPSTREAM_CHANGES,
-        description=description,
+        description=description + BUILD_NOTE,
         code_version=code_version,
     )
 
@@ -213,19 +238,20 @@ def build_model_assets(customer_key_rule: str) -> list[AssetsDefinition]:
             one_transaction(conn),
             admitted_raw_inputs(conn) as left_out,
         ):
+            built = update_model(conn, rule, full=full_rebuild_asked(context.run.tags))
             results = [
-                _subscriptions_result(conn, build_subscriptions(conn, rule)),
-                _transactions_result(conn, build_transactions(conn, rule), rule),
+                _subscriptions_result(conn, _rows(conn, "subscriptions")),
+                _transactions_result(conn, _rows(conn, "transactions"), rule),
                 MaterializeResult(
                     asset_key="declined_charges",
-                    metadata={"dagster/row_count": build_declined_charges(conn, rule)},
+                    metadata={"dagster/row_count": _rows(conn, "declined_charges")},
                 ),
-                _customers_result(conn, build_customers(conn, rule)),
+                _customers_result(conn, _rows(conn, "customers")),
             ]
-            record_full_rebuild(conn)
+        context.log.info(f"model {built.describe()}")
         for partition in left_out:
             context.log.warning(f"left out of the model: {partition.describe()}")
-        left = left_out_metadata(left_out)
-        yield from (r._replace(metadata={**(r.metadata or {}), **left}) for r in results)
+        extra = {**left_out_metadata(left_out), **build_metadata(built)}
+        yield from (r._replace(metadata={**(r.metadata or {}), **extra}) for r in results)
 
     return [unified_model]
