@@ -81,7 +81,9 @@ FROM read_csv('{path}', header = true, all_varchar = true)
 WHERE "Order Status" <> 'Declined'
 """
 BASELINE_SCRIPT = (
-    "import duckdb, json, sys; rows = duckdb.connect().execute(sys.argv[1]).fetchall(); "
+    "import duckdb, json, sys; "
+    "conn = duckdb.connect(); conn.execute('SET enable_progress_bar = false'); "
+    "rows = conn.execute(sys.argv[1]).fetchall(); "
     "print(json.dumps([[r[0], r[1], float(r[-1])] for r in rows]))"
 )
 
@@ -181,7 +183,7 @@ def baseline(export: Path) -> tuple[float, list[list[Any]]]:
     )
     if done.returncode != 0:
         sys.exit(f"the baseline query failed:\n{done.stderr}")
-    return time.perf_counter() - started, json.loads(done.stdout)
+    return time.perf_counter() - started, json.loads(done.stdout.splitlines()[-1])
 
 
 def report_rows(output: str) -> list[list[Any]]:
