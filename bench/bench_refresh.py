@@ -71,7 +71,9 @@ NOT_COMPARED = {
     "left_out_partitions": "bookkeeping: when a partition was left out (timestamps of runs)",
 }
 NOT_COMPARED_SCHEMAS = {"landed": "raw inputs: the landed cells of each imported file"}
-# The cohort table the baseline query reads: one row per export line, as `transactions`.
+# The `transactions` the baseline query reads, straight from the CSV: one row per export line;
+# a Refunded line nets to 0 on its order day and a Partially Refunded one keeps its price, as
+# the metric rules have it for an export with no webhook refund.
 CSV_TRANSACTIONS = """
 SELECT 'default' AS account, lower(trim("Customer Email")) AS customer_key,
     'order_line' AS kind, CAST(strptime("Order Date", '%m/%d/%Y') AS DATE) AS transaction_day,
