@@ -33,6 +33,7 @@ bench: setup
 	$(BIN)/python bench/bench_webhooks.py
 	$(BIN)/python bench/bench_ltv_marts.py
 	$(BIN)/python bench/bench_run_overhead.py
+	$(BIN)/python bench/bench_refresh.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
