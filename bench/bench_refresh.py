@@ -69,6 +69,8 @@ NOT_COMPARED = {
     "customer_changes": "bookkeeping: a log of builds, by sequence number (A logged more builds)",
     "customer_changes_applied": "bookkeeping: sequence numbers each consumer applied",
     "left_out_partitions": "bookkeeping: when a partition was left out (timestamps of runs)",
+    "model_identities": "bookkeeping: the ids of raw rows the model has seen, appended by each "
+    "incremental build (a full rebuild writes each once)",
 }
 NOT_COMPARED_SCHEMAS = {"landed": "raw inputs: the landed cells of each imported file"}
 # The `transactions` the baseline query reads, straight from the CSV: one row per export line;
