@@ -122,6 +122,8 @@ def test_a_refresh_after_each_arrival_ends_where_one_full_rebuild_does(ltv_home,
     folder = _fresh(tmp_path)
     for n, arrival in enumerate(steps, 1):
         note(f"arrival {n}: {arrival}")
+        for row in arrival.rows if isinstance(arrival, Export) else arrival.hooks:
+            note(f"    {row}")
     with warehouse(ltv_home, f"{folder.name}-refreshed") as conn:
         for arrival in steps:
             _arrive(conn, ltv_home, folder, arrival)
