@@ -14,11 +14,14 @@ from ltv_core.formats.csv_file import inspect_file
 from ltv_core.formats.detect import detect_format
 from ltv_core.formats.profiles import load_catalog
 from ltv_core.settings import Settings
+from ltv_pipeline.contracts.left_out import record_verdict
 from ltv_pipeline.defs.marts.build import build_marts
 from ltv_pipeline.defs.model.build import build_model
 from ltv_pipeline.defs.raw_files.assets import load_and_check
 from ltv_pipeline.defs.webhooks.event_types import event_type_spellings
 from ltv_pipeline.defs.webhooks.parsing import EVENT_COLUMNS, build_documents, parse_lines
+from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
+from ltv_pipeline.lib.transaction import one_transaction
 
 LINES = "test_webhook_lines"
 
@@ -48,7 +51,9 @@ def load_webhooks(
     account: str = "default",
 ) -> None:
     """Land bodies as the sidecar hand-off does (one row per distinct body, earliest receipt),
-    then parse them with the webhook asset's parser."""
+    then, as the webhook asset's run for each day that got a delivery does, parse that day's
+    deliveries again and replace exactly that day's rows (other days are left as they were, so
+    an incremental model sees what a real run changes, no more)."""
     for body, received_at in bodies:
         conn.execute(
             "INSERT INTO webhook_deliveries VALUES (?, ?, ?, 'application/json', ?, 'accepted', "
@@ -60,16 +65,19 @@ def load_webhooks(
         "SELECT account, content_hash, received_at, content_type, body, outcome, reason "
         "FROM webhook_deliveries ORDER BY account, content_hash"
     ).fetchall()
-    conn.execute("DELETE FROM raw_samcart_webhook_events")
-    for day in sorted({row[2].date() for row in deliveries}):
+    spellings = event_type_spellings(load_catalog())
+    columns = ", ".join(EVENT_COLUMNS)
+    for day in sorted({received_at.date() for _, received_at in bodies}):
         documents, rejects = build_documents([d for d in deliveries if d[2].date() == day], day)
         assert not rejects
-        parse_lines(conn, documents, day, LINES, event_type_spellings(load_catalog()))
-        columns = ", ".join(EVENT_COLUMNS)
-        conn.execute(
-            f"INSERT INTO raw_samcart_webhook_events ({columns}) SELECT {columns} FROM {LINES} "
-            "WHERE reject_reason IS NULL"
-        )
+        parse_lines(conn, documents, day, LINES, spellings)
+        with one_transaction(conn):
+            conn.execute(f"DELETE FROM {WEBHOOK_EVENTS_ASSET} WHERE received_day = ?", [day])
+            conn.execute(
+                f"INSERT INTO {WEBHOOK_EVENTS_ASSET} ({columns}) SELECT {columns} FROM {LINES} "
+                "WHERE reject_reason IS NULL"
+            )
+            record_verdict(conn, WEBHOOK_EVENTS_ASSET, day.isoformat(), None)
 
 
 def rebuild(conn: duckdb.DuckDBPyConnection, rule: str = "email") -> None:
