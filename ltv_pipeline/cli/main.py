@@ -35,7 +35,12 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 def _materialize(args: argparse.Namespace, settings: Settings) -> int:
     from ltv_core.quarantine import parse_failure, parse_failures
     from ltv_pipeline.cli.import_files import DagsterUnavailable, open_dagster
-    from ltv_pipeline.cli.materializing import left_out_of_model, materialize_one, plan
+    from ltv_pipeline.cli.materializing import (
+        left_out_of_model,
+        materialize_one,
+        materialize_together,
+        plan,
+    )
 
     try:
         instance = open_dagster(settings)
@@ -58,9 +63,14 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
         _print_left_out(left_out_of_model(settings))
         return 0
     failures = quarantined = 0
+    # Raw partitions one run each (a file's failure is its own); then everything built on them
+    # (the model, the marts, the published reports) as one run.
+    together = [key for key, partition in work if partition is None]
     for asset_key, partition in work:
+        if partition is None:
+            continue
         outcome = materialize_one(instance, asset_key, partition, full=args.full)
-        set_aside = parse_failure(settings.parse_failures_dir, partition) if partition else None
+        set_aside = parse_failure(settings.parse_failures_dir, partition)
         if not outcome.success and set_aside is not None:
             # The file's own fault, recorded with its reason: not a failure of the pipeline.
             quarantined += 1
@@ -68,6 +78,10 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
             continue
         failures += not outcome.success
         print(outcome.describe())
+    if together:
+        for outcome in materialize_together(instance, together, full=args.full):
+            failures += not outcome.success
+            print(outcome.describe())
     summary = f"{len(work) - failures - quarantined} succeeded, {failures} failed"
     if quarantined:
         summary += f", {quarantined} quarantined"

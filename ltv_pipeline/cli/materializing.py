@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass
 
 from dagster import (
@@ -11,6 +13,7 @@ from dagster import (
     AssetSelection,
     DagsterEventType,
     DagsterInstance,
+    Definitions,
     DynamicPartitionsDefinition,
     materialize,
 )
@@ -43,8 +46,20 @@ class RunOutcome:
         return f"{self.asset}{where}: {status}"
 
 
+def _definitions() -> Definitions:
+    """Built once per command (a materialize plans and runs several times over them), and again
+    only if the settings they are built from changed (tests run several homes in one process)."""
+    ltv_environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("LTV_")))
+    return _definitions_for(ltv_environment)
+
+
+@functools.cache
+def _definitions_for(ltv_environment: tuple[tuple[str, str], ...]) -> Definitions:
+    return build_definitions()
+
+
 def _assets_by_key() -> tuple[dict[AssetKey, AssetsDefinition], dict]:
-    defs = build_definitions()
+    defs = _definitions()
     assets = {
         key: assets_def
         for assets_def in defs.assets or []
@@ -71,9 +86,23 @@ def materialize_one(
     """Run one asset (one partition) to completion; a held warehouse raises WarehouseBusy.
     `full` tags the run so that the model (and any step maintained incrementally) rebuilds
     from scratch."""
+    return materialize_together(instance, [asset_key], partition_key, full)[0]
+
+
+def materialize_together(
+    instance: DagsterInstance,
+    asset_keys: list[AssetKey],
+    partition_key: str | None = None,
+    full: bool = False,
+) -> list[RunOutcome]:
+    """Run these assets (of one partition, or unpartitioned) as one Dagster run, upstream
+    first: the model, every mart and the published reports cost one run's start-up, not one
+    each. One outcome per asset, in the order given; an asset not run because a step before it
+    failed says so."""
     assets, resources = _assets_by_key()
+    definitions = list({id(assets[key]): assets[key] for key in asset_keys}.values())
     result = materialize(
-        [assets[asset_key]],
+        definitions,
         instance=instance,
         partition_key=partition_key,
         resources=resources,
@@ -87,14 +116,20 @@ def materialize_one(
         },
     )
     if result.success:
-        return RunOutcome(asset_key.to_user_string(), partition_key, True)
+        return [RunOutcome(k.to_user_string(), partition_key, True) for k in asset_keys]
     error = _error_text(result)
     if "warehouse busy" in error:
         raise WarehouseBusy(error)
     home = get_settings().home
     if is_disk_full_text(error, home):
         raise DiskFull(home)
-    return RunOutcome(asset_key.to_user_string(), partition_key, False, error)
+    built = {event.asset_key for event in result.get_asset_materialization_events()}
+    return [
+        RunOutcome(key.to_user_string(), partition_key, True)
+        if key in built
+        else RunOutcome(key.to_user_string(), partition_key, False, error)
+        for key in asset_keys
+    ]
 
 
 def register_archived_files(instance: DagsterInstance, settings: Settings) -> None:
@@ -113,7 +148,7 @@ def plan(
     by it; a selection asks for that."""
     assets, _ = _assets_by_key()
     register_archived_files(instance, settings)
-    graph = build_definitions().resolve_asset_graph()
+    graph = _definitions().resolve_asset_graph()
     if selection:
         keys = AssetSelection.from_string(selection).resolve(graph)
         if not keys:
