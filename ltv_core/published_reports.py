@@ -45,6 +45,7 @@ def variant_key(report: str, basis: str | None, period: str | None) -> str:
 
 
 VARIANTS: tuple[Variant, ...] = (
+    Variant("overview"),
     *(Variant("cohort-ltv", b, p) for b in BASES for p in PERIODS),
     *(Variant("front-end-products", b) for b in BASES),
     Variant("payment-plans"),

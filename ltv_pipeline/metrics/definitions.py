@@ -47,6 +47,9 @@ HORIZONS: tuple[tuple[str, int | None], ...] = (
     ("d365", 365),
     ("all", None),
 )
+# Pooled groups (customers acquired over a long span: a front-end product, all customers): a
+# day-N cell averages over the members at least N days old, and is empty below this many.
+POOLED_MIN_ELIGIBLE = 30
 # Repeat purchases happen on days 1..N, so day 0 has none by definition.
 REPEAT_HORIZONS = tuple(h for h in HORIZONS if h[1] != 0)
 

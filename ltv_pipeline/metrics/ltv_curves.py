@@ -1,10 +1,14 @@
-"""Day-N LTV curves, right-censored (docs/metrics.md: Day-N LTV, Right-censoring, horizons).
+"""Day-N LTV curves, right-censored (docs/metrics.md: Day-N LTV, Right-censoring, Pooled
+groups, horizons).
 
 Day-N LTV of a group = the sum of its members' transactions on days 0..N after each member's
-first purchase, divided by all members. A member counts toward day N only if start + N <= as-of;
-a cell whose members are not all eligible is censored (empty), never averaged over a shorter
-window. Rows carry sums (revenue, customers, eligible) so that accounts add up. Groups are read
-from the start-day groups (day_groups.py), so a later as-of day re-reads only those.
+first purchase, divided by its members. A member counts toward day N only if start + N <= as-of.
+A cohort cell whose members are not all eligible is censored (empty), never averaged over a
+shorter window. A pooled group (a front-end product, all customers: acquired over a long span)
+averages a day-N cell over its eligible members, each with a full window, and is empty only
+when fewer than POOLED_MIN_ELIGIBLE are eligible. Rows carry sums (revenue, customers, eligible)
+so that accounts add up. Groups are read from the start-day groups (day_groups.py), so a later
+as-of day re-reads only those.
 """
 
 from __future__ import annotations
@@ -12,10 +16,39 @@ from __future__ import annotations
 import datetime as dt
 
 from ltv_pipeline.metrics.as_of import day_literal
-from ltv_pipeline.metrics.definitions import HORIZONS, cohort_label_sql
+from ltv_pipeline.metrics.definitions import HORIZONS, POOLED_MIN_ELIGIBLE, cohort_label_sql
 
-# The groupings a curve, a repeat rate or a refund rate can be read by.
-GROUPINGS = ("cohort", "front_end_product")
+# The groupings a curve can be read by; all but cohorts pool customers of a long span.
+GROUPINGS = ("cohort", "front_end_product", "all_customers")
+POOLED_GROUPINGS = ("front_end_product", "all_customers")
+ALL_CUSTOMERS = ("'(all customers)'", "'All customers'")
+
+
+def cell_value_sql(revenue: str, customers: str, eligible: str, pooled: bool) -> str:
+    """A curve cell: strict (every member eligible) or pooled (enough eligible members)."""
+    if pooled:
+        return (
+            f"CASE WHEN {eligible} >= {POOLED_MIN_ELIGIBLE} "
+            f"THEN round({revenue} / {eligible}, 2) END"
+        )
+    return f"CASE WHEN {eligible} = {customers} THEN round({revenue} / {customers}, 2) END"
+
+
+def censored_sql(customers: str, eligible: str, pooled: bool) -> tuple[str, str]:
+    """(is the cell empty, why) for the rule of the grouping."""
+    if pooled:
+        return (
+            f"{eligible} < {POOLED_MIN_ELIGIBLE}",
+            f"CASE WHEN {eligible} < {POOLED_MIN_ELIGIBLE} THEN 'only ' || {eligible} || ' of ' "
+            f"|| {customers} || ' customers are ' || horizon_days || ' days past their first "
+            f"purchase (fewer than {POOLED_MIN_ELIGIBLE})' END",
+        )
+    return (
+        f"{eligible} < {customers}",
+        f"CASE WHEN {eligible} < {customers} THEN ({customers} - {eligible}) || ' of ' || "
+        f"{customers} || ' customers are not yet ' || horizon_days || ' days past their first "
+        "purchase' END",
+    )
 
 
 def group_columns(grouping: str, period: str | None) -> tuple[str, str]:
@@ -24,6 +57,8 @@ def group_columns(grouping: str, period: str | None) -> tuple[str, str]:
         assert period is not None
         label = cohort_label_sql(period, "first_purchase_day")
         return label, label
+    if grouping == "all_customers":
+        return ALL_CUSTOMERS
     return "product_id", "product_name"
 
 
@@ -49,6 +84,8 @@ def ltv_curves_sql(as_of: dt.date, grouping: str, period: str | None, groups: st
         FROM grouped"""
         for h, d in HORIZONS
     )
+    pooled = grouping in POOLED_GROUPINGS
+    censored, reason = censored_sql("customers", "eligible", pooled)
     return f"""
     WITH grouped AS (
         SELECT account, cohort_start, {key} AS group_key, min({name}) AS group_name,
@@ -57,11 +94,7 @@ def ltv_curves_sql(as_of: dt.date, grouping: str, period: str | None, groups: st
         GROUP BY account, cohort_start, {key}
     ), long AS ({horizons})
     SELECT *, {day_literal(as_of)} AS as_of_day,
-        CASE WHEN eligible = customers THEN round(net_revenue / customers, 2) END AS net_ltv,
-        CASE WHEN eligible = customers THEN round(gross_revenue / customers, 2) END AS gross_ltv,
-        eligible < customers AS censored,
-        CASE WHEN eligible < customers THEN
-            (customers - eligible) || ' of ' || customers
-            || ' customers are not yet ' || horizon_days || ' days past their first purchase'
-        END AS censored_reason
+        {cell_value_sql("net_revenue", "customers", "eligible", pooled)} AS net_ltv,
+        {cell_value_sql("gross_revenue", "customers", "eligible", pooled)} AS gross_ltv,
+        {censored} AS censored, {reason} AS censored_reason
     FROM long"""

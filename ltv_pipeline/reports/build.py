@@ -22,14 +22,15 @@ from ltv_core.settings import DEFAULT_CUSTOMER_KEY_RULE
 from ltv_pipeline.defs.marts.build import MARTS, marts_as_of
 from ltv_pipeline.metrics.as_of import resolve_as_of
 from ltv_pipeline.metrics.customer_key import built_customer_key_rules
-from ltv_pipeline.metrics.definitions import DEFAULT_BASIS, MetricOptions
-from ltv_pipeline.metrics.ltv_table import HORIZON_COLUMNS, ltv_table
+from ltv_pipeline.metrics.definitions import DEFAULT_BASIS, POOLED_MIN_ELIGIBLE, MetricOptions
+from ltv_pipeline.metrics.ltv_table import ELIGIBLE_COLUMNS, HORIZON_COLUMNS, ltv_table
 from ltv_pipeline.metrics.payment_plans import plan_summary_sql
 from ltv_pipeline.metrics.refund_rates import PRODUCT_DIMENSION, cohort_dimension, rates_sql
 from ltv_pipeline.metrics.subscription_metrics import derived_rates_sql
 from ltv_pipeline.metrics.time_between_purchases import median_days_sql
 
 REPORTS = (
+    "overview",
     "cohort-ltv",
     "front-end-products",
     "payment-plans",
@@ -42,6 +43,7 @@ ACCOUNTS_SQL = "SELECT DISTINCT account FROM customers ORDER BY account"
 MODEL_TABLES = ("customers", "transactions", "subscriptions", "declined_charges")
 # The mart each report reads (its as-of day is the report's).
 REPORT_MARTS = {
+    "overview": "ltv_all_customers",
     "cohort-ltv": "cohort_ltv",
     "front-end-products": "ltv_by_front_end_product",
     "payment-plans": "payment_plans",
@@ -88,16 +90,87 @@ def _cohort_rows(conn, options, basis, account, report) -> tuple[list[str], list
             "SELECT *, product_id AS group_key, product_name AS group_name "
             f"FROM ltv_by_front_end_product WHERE {start}"
         )
-    rows = ltv_table(conn, source, basis, account)
+    pooled = report != "cohort-ltv"
+    rows = ltv_table(conn, source, basis, account, pooled=pooled)
     if report == "cohort-ltv":
         columns = ["cohort", "customers", *HORIZON_COLUMNS]
         lead = [[r["group_key"], r["customers"]] for r in rows]
     else:
         columns = ["product_id", "product_name", "customers", *HORIZON_COLUMNS]
         lead = [[r["group_key"], r["group_name"], r["customers"]] for r in rows]
-    return columns, [
-        head + [_money(r[c]) for c in HORIZON_COLUMNS] for head, r in zip(lead, rows, strict=True)
+    # A pooled cell says over how many customers it averages.
+    counts = ELIGIBLE_COLUMNS if pooled else []
+    return [*columns, *counts], [
+        head + [_money(r[c]) for c in HORIZON_COLUMNS] + [r[c] for c in counts]
+        for head, r in zip(lead, rows, strict=True)
     ]
+
+
+def _sum(conn, sql: str, params: dict) -> Any:
+    return conn.execute(sql, params).fetchall()[0][0]
+
+
+def _overview(conn, options, account) -> tuple[list[str], list[list]]:
+    """The headline figures, one row: the pooled all-customers curve, and sums of the other
+    marts' rows (never an average of averages)."""
+    where = f"cohort_start = {_literal(options.cohort_start)}"
+    params = {"account": account} if account else {}
+    if account:
+        where += " AND account = $account"
+    source = (
+        "SELECT *, 'all' AS group_key, 'All customers' AS group_name FROM ltv_all_customers "
+        f"WHERE cohort_start = {_literal(options.cohort_start)}"
+    )
+    curve = ltv_table(conn, source, "net", account, pooled=True)
+    line = curve[0] if curve else {"customers": 0}
+    revenue = conn.execute(
+        "SELECT coalesce(sum(net_revenue), 0), coalesce(sum(gross_revenue), 0) "
+        f"FROM ltv_all_customers WHERE {where} AND horizon = 'all'",
+        params,
+    ).fetchall()[0]
+    cohort = cohort_dimension("month")
+    repeat_rate = _sum(
+        conn,
+        "SELECT round(sum(repeat_customers) / nullif(sum(customers), 0), 4) "
+        f"FROM repeat_purchase_rates WHERE {where} AND dimension = '{cohort}' "
+        "AND horizon = 'all'",
+        params,
+    )
+    refund_rate = _sum(
+        conn,
+        "SELECT round(sum(refunded_amount) / nullif(sum(gross_charged), 0), 4) "
+        f"FROM refund_rates WHERE {where} AND dimension = '{cohort}'",
+        params,
+    )
+    by_account = "WHERE account = $account" if account else ""
+    subscribers, mrr = conn.execute(
+        "SELECT coalesce(sum(active_subscribers), 0), coalesce(sum(mrr), 0) "
+        f"FROM subscription_metrics {by_account}",
+        params,
+    ).fetchall()[0]
+    columns = [
+        "customers",
+        "net_revenue",
+        "gross_revenue",
+        *HORIZON_COLUMNS,
+        *ELIGIBLE_COLUMNS,
+        "repeat_rate",
+        "refund_rate",
+        "active_subscribers",
+        "mrr",
+    ]
+    row = [
+        line["customers"],
+        _money(revenue[0]),
+        _money(revenue[1]),
+        *[_money(line.get(c)) for c in HORIZON_COLUMNS],
+        *[line.get(c, 0) for c in ELIGIBLE_COLUMNS],
+        _rate(repeat_rate),
+        _rate(refund_rate),
+        subscribers,
+        _money(mrr),
+    ]
+    return columns, [row]
 
 
 def _filtered(table: str, account: str | None) -> tuple[str, dict]:
@@ -225,14 +298,29 @@ def build_report(
         )
     mart = REPORT_MARTS[report]
     with marts_as_of(conn, (mart,), as_of) if on_request else nullcontext():
-        if report in ("cohort-ltv", "front-end-products"):
+        if report == "overview":
+            columns, rows = _overview(conn, options, account)
+            labels += [
+                f"cohort starts at: {options.cohort_start.replace('_', ' ')}",
+                "ltv_*: net value per customer of all customers together, over those at least "
+                f"that many days past their first purchase (empty when fewer than "
+                f"{POOLED_MIN_ELIGIBLE}); eligible_*: how many they are",
+                "repeat_rate: customers with a second order on a later day / customers; "
+                "refund_rate: refunded amount / gross charged; mrr and active_subscribers: "
+                "recurring subscriptions",
+            ]
+        elif report in ("cohort-ltv", "front-end-products"):
             columns, rows = _cohort_rows(conn, options, basis, account, report)
             labels += [
                 f"basis: {basis}",
                 f"cohort period: {options.period}",
                 f"cohort starts at: {options.cohort_start.replace('_', ' ')}",
                 "empty cell: right-censored (not every customer is that many days past the "
-                "first purchase yet)",
+                "first purchase yet)"
+                if report == "cohort-ltv"
+                else "pooled: a cell averages over the customers at least that many days past "
+                f"their first purchase (eligible_*), and is empty when fewer than "
+                f"{POOLED_MIN_ELIGIBLE} are",
             ]
         elif report == "payment-plans":
             columns, rows = _payment_plans(conn, account)

@@ -48,7 +48,7 @@ def curve_metadata(
     conn: duckdb.DuckDBPyConnection, mart: Mart, charts: Path
 ) -> dict[str, MetadataValue]:
     """Net LTV table (all accounts) in markdown, and the curves as a PNG (file + inline)."""
-    rows = ltv_table(conn, CURVE_GROUPS[mart.name], "net", None)
+    rows = ltv_table(conn, CURVE_GROUPS[mart.name], "net", None, pooled=mart.name != "cohort_ltv")
     label = "cohort" if mart.name == "cohort_ltv" else "front-end product"
     table = markdown_table(
         [label, "customers", *HORIZON_COLUMNS],

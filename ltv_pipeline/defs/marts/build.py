@@ -73,6 +73,12 @@ def _by_product(as_of: dt.date | None) -> str:
     )
 
 
+def _all_customers(as_of: dt.date | None) -> str:
+    assert as_of is not None
+    curves = ltv_curves_sql(as_of, "all_customers", None, GROUPS)
+    return f"SELECT account, cohort_start, {CURVE_COLUMNS} FROM ({curves})"
+
+
 def _refund_rates(as_of: dt.date | None) -> str:
     assert as_of is not None
     return f"SELECT *, {rates_sql()} FROM ({refund_rates_sql(as_of, GROUPS, PRODUCTS, CUSTOMERS)})"
@@ -146,6 +152,14 @@ MARTS: dict[str, Mart] = {
             ("account", "cohort_start", "product_id", "horizon"),
             _by_product,
             "The same LTV curves per front-end product (the main product of the first order).",
+            (GROUPS,),
+        ),
+        Mart(
+            "ltv_all_customers",
+            ("account", "cohort_start", "horizon"),
+            _all_customers,
+            "The LTV curve of all customers together, pooled: a day-N cell averages over the "
+            "customers at least N days old, and is empty when fewer than 30 are.",
             (GROUPS,),
         ),
         Mart(

@@ -24,6 +24,9 @@ NET_TOTALS = {
         f"SELECT sum(net_revenue) FROM ltv_by_front_end_product WHERE horizon = 'all' "
         f"AND {_EVERYONE}"
     ],
+    "ltv_all_customers": [
+        f"SELECT sum(net_revenue) FROM ltv_all_customers WHERE horizon = 'all' AND {_EVERYONE}"
+    ],
     "customer_ltv": ["SELECT sum(net_all) FROM customer_ltv"],
     "ltv_daily_groups": [f"SELECT sum(net_all) FROM ltv_daily_groups WHERE {_EVERYONE}"],
     "refund_rates": [
@@ -32,7 +35,8 @@ NET_TOTALS = {
         for d in [*(cohort_dimension(p) for p in PERIODS), PRODUCT_DIMENSION]
     ],
 }
-CURVE_MARTS = ("cohort_ltv", "ltv_by_front_end_product")
+CURVE_MARTS = ("cohort_ltv", "ltv_by_front_end_product")  # charted in the UI
+ELIGIBLE_MARTS = (*CURVE_MARTS, "ltv_all_customers")
 
 
 def reconciles(conn: duckdb.DuckDBPyConnection, mart: Mart) -> AssetCheckResult:
@@ -65,7 +69,7 @@ def check_names(mart: Mart) -> list[str]:
     names = [KEYS_UNIQUE]
     if mart.name in NET_TOTALS:
         names.append("net_revenue_reconciles")
-    if mart.name in CURVE_MARTS:
+    if mart.name in ELIGIBLE_MARTS:
         names.append("eligible_within_customers")
     return names
 
@@ -74,6 +78,6 @@ def run_checks(conn: duckdb.DuckDBPyConnection, mart: Mart) -> list[AssetCheckRe
     results = [keys_unique(conn, mart.name, mart.key)]
     if mart.name in NET_TOTALS:
         results.append(reconciles(conn, mart))
-    if mart.name in CURVE_MARTS:
+    if mart.name in ELIGIBLE_MARTS:
         results.append(eligible_within_customers(conn, mart))
     return results
