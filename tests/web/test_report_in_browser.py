@@ -173,10 +173,10 @@ def test_the_demo_report_reads_well_at_1280_px(browser, demo_pages, tmp_path):
         assert Path(download.value.path()).read_text() == expected.getvalue(), section_id
 
     assert horizontal_overflow(page) <= 0
+    page.goto(f"{base_url}/report")
     screenshot(page, "report-1280.png", tmp_path)
 
     # Every control is reachable by Tab and shows a visible focus ring.
-    page.goto(f"{base_url}/report")
     reached = set()
     for _ in range(60):
         page.keyboard.press("Tab")
