@@ -8,6 +8,7 @@ The renderers only place what this module decides; neither chooses data or colou
 
 from __future__ import annotations
 
+import colorsys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -72,6 +73,18 @@ def cell_value(cell: object) -> float | None:
         return None
 
 
+def colours(count: int) -> list[str]:
+    """A colour per series: the palette when it is enough, else as many evenly spaced hues (so
+    no two cohorts of a long chart share a colour)."""
+    if count <= len(PALETTE):
+        return list(PALETTE[:count])
+    hexes = []
+    for i in range(count):
+        red, green, blue = colorsys.hls_to_rgb(i / count, 0.42, 0.7)
+        hexes.append(f"#{round(red * 255):02x}{round(green * 255):02x}{round(blue * 255):02x}")
+    return hexes
+
+
 def chart_series(
     rows: Sequence[Mapping[str, object]],
     horizon_columns: Sequence[str],
@@ -86,10 +99,11 @@ def chart_series(
     """
     charted = rows[-latest:] if latest > 0 else []
     series = []
+    palette = colours(len(charted))
     for position, row in enumerate(charted):
         name = str(row[name_column])
         if count_column is not None:
             name = f"{name} (n={row[count_column]})"
         values = tuple(cell_value(row.get(column)) for column in horizon_columns)
-        series.append(Series(name, PALETTE[position % len(PALETTE)], values))
+        series.append(Series(name, palette[position], values))
     return series

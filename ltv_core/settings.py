@@ -39,6 +39,10 @@ DEFAULT_CUSTOMER_KEY_RULE = "email"
 # runaway cell must not fail the file or fill memory. 2 MiB is far above any real record.
 DEFAULT_MAX_RECORD_BYTES = 2 * 1024 * 1024
 MIN_MAX_RECORD_BYTES = 1024
+# An ISO 4217 code: the currency every amount of this home is in (LTV_CURRENCY). The pages show
+# money in it; amounts are never converted, so one home holds accounts in one currency.
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+DEFAULT_CURRENCY = "USD"
 MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(%|[KMGT]i?B|B)", re.IGNORECASE)
 
 
@@ -152,6 +156,8 @@ class Settings(BaseSettings):
     customer_key_rule: str = Field(DEFAULT_CUSTOMER_KEY_RULE, validation_alias="LTV_CUSTOMER_KEY")
     # The largest record of an imported file, in bytes (LTV_MAX_RECORD_BYTES).
     max_record_bytes: WholeNumber = DEFAULT_MAX_RECORD_BYTES
+    # The currency of every account's amounts (LTV_CURRENCY, an ISO 4217 code such as USD).
+    currency: str = DEFAULT_CURRENCY
 
     @classmethod
     def settings_customise_sources(
@@ -203,6 +209,14 @@ class Settings(BaseSettings):
     def _customer_key_rule(cls, value: str) -> str:
         if value not in CUSTOMER_KEY_RULES:
             raise ValueError(f"expected one of {', '.join(CUSTOMER_KEY_RULES)}")
+        return value
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency(cls, raw: str) -> str:
+        value = str(raw).strip().upper()
+        if not CURRENCY_CODE.fullmatch(value):
+            raise ValueError("expected a 3-letter ISO 4217 currency code such as USD, EUR or GBP")
         return value
 
     @field_validator("max_record_bytes")

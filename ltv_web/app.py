@@ -6,6 +6,8 @@ the keyboard alone; the only script is the progressive "Copy" button.
 
 from __future__ import annotations
 
+import io
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -16,10 +18,12 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
+from ltv_core.csv_output import write_csv
 from ltv_core.formats.profiles import load_catalog
+from ltv_core.published_reports import VARIANTS, read_published
 from ltv_core.settings import DEFAULT_ACCOUNT, Settings
 from ltv_core.webhook_tokens import notify_url
-from ltv_web.report_view import build_report_page
+from ltv_web.report_view import DEFINITIONS, HEADLINE_FIGURES, build_report_page
 from ltv_web.upload_stream import StreamedUpload, UploadRejected, stream_upload
 from ltv_web.uploads import (
     DETECT,
@@ -37,9 +41,21 @@ TEMPLATES = Path(__file__).parent / "templates"
 PENDING_REFRESH_SECONDS = 2
 
 
+def _when(iso: str | None) -> str:
+    """An ISO time the pipeline wrote (UTC) as a reader writes it: 2026-12-06 19:02 UTC."""
+    if not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(iso).astimezone(UTC)
+    except ValueError:
+        return iso
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
     env.filters["thousands"] = lambda n: f"{n:,}"
+    env.filters["when"] = _when
     env.filters["mib"] = lambda n: (
         f"{n / 1024 / 1024:,.0f} MiB" if n >= 1024 * 1024 else f"{n:,} bytes"
     )
@@ -85,8 +101,10 @@ def create_app(settings: Settings) -> FastAPI:
         return await call_next(request)
 
     @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/upload", status_code=303)
+    def home(settings: AppSettings) -> RedirectResponse:
+        # Step 1 (Settings: the webhook URL, so no sale falls in a gap) until data has arrived.
+        has_data = read_published(settings.published_dir) is not None or recent_records(settings)
+        return RedirectResponse("/report" if has_data else "/settings", status_code=303)
 
     @app.get("/healthz")
     def healthz() -> PlainTextResponse:
@@ -165,10 +183,55 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/report", response_class=HTMLResponse)
     def report(
-        settings: AppSettings, basis: str = "net", period: str = "month", account: str = ""
+        settings: AppSettings,
+        basis: str = "net",
+        period: str = "month",
+        account: str = "",
+        cohorts: str = "",
     ) -> HTMLResponse:
-        view = build_report_page(settings.published_dir, basis, period, account or None)
-        return page("report.html", settings, view=view, active="report")
+        view = build_report_page(
+            settings.published_dir,
+            basis,
+            period,
+            account or None,
+            currency=settings.currency,
+            show_all=cohorts == "all",
+        )
+        return page(
+            "report.html",
+            settings,
+            view=view,
+            active="report",
+            figures=HEADLINE_FIGURES,
+            definitions=DEFINITIONS,
+            definition_texts={id_: text for id_, _, text in DEFINITIONS},
+        )
+
+    @app.get("/report.csv")
+    def report_csv(settings: AppSettings, variant: str, account: str = "") -> Response:
+        """One published table as `ltv report <report> --format csv` prints it (same writer)."""
+        document = read_published(settings.published_dir) or {}
+        reports = document.get("reports") or {}
+        by_account = document.get("by_account") or {}
+        if account in by_account:
+            reports = by_account[account]
+        else:
+            account = ""  # one account (or none named so): its numbers are the overall ones
+        entry = reports.get(variant)
+        if entry is None or "error" in entry:
+            known = variant in {v.key for v in VARIANTS}
+            why = "is not published yet" if known else "is not a report table"
+            return PlainTextResponse(f"{variant!r} {why}", status_code=404)
+        out = io.StringIO()
+        write_csv(out, entry["columns"], entry["rows"])
+        name = "-".join(part for part in variant.split("/") if part != "-")
+        if account:
+            name += f"-{account}"
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
 
     @app.get("/settings", response_class=HTMLResponse)
     def settings_page(settings: AppSettings) -> HTMLResponse:

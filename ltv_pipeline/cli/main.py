@@ -98,7 +98,7 @@ def _print_left_out(left_out) -> None:
 def _sql(args: argparse.Namespace, settings: Settings) -> int:
     import duckdb
 
-    from ltv_pipeline.lib.csv_output import write_csv
+    from ltv_core.csv_output import write_csv
     from ltv_pipeline.warehouse.connection import open_warehouse
 
     conn = open_warehouse(settings, read_only=True, warehouse_only=True)

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, TextIO
 
+from ltv_core.csv_output import write_csv
 from ltv_core.settings import Settings
-from ltv_pipeline.lib.csv_output import write_csv
 from ltv_pipeline.metrics.definitions import (
     BASES,
     COHORT_STARTS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from ltv_core.chart_series import PALETTE, chart_series
@@ -56,11 +57,13 @@ def test_a_cohort_censored_everywhere_is_empty_but_kept_in_its_place():
     assert series[2].colour == PALETTE[2]
 
 
-def test_each_place_has_its_own_colour_until_the_palette_repeats():
-    rows = [row(f"c{n:02d}", 1, 2, 3, 4) for n in range(len(PALETTE) + 2)]
+def test_each_place_has_its_own_colour_even_past_the_palette():
+    few = [row(f"c{n:02d}", 1, 2, 3, 4) for n in range(3)]
+    assert [s.colour for s in chart_series(few, HORIZONS, "cohort", 3)] == list(PALETTE[:3])
+    rows = [row(f"c{n:02d}", 1, 2, 3, 4) for n in range(len(PALETTE) + 7)]
     colours = [s.colour for s in chart_series(rows, HORIZONS, "cohort", len(rows))]
-    assert len(set(colours[: len(PALETTE)])) == len(PALETTE)
-    assert colours[len(PALETTE) :] == [PALETTE[0], PALETTE[1]]
+    assert len(set(colours)) == len(rows)
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", colour) for colour in colours)  # matplotlib too
 
 
 def test_a_missing_horizon_column_is_censored():

@@ -126,7 +126,8 @@ def shown_table(page, table_id: str) -> dict[tuple[str, str], str]:
     """{(row key, horizon): cell text} of a report table as the browser shows it."""
     cells = page.eval_on_selector_all(
         f"#{table_id} tbody tr td[data-col^='ltv_']",
-        "tds => tds.map(td => [td.parentElement.dataset.key, td.dataset.col, td.textContent])",
+        "tds => tds.map(td => [td.parentElement.dataset.key, td.dataset.col,"
+        " td.textContent.trim() === '—' ? '—' : td.dataset.value])",
     )
     return {(key, col.removeprefix("ltv_")): text.strip() for key, col, text in cells}
 
@@ -148,37 +149,42 @@ def reported_rows(settings: Settings, report: str) -> list[list[str]]:
     writes each cell (an empty one as the censored dash)."""
     conn = connect_warehouse(settings.warehouse_path, read_only=True, timeout_seconds=120)
     try:
-        _, rows, _ = build_report(conn, report, options=MetricOptions(period="month"))
+        columns, rows, _ = build_report(conn, report, options=MetricOptions(period="month"))
     finally:
         conn.close()
-    return [["—" if cell is None or cell == "" else str(cell) for cell in row] for row in rows]
+    # The page names a group once: its name column is shown within its key's cell.
+    shown = [i for i, column in enumerate(columns) if column != "group_name"]
+    return [["—" if row[i] is None or row[i] == "" else str(row[i]) for i in shown] for row in rows]
 
 
 def shown_rows(page, table_id: str) -> list[list[str]]:
-    """Every row of a report table, each cell's text, as the browser shows them."""
+    """Every row of a report table, each cell's published value (the dash when empty), as the
+    browser holds them (the formatting is tested in test_report_in_browser.py)."""
     return page.eval_on_selector_all(
         f"#{table_id} tbody tr",
-        "trs => trs.map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent.trim()))",
+        "trs => trs.map(tr => [...tr.querySelectorAll('td')].map(td =>"
+        " td.dataset.value === '' ? '—' : td.dataset.value))",
     )
 
 
 def assert_chart_draws(page, table_id: str, name_column: str) -> None:
     """The section's own chart has one series per row it charts (the latest PAGE_COHORTS),
-    named as the table names them, with a point for each of their uncensored cells."""
+    named as the table names them with their size, with a point for each uncensored cell."""
     section = f"section[aria-labelledby='{table_id}-heading']"
     charted = page.eval_on_selector_all(
         f"#{table_id} tbody tr",
         f"""trs => trs.slice(-{PAGE_COHORTS}).map(tr => [
-            tr.querySelector("td[data-col='{name_column}']").textContent.trim(),
+            tr.querySelector("td[data-col='{name_column}']").textContent.trim()
+                + " (n=" + tr.querySelector("td[data-col='customers']").dataset.value + ")",
             [...tr.querySelectorAll("td[data-col^='ltv_']")]
                 .filter(td => td.textContent.trim() !== "—").length])""",
     )
     assert charted, f"{table_id}: no rows to chart"
     legend = page.eval_on_selector_all(
-        f"{section} svg.chart rect + text", "ts => ts.map(t => t.textContent)"
+        f"{section} svg.chart rect.legend + text", "ts => ts.map(t => t.textContent)"
     )
     assert legend == [name for name, _ in charted], f"{table_id}: chart series {legend}"
-    points = page.locator(f"{section} svg.chart circle").count()
+    points = page.locator(f"{section} svg.chart circle:not(.pooled)").count()
     assert points == sum(known for _, known in charted), f"{table_id}: {points} points"
 
 

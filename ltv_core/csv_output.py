@@ -1,4 +1,8 @@
-"""CSV written for people: text that a spreadsheet would run as a formula is neutralised."""
+"""CSV written for people: text that a spreadsheet would run as a formula is neutralised.
+
+One writer for `ltv report --format csv`, `ltv sql` and the report page's downloads, so a
+downloaded table is byte for byte what the CLI prints.
+"""
 
 from __future__ import annotations
 
