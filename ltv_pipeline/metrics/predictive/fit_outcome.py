@@ -66,20 +66,13 @@ def maximize(
             value = log_likelihood(np.exp(log_params))
         return -value if np.isfinite(value) else np.inf
 
-    simplex = {"xatol": 1e-10, "fatol": 1e-10, "maxiter": 20000, "adaptive": True}
-    result = minimize(negative, start, method="Nelder-Mead", options=simplex)
-    # Polish with a gradient method from the simplex's answer: Nelder-Mead is robust far from
-    # the optimum, BFGS converges tightly near it.
-    with np.errstate(all="ignore"):
-        polished = minimize(negative, result.x, method="BFGS", options={"gtol": 1e-6})
-    if np.isfinite(polished.fun) and polished.fun <= result.fun:
-        result = polished
+    result = _minimize(negative, start)
     params = np.exp(result.x)
     if not np.isfinite(result.fun) or not np.all(np.isfinite(params)):
         return unreliable(
             customers, repeat_customers, "the fit did not converge (non-finite likelihood)"
         )
-    if not result.success and not _stationary(negative, result.x):
+    if not _converged(negative, result):
         return unreliable(
             customers, repeat_customers, f"the fit did not converge: {result.message}"
         )
@@ -99,11 +92,30 @@ def maximize(
     )
 
 
+def _minimize(negative: Callable[[np.ndarray], float], start: np.ndarray):
+    """BFGS from the start; if it stops away from an optimum (a poor start far out in the
+    tails), Nelder-Mead, which needs no gradient there, then BFGS again from where it got."""
+    with np.errstate(all="ignore"):
+        result = minimize(negative, start, method="BFGS")
+        if _converged(negative, result):
+            return result
+        simplex = minimize(negative, start, method="Nelder-Mead", options={"maxiter": 5000})
+        polished = minimize(negative, simplex.x, method="BFGS")
+    return polished if np.isfinite(polished.fun) and polished.fun <= simplex.fun else simplex
+
+
+def _converged(negative: Callable[[np.ndarray], float], result) -> bool:
+    return bool(np.isfinite(result.fun)) and (result.success or _stationary(negative, result.x))
+
+
 def _stationary(negative: Callable[[np.ndarray], float], x: np.ndarray) -> bool:
     """BFGS often reports a 'precision loss' at a true optimum (the likelihood is flat to
-    machine precision there): accept it when the numerical gradient is small."""
+    machine precision there): accept it when the numerical gradient is small. With a million
+    customers the likelihood is a million times larger, and so is its rounding: the bound
+    grows with it."""
     step = 1e-5
     gradient = [
         (negative(x + step * e) - negative(x - step * e)) / (2 * step) for e in np.eye(len(x))
     ]
-    return bool(np.all(np.isfinite(gradient)) and np.max(np.abs(gradient)) < 1e-2)
+    bound = max(1e-2, 1e-6 * abs(negative(x)))
+    return bool(np.all(np.isfinite(gradient)) and np.max(np.abs(gradient)) < bound)
