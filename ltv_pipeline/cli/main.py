@@ -186,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_parser(commands)
 
+    from ltv_pipeline.cli.predict import add_predict_parser
+
+    add_predict_parser(commands)
+
     cmd = commands.add_parser(
         "run", help="start the Dagster UI and daemon, the webhook sidecar and the pages"
     )
