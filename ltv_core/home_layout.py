@@ -35,6 +35,12 @@ run_retries:
 # The daemon looks at the run queue every second, not every 5 s: a queued run starts sooner.
 run_queue:
   dequeue_interval_seconds: 1
+# No "Join the Dagster community" window on the first visit of the UI.
+nux:
+  enabled: false
+# Runs log their steps at INFO (Dagster's default is DEBUG: a dozen lines per step).
+python_logs:
+  python_log_level: INFO
 """
 # Earlier defaults, word for word: a home's dagster.yaml that equals one of them was never edited,
 # so it is replaced by the current default; any other text is the user's and is kept.
@@ -62,6 +68,24 @@ run_retries:
   enabled: true
   max_retries: 2
   retry_on_asset_or_op_failure: false
+""",
+    """\
+# Written by ltv on first use; edit freely, it is not overwritten once edited.
+telemetry:
+  enabled: false
+# One run at a time: a DuckDB file has exactly one writer process.
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+# A run whose worker died (killed, a power cut) is run again, so a dropped file, archived and
+# gone from the inbox, still loads. A step that failed on its data is not: it would fail again.
+run_retries:
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
+# The daemon looks at the run queue every second, not every 5 s: a queued run starts sooner.
+run_queue:
+  dequeue_interval_seconds: 1
 """,
 )
 

@@ -344,6 +344,12 @@ class Settings(BaseSettings):
         return self.home / "published"
 
     @property
+    def logs_dir(self) -> Path:
+        """What `ltv run`'s services write (Dagster at INFO, the webhook receiver, the pages),
+        one file each, so the terminal keeps only the addresses and one line per event."""
+        return self.home / "logs"
+
+    @property
     def formats_config_path(self) -> Path:
         """Where a user adds header aliases and status spellings without touching code."""
         return self.home / "formats.toml"
@@ -355,6 +361,7 @@ class Settings(BaseSettings):
             self.archive_dir,
             self.quarantine_dir,
             self.results_dir,
+            self.logs_dir,
         )
 
     def ensure_layout(self) -> None:

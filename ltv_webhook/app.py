@@ -94,7 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
             log.info("landing store sealed and closed")
 
     app = FastAPI(
-        title="LTV webhook sidecar",
+        title="LTV webhook receiver",
         version="1.0.0",
         description="Receives SamCart Notify URL deliveries and lands each one durably "
         "before answering. A 2xx means the body is committed.",

@@ -168,7 +168,7 @@ class LandingStore:
         self.layout.ensure()
         recovered = await self._run(recover_dead_owners, self.layout)
         if recovered:
-            log.info("sealed %d segment(s) left by a stopped sidecar", len(recovered))
+            log.info("sealed %d segment(s) left by a stopped webhook receiver", len(recovered))
         self._owner = OwnerLock(self.layout, new_owner_id())
         self._writer = _Writer(self.layout, self._owner)
         await self._run(self._writer.open_next)
@@ -206,7 +206,7 @@ class LandingStore:
         if delivery.key in self._committed:
             return True
         if self._stopping:
-            raise StoreUnavailable("the sidecar is shutting down")
+            raise StoreUnavailable("the webhook receiver is shutting down")
         # One future per request (a concurrent retry is simply written twice and de-duplicated
         # by the pipeline), so a timed-out or disconnected request never affects another.
         future = asyncio.get_running_loop().create_future()

@@ -52,7 +52,7 @@ def post_deliveries(settings: Settings, bodies: list[dict]) -> tuple[int, int]:
             except (urllib.error.URLError, ConnectionError):
                 if time.monotonic() > deadline:
                     raise ConnectionError(
-                        f"the webhook sidecar is not answering on 127.0.0.1:"
+                        f"the webhook receiver is not answering on 127.0.0.1:"
                         f"{settings.webhook_port}; start `make run` (or `ltv run`) and run "
                         "`ltv demo` again (files already in the inbox are not ingested twice)"
                     ) from None
@@ -76,7 +76,7 @@ def run_demo(settings: Settings, *, customers: int, seed: int, webhooks: int) ->
     except ConnectionError as exc:
         print(f"ltv demo: {exc}", file=sys.stderr)
         return 1
-    print(f"Posted {accepted} webhook deliveries to the sidecar ({refused} refused).")
+    print(f"Posted {accepted} webhook deliveries to the webhook receiver ({refused} refused).")
     print(
         f"The report appears at {settings.web_url}/report "
         "once the pipeline has ingested them (about a minute)."

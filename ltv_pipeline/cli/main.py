@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     cmd = commands.add_parser("import", help="ingest SamCart CSV exports now")
-    cmd.add_argument("files", nargs="+", metavar="FILE")
+    cmd.add_argument("files", nargs="+", metavar="FILE", help="SamCart CSV export(s) to import")
     cmd.add_argument(
         "--format", choices=sorted(load_catalog().profiles), help="skip format detection"
     )
@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.set_defaults(handler=_materialize)
 
     cmd = commands.add_parser("sql", help="run a read-only query, print CSV")
-    cmd.add_argument("query")
+    cmd.add_argument("query", help="a SELECT over the warehouse's tables, e.g. 'FROM cohort_ltv'")
     cmd.set_defaults(handler=_sql)
 
     from ltv_pipeline.cli.report import add_report_parser
@@ -191,11 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_predict_parser(commands)
 
     cmd = commands.add_parser(
-        "run", help="start the Dagster UI and daemon, the webhook sidecar and the pages"
+        "run", help="start the Dagster UI and daemon, the webhook receiver and the pages"
     )
     cmd.set_defaults(handler=_run)
 
-    cmd = commands.add_parser("serve-webhooks", help="run the SamCart webhook sidecar")
+    cmd = commands.add_parser("serve-webhooks", help="run the SamCart webhook receiver")
     cmd.add_argument("--host", help="address to bind (default LTV_WEBHOOK_HOST or 127.0.0.1)")
     cmd.add_argument("--port", type=int, help="port (default LTV_WEBHOOK_PORT or 8787)")
     cmd.set_defaults(handler=_serve_webhooks)
@@ -211,7 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--customers", type=int, default=3000, help="how many customers (3000)")
     cmd.add_argument("--seed", type=int, default=7, help="random seed, for the same business")
     cmd.add_argument(
-        "--webhooks", type=int, default=400, help="webhook deliveries to post to the sidecar"
+        "--webhooks",
+        type=int,
+        default=400,
+        help="webhook deliveries to post to the webhook receiver",
     )
     cmd.set_defaults(handler=_demo)
 

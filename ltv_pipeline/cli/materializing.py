@@ -25,7 +25,7 @@ from ltv_core.settings import Settings, get_settings
 from ltv_pipeline.contracts.left_out import LeftOut, left_out_partitions
 from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.defs.raw_files.partitions import file_partitions, unregistered_archived_files
-from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
+from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET, register_webhook_days
 from ltv_pipeline.lib.full_rebuild import FULL_REBUILD_TAGS
 from ltv_pipeline.lib.run_owners import owner_tags
 from ltv_pipeline.lib.webhook_import import DIGEST_METADATA, day_digests, import_landed
@@ -101,6 +101,9 @@ def materialize_together(
     failed says so."""
     assets, resources = _assets_by_key()
     definitions = list({id(assets[key]): assets[key] for key in asset_keys}.values())
+    webhook_days = [key for key in asset_keys if key.to_user_string() == WEBHOOK_EVENTS_ASSET]
+    if webhook_days and partition_key is not None:
+        register_webhook_days(instance, [partition_key])
     result = materialize(
         definitions,
         instance=instance,
@@ -180,6 +183,10 @@ def plan(
                 planned |= set(assets[key].keys)
                 work.append((key, None))  # the model and marts follow any new raw data
             continue
+        digests: dict[str, str] = {}
+        if key.to_user_string() == WEBHOOK_EVENTS_ASSET:
+            digests = webhook_day_digests(settings)
+            register_webhook_days(instance, digests)
         if isinstance(partitions_def, DynamicPartitionsDefinition):
             partition_keys = instance.get_dynamic_partitions(partitions_def.name)
         else:
@@ -188,7 +195,6 @@ def plan(
             # Webhook days keep growing: a selection rebuilds every day that has deliveries,
             # otherwise only the days whose deliveries changed since they were last built (an
             # empty day has nothing to rebuild, selected or not).
-            digests = webhook_day_digests(settings)
             if not selection:
                 built = built_day_digests(instance, key, set(digests))
                 digests = {d: v for d, v in digests.items() if built.get(d) != v}

@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, TextIO
@@ -25,11 +26,43 @@ from ltv_pipeline.reports.build import REPORTS, ReportError, UnknownAccount, bui
 from ltv_pipeline.warehouse.connection import open_warehouse
 
 FORMATS = ("table", "csv", "json")
+# What each report shows, for `ltv report --help` (the definitions are in the metric notes).
+REPORT_DESCRIPTIONS = {
+    "cohort-ltv": "average revenue per customer by acquisition cohort at day 0, 7, 30, 60, 90, "
+    "180, 365 and all time (a cell stays empty until every member is that old)",
+    "front-end-products": "LTV by the main product of each customer's first order",
+    "payment-plans": "booked, collected and outstanding amounts of payment plans, with "
+    "completion, capture and default rates",
+    "subscriptions": "active subscribers, MRR, 30-day churn and the formula LTV of subscriptions",
+    "refunds": "refunded amount / gross charged and refunded orders / orders, by cohort and "
+    "by product",
+    "purchase-intervals": "median days from a customer's order k to order k+1",
+}
+
+
+def _reports_epilog() -> str:
+    width = max(len(name) for name in REPORTS)
+    lines = [
+        textwrap.fill(
+            REPORT_DESCRIPTIONS[name],
+            width=78,
+            initial_indent=f"  {name.ljust(width)}  ",
+            subsequent_indent=" " * (width + 4),
+        )
+        for name in REPORTS
+    ]
+    return "reports:\n" + "\n".join(lines)
 
 
 def add_report_parser(commands: argparse._SubParsersAction) -> None:
-    cmd = commands.add_parser("report", help="print an LTV report (read-only)")
-    cmd.add_argument("report", choices=REPORTS)
+    cmd = commands.add_parser(
+        "report",
+        help="print an LTV report from the warehouse (read-only)",
+        description="Print one of the LTV reports, read from the marts the pipeline built.",
+        epilog=_reports_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cmd.add_argument("report", choices=REPORTS, help="which report (see the list below)")
     cmd.add_argument("--account", help="one SamCart account (default: all accounts summed)")
     cmd.add_argument(
         "--basis",
@@ -55,7 +88,12 @@ def add_report_parser(commands: argparse._SubParsersAction) -> None:
         metavar="YYYY-MM-DD",
         help="the day the data is taken to end (default: latest day in the data)",
     )
-    cmd.add_argument("--format", choices=FORMATS, default="table")
+    cmd.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="table for people (default), csv or json for scripts (censored cells empty / null)",
+    )
     cmd.set_defaults(handler=run_report)
 
 

@@ -17,6 +17,14 @@ from ltv_core.settings import DEFAULT_ACCOUNT, Settings
 from ltv_core.webhook_tokens import notify_url
 
 STOP_GRACE_SECONDS = 20
+EVENTS_EVERY_SECONDS = 2.0
+# What the terminal calls each service, and the file in LTV_HOME/logs/ that gets its output.
+SERVICE_NAMES = {
+    "dagster": "Dagster UI and daemon",
+    "webhooks": "webhook receiver",
+    "web": "upload and report pages",
+}
+LOG_FILES = {"dagster": "dagster.log", "webhooks": "webhook-receiver.log", "web": "pages.log"}
 
 
 def service_command(module: str, host: str | None, port: int | None) -> list[str]:
@@ -55,6 +63,8 @@ def service_commands(settings: Settings) -> dict[str, list[str]]:
             settings.dagster_host,
             "-p",
             str(settings.dagster_port),
+            "--log-level",
+            "info",
         ],
         # The same as `ltv serve-webhooks` and `ltv serve-web`: their own listeners.
         "webhooks": service_command("ltv_webhook", settings.webhook_host, settings.webhook_port),
@@ -62,27 +72,45 @@ def service_commands(settings: Settings) -> dict[str, list[str]]:
     }
 
 
+def dagster_url(settings: Settings) -> str:
+    return f"http://{settings.dagster_host}:{settings.dagster_port}"
+
+
 def addresses(settings: Settings) -> list[str]:
     """The three addresses a user needs, in the order of their journey's steps."""
     pages = settings.web_url
     return [
-        f"Dagster UI:               http://{settings.dagster_host}:{settings.dagster_port}",
+        f"Dagster UI:               {dagster_url(settings)}",
         f"Upload and report pages:  {pages}/upload  and  {pages}/report",
         f"Webhook URL for SamCart:  {notify_url(settings, DEFAULT_ACCOUNT)}",
     ]
 
 
 def _stop(processes: dict[str, subprocess.Popen]) -> None:
+    """Stop every service and say so, one line each; what they print while stopping goes to
+    their log files, not to the terminal."""
     for process in processes.values():
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for process in processes.values():
+    for name, process in processes.items():
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            print(f"stopped the {SERVICE_NAMES[name]}", flush=True)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            print(f"stopped the {SERVICE_NAMES[name]} (killed: it did not stop in time)")
+
+
+def _say(line: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')}  {line}", flush=True)
+
+
+def _open_log(settings: Settings, name: str):
+    log = open(settings.logs_dir / LOG_FILES[name], "a", buffering=1)  # noqa: SIM115
+    log.write(f"\n--- ltv run started {time.strftime('%Y-%m-%d %H:%M:%S %z')} ---\n")
+    return log
 
 
 def run_services(settings: Settings) -> int:
@@ -96,8 +124,21 @@ def run_services(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    from dagster import DagsterInstance
+
+    from ltv_pipeline.cli.run_events import RunEvents
+
+    # Opened (and its storage created) before Dagster starts, so the two never race to create it.
+    events = RunEvents(DagsterInstance.get(), dagster_url(settings))
     for name, command in service_commands(settings).items():
-        processes[name] = subprocess.Popen(command, start_new_session=True)
+        with _open_log(settings, name) as log:
+            processes[name] = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
     for line in addresses(settings):
         print(line, flush=True)
     if not settings.webhook_public_url:
@@ -107,16 +148,36 @@ def run_services(settings: Settings) -> int:
             flush=True,
         )
     print(f"Or drop SamCart CSV exports in: {settings.inbox_dir}", flush=True)
+    print(
+        f"Logs of Dagster, the webhook receiver and the pages: {settings.logs_dir}/",
+        flush=True,
+    )
     print("Stop with Ctrl-C.", flush=True)
     exit_code = 0
+    next_events = 0.0
     try:
         while not stopping:
             for name, process in processes.items():
                 if process.poll() is not None:
-                    print(f"{name} exited with code {process.returncode}; stopping", flush=True)
+                    log = settings.logs_dir / LOG_FILES[name]
+                    _say(
+                        f"the {SERVICE_NAMES[name]} exited with code {process.returncode} "
+                        f"(see {log}); stopping"
+                    )
                     exit_code = process.returncode or 1
                     stopping = True
+            if not stopping and time.monotonic() >= next_events:
+                next_events = time.monotonic() + EVENTS_EVERY_SECONDS
+                try:
+                    lines = events.new_lines()
+                except Exception:
+                    # Only the terminal's event lines depend on it (a busy run storage, say);
+                    # the services run on and the next poll catches up.
+                    lines = []
+                for line in lines:
+                    _say(line)
             time.sleep(0.5)
     finally:
         _stop(processes)
+        events.instance.dispose()
     return exit_code

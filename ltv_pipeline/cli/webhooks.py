@@ -19,8 +19,8 @@ In SamCart:
          churn and recovery)
   3. Apply the rules to all products (or to the ones you want in the LTV numbers) and save.
 The token in the URL is the only secret: keep the URL private. Expose only the path
-/webhooks/samcart/ to the internet (a reverse proxy with TLS or a tunnel); the sidecar listens on
-{host}:{port}.
+/webhooks/samcart/ to the internet (a reverse proxy with TLS or a tunnel); the webhook receiver
+listens on {host}:{port}.
 """
 
 

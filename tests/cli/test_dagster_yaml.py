@@ -36,7 +36,7 @@ def test_a_new_dagster_yaml_checks_the_run_queue_every_second(ltv_home: Settings
 
 def test_the_previous_default_is_upgraded_to_check_the_queue_every_second(ltv_home: Settings):
     dagster_yaml = ltv_home.dagster_home / "dagster.yaml"
-    dagster_yaml.write_text(PREVIOUS_DAGSTER_YAMLS[-1])
+    dagster_yaml.write_text(PREVIOUS_DAGSTER_YAMLS[1])
     assert _dequeue_interval_seconds(ltv_home) == 5  # Dagster's default
 
     ltv_home.ensure_layout()
@@ -61,3 +61,23 @@ def test_an_edited_dagster_yaml_is_kept(ltv_home: Settings):
     ltv_home.ensure_layout()
     assert dagster_yaml.read_text() == edited
     assert _retries(ltv_home) == (False, 0, True)
+
+
+def test_a_new_dagster_yaml_shows_no_community_window_and_logs_runs_at_info(ltv_home: Settings):
+    """The UI asks `shouldShowNux` before it opens "Join the Dagster community"; the answer is
+    the instance's nux_enabled (and a file in the home once dismissed)."""
+    with DagsterInstance.from_config(str(ltv_home.dagster_home)) as instance:
+        assert instance.nux_enabled is False
+        assert instance.telemetry_enabled is False
+        assert instance.python_log_level == "INFO"
+
+
+def test_the_previous_default_is_upgraded_to_show_no_community_window(ltv_home: Settings):
+    dagster_yaml = ltv_home.dagster_home / "dagster.yaml"
+    dagster_yaml.write_text(PREVIOUS_DAGSTER_YAMLS[-1])
+    with DagsterInstance.from_config(str(ltv_home.dagster_home)) as instance:
+        assert instance.nux_enabled is True  # Dagster's default
+
+    ltv_home.ensure_layout()
+    with DagsterInstance.from_config(str(ltv_home.dagster_home)) as instance:
+        assert instance.nux_enabled is False

@@ -16,6 +16,7 @@ from ltv_core.formats.profiles import load_catalog
 from ltv_core.partition_keys import file_partition_key
 from ltv_core.settings import Settings
 from ltv_pipeline.definitions import build_definitions
+from ltv_pipeline.defs.webhooks.partitions import register_webhook_days
 from ltv_pipeline.warehouse.connection import connect_warehouse
 
 MODEL_AND_MARTS_GROUPS = ("ltv_model", "ltv_marts")
@@ -68,7 +69,9 @@ def deliver_webhooks(
             )
     finally:
         conn.close()
-    _run(instance, ["raw_samcart_webhook_events"], received_at.date().isoformat())
+    day = received_at.date().isoformat()
+    register_webhook_days(instance, [day])  # as the webhook sensor does
+    _run(instance, ["raw_samcart_webhook_events"], day)
 
 
 def build_model_and_marts(instance: DagsterInstance):

@@ -65,8 +65,8 @@ class LtvRun:
             text=True,
             start_new_session=True,
         )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         self.seen: set[Process] = set()
 
     def _read(self) -> None:

@@ -83,7 +83,9 @@ def test_ltv_demo_fills_the_inbox_and_posts_to_the_sidecar(ltv_home):
         sidecar.terminate()
         sidecar.wait(timeout=30)
     assert done.returncode == 0, done.stderr
-    assert "Posted 60 webhook deliveries to the sidecar (0 refused)" in done.stdout, done.stdout
+    assert "Posted 60 webhook deliveries to the webhook receiver (0 refused)" in done.stdout, (
+        done.stdout
+    )
     exports = sorted(ltv_home.inbox_dir.glob("*.csv"))
     assert len(exports) == 3
     imported = subprocess.run(
@@ -120,5 +122,5 @@ def test_ltv_demo_says_what_to_do_when_the_sidecar_is_not_running(ltv_home, monk
     assert run_demo(settings, customers=50, seed=1, webhooks=5) == 1
     assert len(list(settings.inbox_dir.glob("*.csv"))) == 3
     said = capsys.readouterr().err
-    assert f"the webhook sidecar is not answering on 127.0.0.1:{port}" in said
+    assert f"the webhook receiver is not answering on 127.0.0.1:{port}" in said
     assert "start `make run` (or `ltv run`) and run `ltv demo` again" in said

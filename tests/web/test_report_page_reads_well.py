@@ -71,6 +71,7 @@ def demo_like_snapshot(with_overview: bool) -> dict:
         "rows": [[318, "8729.00", "27.45", "0.0749"]],
         "labels": ["as of 2024-03-31 (latest day in the data)", "account: all accounts"],
     }
+    reports.pop(variant_key("overview", None, None), None)
     if with_overview:
         reports[variant_key("overview", None, None)] = {
             "report": "overview",

@@ -34,7 +34,7 @@ from ltv_pipeline.defs.webhooks.parsing import (
     build_documents,
     parse_lines,
 )
-from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET, webhook_day_partitions
+from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_DAYS, WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.lib.markdown import markdown_table
 from ltv_pipeline.lib.webhook_import import DIGEST_METADATA, day_digest, day_window, import_landed
 from ltv_pipeline.warehouse.connection import Warehouse
@@ -189,11 +189,11 @@ def _contract_check(
 
 
 def build_webhook_events_asset(settings: Settings) -> AssetsDefinition:
-    """The asset, with daily partitions from LTV_WEBHOOK_START_DATE in LTV_TIMEZONE."""
+    """The asset, one partition per local day (LTV_TIMEZONE) that has deliveries."""
 
     @asset(
         name=WEBHOOK_EVENTS_ASSET,
-        partitions_def=webhook_day_partitions(settings),
+        partitions_def=WEBHOOK_DAYS,
         group_name="raw_samcart",
         kinds={"duckdb"},
         description=(

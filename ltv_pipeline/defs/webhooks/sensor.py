@@ -19,6 +19,7 @@ import json
 
 import duckdb
 from dagster import (
+    AddDynamicPartitionsRequest,
     AssetKey,
     DagsterRunStatus,
     DefaultSensorStatus,
@@ -32,7 +33,12 @@ from dagster import (
 
 from ltv_core.webhook_segments import Layout, has_unsealed_dead_segments
 from ltv_pipeline.defs.resources import LtvSettings
-from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
+from ltv_pipeline.defs.webhooks.partitions import (
+    WEBHOOK_DAYS,
+    WEBHOOK_EVENTS_ASSET,
+    register_webhook_days,
+    unregistered_webhook_days,
+)
 from ltv_pipeline.lib.webhook_import import imported_since, local_day, segment_days
 
 IN_FLIGHT = [
@@ -125,4 +131,15 @@ def webhook_sensor(
             )
         )
     new_cursor = json.dumps({"offset": offset, "pending": pending}, sort_keys=True)
-    return SensorResult(run_requests=requests, cursor=new_cursor)
+    if not context.instance.get_dynamic_partitions(WEBHOOK_DAYS.name):
+        register_webhook_days(context.instance, [])  # a home from the daily partitions' time
+    new_days = unregistered_webhook_days(
+        context.instance, [request.partition_key for request in requests]
+    )
+    return SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[AddDynamicPartitionsRequest(WEBHOOK_DAYS.name, new_days)]
+        if new_days
+        else None,
+        cursor=new_cursor,
+    )
