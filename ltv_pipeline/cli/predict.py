@@ -28,8 +28,18 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> None:
         help="fit on the data up to this day, compare with the days after it "
         "(default: every day in the data, no holdout)",
     )
-    cmd.add_argument("--time-unit", choices=tuple(TIME_UNITS), default="day")
-    cmd.add_argument("--format", choices=("table", "json"), default="table")
+    cmd.add_argument(
+        "--time-unit",
+        choices=tuple(TIME_UNITS),
+        default="day",
+        help="the unit of recency, T and the fitted rates (default: day; week = days / 7)",
+    )
+    cmd.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table: a readable summary (default); json: one object with every figure",
+    )
     cmd.set_defaults(handler=run_predict)
 
 

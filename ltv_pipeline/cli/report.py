@@ -28,9 +28,12 @@ from ltv_pipeline.warehouse.connection import open_warehouse
 FORMATS = ("table", "csv", "json")
 # What each report shows, for `ltv report --help` (the definitions are in the metric notes).
 REPORT_DESCRIPTIONS = {
+    "overview": "the headline figures: customers, net and gross revenue, the average LTV of all "
+    "customers at each horizon, repeat purchase and refund rates, active subscribers and MRR",
     "cohort-ltv": "average revenue per customer by acquisition cohort at day 0, 7, 30, 60, 90, "
     "180, 365 and all time (a cell stays empty until every member is that old)",
-    "front-end-products": "LTV by the main product of each customer's first order",
+    "front-end-products": "LTV by the main product of each customer's first order (a cell "
+    "averages over the customers that old, and stays empty below 30 of them)",
     "payment-plans": "booked, collected and outstanding amounts of payment plans, with "
     "completion, capture and default rates",
     "subscriptions": "active subscribers, MRR, 30-day churn and the formula LTV of subscriptions",
