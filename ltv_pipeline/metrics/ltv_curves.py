@@ -27,11 +27,11 @@ ALL_CUSTOMERS = ("'(all customers)'", "'All customers'")
 def cell_value_sql(revenue: str, customers: str, eligible: str, pooled: bool) -> str:
     """A curve cell: strict (every member eligible) or pooled (enough eligible members)."""
     if pooled:
-        return (
-            f"CASE WHEN {eligible} >= {POOLED_MIN_ELIGIBLE} "
-            f"THEN round({revenue} / {eligible}, 2) END"
-        )
-    return f"CASE WHEN {eligible} = {customers} THEN round({revenue} / {customers}, 2) END"
+        value, when = f"{revenue} / {eligible}", f"{eligible} >= {POOLED_MIN_ELIGIBLE}"
+    else:
+        value, when = f"{revenue} / {customers}", f"{eligible} = {customers}"
+    # Money to the cent, as money: a DECIMAL prints 281.00 where a DOUBLE prints 281.0.
+    return f"CASE WHEN {when} THEN CAST(round({value}, 2) AS DECIMAL(18, 2)) END"
 
 
 def censored_sql(customers: str, eligible: str, pooled: bool) -> tuple[str, str]:

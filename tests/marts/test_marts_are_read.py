@@ -6,9 +6,11 @@ changed customers' rows."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
+from ltv_pipeline.defs.marts.assets import _preview
 from ltv_pipeline.defs.marts.build import MARTS, build_mart, build_marts, marts_as_of
 from ltv_pipeline.defs.model.customers import build_customers
 from ltv_pipeline.defs.model.subscriptions import build_subscriptions
@@ -132,3 +134,11 @@ def rebuild_model_only(conn, rule: str = "email") -> None:
     build_transactions(conn, rule)
     build_declined_charges(conn, rule)
     build_customers(conn, rule)
+
+
+def test_mart_previews_list_horizons_in_day_order_with_money_to_the_cent(conn):
+    preview = _preview(conn, MARTS["cohort_ltv"]).value
+    horizons = re.findall(r"\| (d\d+|all) \|", preview)
+    assert horizons[:8] == ["d0", "d7", "d30", "d60", "d90", "d180", "d365", "all"]
+    # The LTV cells are money (0.00), never a float's 0.0 beside a 119.33.
+    assert "| 0.00 |" in preview and not re.search(r"\| -?\d+\.\d \|", preview)

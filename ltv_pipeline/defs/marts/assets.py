@@ -84,7 +84,11 @@ def median_gap_metadata(conn: duckdb.DuckDBPyConnection) -> dict[str, MetadataVa
 
 
 def _preview(conn: duckdb.DuckDBPyConnection, mart: Mart) -> MetadataValue:
-    cursor = conn.execute(f"SELECT * FROM {mart.name} ORDER BY ALL LIMIT {PREVIEW_ROWS}")
+    """The first rows in key order, horizons in day order (d0, d7, ..., all), not as text."""
+    order = ", ".join(
+        "horizon_days NULLS LAST" if column == "horizon" else column for column in mart.key
+    )
+    cursor = conn.execute(f"SELECT * FROM {mart.name} ORDER BY {order} LIMIT {PREVIEW_ROWS}")
     return MetadataValue.md(markdown_table([d[0] for d in cursor.description], cursor.fetchall()))
 
 
