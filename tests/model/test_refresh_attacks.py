@@ -15,6 +15,8 @@ import pytest
 from ltv_core.settings import Settings
 from ltv_pipeline.defs.marts.build import MARTS, build_mart, build_marts
 from ltv_pipeline.defs.model.build import build_model
+from ltv_pipeline.metrics.definitions import MetricOptions
+from ltv_pipeline.reports.build import REPORTS, build_report
 from tests.marts.cases import order_row, warehouse, webhook, write_orders
 from tests.marts.strategies import write_subscriptions
 from tests.model.loading import load_csv, load_webhooks
@@ -52,7 +54,7 @@ class Home:
 
     def __init__(self, settings: Settings, folder: Path):
         self.settings, self.folder = settings, folder
-        self.inputs: list[tuple[str, object, str]] = []  # (kind, path or hooks, account)
+        self.files: list[tuple[Path, str]] = []  # (path, account), in arrival order
         self.hooks: dict[str, list[tuple[bytes, dt.datetime]]] = {}
         self._open()
 
@@ -68,7 +70,7 @@ class Home:
             writer = write_orders if kind == "orders" else write_subscriptions
             path = writer(self.folder / f"{kind}-{next(names)}.csv", rows)
         load_csv(self.conn, self.settings, path, account)
-        self.inputs.append(("file", path, account))
+        self.files.append((path, account))
         return path
 
     def deliver(self, *hooks: tuple[bytes, dt.datetime], account="default") -> None:
@@ -84,7 +86,7 @@ class Home:
         """The refreshed tables equal one full build of every input in a fresh warehouse."""
         fresh = f"fresh-{next(names)}"
         with warehouse(self.settings, fresh) as conn:
-            for kind, path, account in dict.fromkeys(self.inputs):
+            for path, account in dict.fromkeys(self.files):
                 load_csv(conn, self.settings, path, account)
             for account, hooks in self.hooks.items():
                 load_webhooks(conn, hooks, account)
@@ -118,14 +120,16 @@ def test_the_same_email_in_two_accounts(home):
     home.refresh()
     home.export([order_row(1, "02/05/2024", 11, 30, "a@x.io")], account="shop2")
     home.refresh()
-    home.deliver((webhook("Refund", 1, 10, 10, "a@x.io", refund_transaction_id="r1"), at(0)),
-                 account="shop1")
+    home.deliver(
+        (webhook("Refund", 1, 10, 10, "a@x.io", refund_transaction_id="r1"), at(0)), account="shop1"
+    )
     assert home.refresh().incremental
     home.deliver((webhook("Order", 2, 12, 5, "a@x.io"), at(1)), account="shop2")
     assert home.refresh().incremental
-    assert home.one(
-        "SELECT account, net_all FROM customer_ltv ORDER BY account"
-    ) == [("shop1", 0), ("shop2", 35)]
+    assert home.one("SELECT account, net_all FROM customer_ltv ORDER BY account") == [
+        ("shop1", 0),
+        ("shop2", 35),
+    ]
     home.assert_converged()
 
 
@@ -147,9 +151,7 @@ def test_an_email_changing_between_export_webhook_and_a_third_source(home):
         ("export@x.io",),
         ("hook@x.io",),
     ]
-    assert home.one("SELECT net_all FROM customer_ltv WHERE customer_key = 'export@x.io'") == [
-        (0,)
-    ]
+    assert home.one("SELECT net_all FROM customer_ltv WHERE customer_key = 'export@x.io'") == [(0,)]
     home.assert_converged()
 
 
@@ -160,9 +162,7 @@ def test_an_older_export_arriving_late_moves_the_cohort(home):
     assert home.one("SELECT cohort FROM customer_ltv") == [("2024-03",)]
     home.export([order_row(1, "11/20/2023", 12, 25, "a@x.io")])  # the older history, late
     assert home.refresh().incremental
-    assert home.one("SELECT cohort, front_end_product_id FROM customer_ltv") == [
-        ("2023-11", "12")
-    ]
+    assert home.one("SELECT cohort, front_end_product_id FROM customer_ltv") == [("2023-11", "12")]
     assert home.one(
         "SELECT cohort, customers FROM cohort_ltv WHERE period = 'month' AND horizon = 'd0' "
         "AND cohort_start = 'first_order' ORDER BY cohort"
@@ -217,9 +217,7 @@ def test_a_free_first_order_then_a_paid_one(home):
     assert home.one("SELECT first_paid_purchase_day FROM customer_ltv") == [(None,)]
     home.deliver((webhook("Order", 2, 11, 50, "free@x.io"), dt.datetime(2024, 2, 10, 9)))
     assert home.refresh().incremental
-    assert home.one("SELECT first_paid_purchase_day FROM customer_ltv") == [
-        (dt.date(2024, 2, 10),)
-    ]
+    assert home.one("SELECT first_paid_purchase_day FROM customer_ltv") == [(dt.date(2024, 2, 10),)]
     assert home.one(
         "SELECT cohort, customers FROM cohort_ltv WHERE period = 'month' AND horizon = 'd0' "
         "AND cohort_start = 'first_paid_order'"
@@ -257,3 +255,28 @@ def test_a_changed_customer_key_rule_between_refreshes(home):
     home.deliver((webhook("Order", 4, 12, 5, "A.B+x@gmail.com"), at(1)))
     assert home.refresh("gmail-folded").incremental
     home.assert_converged("gmail-folded")
+
+
+def _history_with_subscriptions(home) -> None:
+    """Sales, a repeat purchase, a refund and a subscription, spread over months."""
+    home.export(
+        [
+            order_row(1, "01/05/2024", 10, 40, "a@x.io"),
+            order_row(2, "01/06/2024", 11, 30, "b@x.io"),
+            order_row(3, "03/20/2024", 12, 20, "a@x.io"),
+            order_row(4, "04/02/2024", 10, 40, "c@x.io", status="Refunded"),
+            order_row(3000, "02/01/2024", 50, 29, "b@x.io"),
+        ]
+    )
+    home.export([subscription_row(7000, "b@x.io", 50, "02/01/2024", 29, 3)], kind="subscriptions")
+    home.refresh()
+
+
+@pytest.mark.parametrize("report", REPORTS)
+def test_a_report_as_of_a_past_day_equals_the_marts_built_for_that_day(home, report):
+    _history_with_subscriptions(home)
+    past = dt.date(2024, 2, 15)
+    asked = build_report(home.conn, report, options=MetricOptions(as_of=past))
+    build_marts(home.conn, past)  # the stored marts, built for that day
+    stored = build_report(home.conn, report)
+    assert asked[1] == stored[1]
