@@ -20,7 +20,7 @@ from ltv_pipeline.reports.build import REPORTS, build_report
 from tests.marts.cases import order_row, warehouse, webhook, write_orders
 from tests.marts.strategies import write_subscriptions
 from tests.model.loading import load_csv, load_webhooks
-from tests.warehouse_tables import assert_same_tables
+from tests.warehouse_tables import REFRESHED_TABLES, assert_same_tables
 
 DAY = dt.datetime(2024, 3, 1, 12)
 names = itertools.count()
@@ -280,3 +280,121 @@ def test_a_report_as_of_a_past_day_equals_the_marts_built_for_that_day(home, rep
     build_marts(home.conn, past)  # the stored marts, built for that day
     stored = build_report(home.conn, report)
     assert asked[1] == stored[1]
+
+
+KEPT_TABLES = (
+    *REFRESHED_TABLES,
+    "model_identities",
+    "model_inputs",
+    "model_build",
+    "customer_changes",
+    "customer_changes_applied",
+    "per_customer_marts_as_of",
+)
+
+
+def _snapshot(conn) -> dict[str, list[tuple]]:
+    return {t: conn.execute(f"SELECT * FROM main.{t} ORDER BY ALL").fetchall() for t in KEPT_TABLES}
+
+
+def _refuse(conn, table: str, columns: str, check: str) -> None:
+    """`table` again with its rows, now with a CHECK that fails the statement we aim at (as a
+    full disk or an out-of-memory error would fail any statement)."""
+    conn.execute(f"CREATE TEMP TABLE kept AS SELECT * FROM main.{table}")
+    conn.execute(f"DROP TABLE main.{table}")
+    conn.execute(f"CREATE TABLE main.{table} ({columns}, CHECK ({check}))")
+    conn.execute(f"INSERT INTO main.{table} SELECT * FROM temp.kept")
+    conn.execute("DROP TABLE temp.kept")
+
+
+def _allow(conn, table: str, columns: str) -> None:
+    conn.execute(f"CREATE TEMP TABLE kept AS SELECT * FROM main.{table}")
+    conn.execute(f"DROP TABLE main.{table}")
+    conn.execute(f"CREATE TABLE main.{table} ({columns})")
+    conn.execute(f"INSERT INTO main.{table} SELECT * FROM temp.kept")
+    conn.execute("DROP TABLE temp.kept")
+
+
+CHANGES = "seq BIGINT NOT NULL, account VARCHAR, customer_key VARCHAR"
+APPLIED = "consumer VARCHAR PRIMARY KEY, seq BIGINT NOT NULL"
+
+
+def test_a_model_build_failing_after_replacing_rows_keeps_the_last_build(home):
+    _history_with_subscriptions(home)
+    home.deliver((webhook("Order", 2, 11, 5, "b@x.io"), at(0)))
+    home.refresh()
+    before = _snapshot(home.conn)
+    home.deliver((webhook("Order", 8, 12, 9, "new@x.io"), at(1)))
+    # The change log refuses the new customer: the statement after the model rows are replaced.
+    _refuse(home.conn, "customer_changes", CHANGES, "customer_key IS DISTINCT FROM 'new@x.io'")
+    with pytest.raises(duckdb.ConstraintException, match="CHECK constraint"):
+        build_model(home.conn)
+    _allow(home.conn, "customer_changes", CHANGES)
+    assert _snapshot(home.conn) == before
+    assert home.refresh().incremental
+    home.assert_converged()
+
+
+def test_a_mart_step_failing_half_way_leaves_marts_at_different_log_positions(home):
+    _history_with_subscriptions(home)
+    home.deliver((webhook("Order", 2, 11, 5, "b@x.io"), at(0)))
+    home.refresh()
+    home.deliver((webhook("Order", 8, 12, 9, "new@x.io"), at(1)))
+    build_model(home.conn)
+    before = _snapshot(home.conn)
+    # customer_ltv catches up; customer_products fails as it marks its work applied.
+    (applied,) = home.conn.execute(
+        "SELECT seq FROM customer_changes_applied WHERE consumer = 'customer_products'"
+    ).fetchall()[0]
+    _refuse(
+        home.conn,
+        "customer_changes_applied",
+        APPLIED,
+        f"consumer <> 'customer_products' OR seq <= {applied}",
+    )
+    with pytest.raises(duckdb.ConstraintException, match="CHECK constraint"):
+        build_marts(home.conn)
+    _allow(home.conn, "customer_changes_applied", APPLIED)
+    after = _snapshot(home.conn)
+    assert after["customer_products"] == before["customer_products"]
+    assert after["customer_ltv"] != before["customer_ltv"]
+    positions = dict(after["customer_changes_applied"])
+    assert positions["customer_products"] < positions["customer_ltv"]
+    # Another arrival and model build before the marts run again; then they converge.
+    home.deliver((webhook("Refund", 8, 12, 9, "new@x.io", refund_transaction_id="r8"), at(2)))
+    assert build_model(home.conn).incremental
+    build_marts(home.conn)
+    home.assert_converged()
+
+
+def test_a_group_mart_built_alone_while_the_others_lag(home):
+    _history_with_subscriptions(home)
+    home.deliver((webhook("Order", 8, 12, 9, "new@x.io"), at(1)))
+    build_model(home.conn)
+    build_mart(home.conn, MARTS["cohort_ltv"])  # over day groups the model has moved past
+    build_mart(home.conn, MARTS["cohort_ltv"])
+    home.deliver((webhook("Order", 9, 10, 4, "a@x.io"), at(2)))
+    home.refresh()
+    home.assert_converged()
+
+
+def test_a_per_customer_mart_built_for_a_past_day_then_a_refresh(home):
+    _history_with_subscriptions(home)
+    past = dt.date(2024, 2, 15)
+    build_mart(home.conn, MARTS["customer_ltv"], past)
+    # The groups built on it follow its day, not the data's.
+    build_mart(home.conn, MARTS["ltv_daily_groups"])
+    build_mart(home.conn, MARTS["cohort_ltv"])
+    assert home.one("SELECT DISTINCT as_of_day FROM cohort_ltv") == [(past,)]
+    home.deliver((webhook("Order", 8, 12, 9, "new@x.io"), at(1)))
+    assert build_model(home.conn).incremental
+    build_marts(home.conn)
+    home.assert_converged()
+
+
+def test_the_marts_of_a_past_day_then_an_incremental_refresh(home):
+    _history_with_subscriptions(home)
+    build_marts(home.conn, dt.date(2024, 1, 31))
+    home.deliver((webhook("Order", 8, 12, 9, "new@x.io"), at(1)))
+    home.refresh()
+    home.assert_converged()
