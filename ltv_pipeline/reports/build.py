@@ -293,11 +293,19 @@ def build_report(
     stored = stored_as_of(conn, report)
     on_request = options.as_of is not None and options.as_of != stored
     as_of = options.as_of or stored or resolve_as_of(conn, None)
+    data_day = resolve_as_of(conn, None)
+    behind = options.as_of is None and stored is not None and stored < data_day
     labels = [
-        f"as of {as_of.isoformat()}" + ("" if options.as_of else " (latest day in the data)"),
+        f"as of {as_of.isoformat()}"
+        + ("" if options.as_of or behind else " (latest day in the data)"),
         f"account: {account or 'all accounts'}",
         f"customer key: {_customer_key_rule(conn)}",
     ]
+    if behind:
+        labels.append(
+            f"the marts are as of {as_of.isoformat()}; data up to {data_day.isoformat()} is "
+            "not in them yet: run `ltv materialize`"
+        )
     if on_request:
         labels.append(
             "computed on request for this as-of day by the marts' definitions "

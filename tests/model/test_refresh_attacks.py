@@ -398,3 +398,27 @@ def test_the_marts_of_a_past_day_then_an_incremental_refresh(home):
     home.deliver((webhook("Order", 8, 12, 9, "new@x.io"), at(1)))
     home.refresh()
     home.assert_converged()
+
+
+@pytest.mark.parametrize("model_built", [True, False])
+def test_a_report_while_the_marts_are_older_than_the_data_says_so(home, model_built):
+    _history_with_subscriptions(home)
+    stored = home.one("SELECT max(as_of_day) FROM cohort_ltv")[0][0]
+    home.deliver((webhook("Order", 8, 12, 9, "new@x.io"), dt.datetime(2024, 5, 20, 9)))
+    if model_built:
+        build_model(home.conn)
+    _, _, labels = build_report(home.conn, "cohort-ltv")
+    assert labels[0].startswith(f"as of {stored.isoformat()}")
+    assert "latest day in the data" not in labels[0]
+    assert any("2024-05-20" in label and "ltv materialize" in label for label in labels), labels
+    # Asked for the stored day itself: the stored marts, with no on-request label.
+    labels = build_report(home.conn, "cohort-ltv", options=MetricOptions(as_of=stored))[2]
+    assert not any("on request" in label for label in labels)
+    # Asked for a later day: built on request from the model as it is.
+    later = dt.date(2024, 6, 1)
+    _, later_rows, labels = build_report(
+        home.conn, "cohort-ltv", options=MetricOptions(as_of=later)
+    )
+    assert any("on request" in label for label in labels)
+    customers = sum(r[1] for r in later_rows)
+    assert customers == (4 if model_built else 3)
