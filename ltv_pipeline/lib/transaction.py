@@ -14,7 +14,23 @@ def one_transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPy
     conn.execute("BEGIN TRANSACTION")
     try:
         yield conn
-    except BaseException:
+    except BaseException as error:
         conn.execute("ROLLBACK")
-        raise
+        first = first_failure(error)
+        if first is error:
+            raise
+        raise first from None
     conn.execute("COMMIT")
+
+
+def first_failure(error: BaseException) -> BaseException:
+    """The statement that failed, rather than the clean-up statements of `finally` blocks that
+    ran after it in the aborted transaction: those fail with "transaction is aborted", which
+    would otherwise be all a user sees of a full disk or a bad row."""
+    while (
+        isinstance(error, duckdb.TransactionException)
+        and "transaction is aborted" in str(error)
+        and error.__context__ is not None
+    ):
+        error = error.__context__
+    return error

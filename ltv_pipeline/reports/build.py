@@ -41,15 +41,21 @@ REPORTS = (
 # The accounts a report can be narrowed to: those with at least one customer.
 ACCOUNTS_SQL = "SELECT DISTINCT account FROM customers ORDER BY account"
 MODEL_TABLES = ("customers", "transactions", "subscriptions", "declined_charges")
-# The mart each report reads (its as-of day is the report's).
+# The marts each report reads; the first one's as-of day is the report's. A past as-of day
+# builds all of them for that day (the overview's figures come from four marts).
 REPORT_MARTS = {
-    "overview": "ltv_all_customers",
-    "cohort-ltv": "cohort_ltv",
-    "front-end-products": "ltv_by_front_end_product",
-    "payment-plans": "payment_plans",
-    "subscriptions": "subscription_metrics",
-    "refunds": "refund_rates",
-    "purchase-intervals": "time_between_purchases",
+    "overview": (
+        "ltv_all_customers",
+        "repeat_purchase_rates",
+        "refund_rates",
+        "subscription_metrics",
+    ),
+    "cohort-ltv": ("cohort_ltv",),
+    "front-end-products": ("ltv_by_front_end_product",),
+    "payment-plans": ("payment_plans",),
+    "subscriptions": ("subscription_metrics",),
+    "refunds": ("refund_rates",),
+    "purchase-intervals": ("time_between_purchases",),
 }
 
 
@@ -246,7 +252,8 @@ def _purchase_intervals(conn, account) -> tuple[list[str], list[list]]:
 
 def stored_as_of(conn: duckdb.DuckDBPyConnection, report: str) -> dt.date | None:
     """The as-of day the report's mart was built for (None: it holds no rows)."""
-    return conn.execute(f"SELECT max(as_of_day) FROM {REPORT_MARTS[report]}").fetchall()[0][0]
+    mart = REPORT_MARTS[report][0]
+    return conn.execute(f"SELECT max(as_of_day) FROM {mart}").fetchall()[0][0]
 
 
 def _customer_key_rule(conn: duckdb.DuckDBPyConnection) -> str:
@@ -286,18 +293,25 @@ def build_report(
     stored = stored_as_of(conn, report)
     on_request = options.as_of is not None and options.as_of != stored
     as_of = options.as_of or stored or resolve_as_of(conn, None)
+    data_day = resolve_as_of(conn, None)
+    behind = options.as_of is None and stored is not None and stored < data_day
     labels = [
-        f"as of {as_of.isoformat()}" + ("" if options.as_of else " (latest day in the data)"),
+        f"as of {as_of.isoformat()}"
+        + ("" if options.as_of or behind else " (latest day in the data)"),
         f"account: {account or 'all accounts'}",
         f"customer key: {_customer_key_rule(conn)}",
     ]
+    if behind:
+        labels.append(
+            f"the marts are as of {as_of.isoformat()}; data up to {data_day.isoformat()} is "
+            "not in them yet: run `ltv materialize`"
+        )
     if on_request:
         labels.append(
             "computed on request for this as-of day by the marts' definitions "
             f"(the stored marts are as of {stored.isoformat() if stored else 'no day yet'})"
         )
-    mart = REPORT_MARTS[report]
-    with marts_as_of(conn, (mart,), as_of) if on_request else nullcontext():
+    with marts_as_of(conn, REPORT_MARTS[report], as_of) if on_request else nullcontext():
         if report == "overview":
             columns, rows = _overview(conn, options, account)
             labels += [
