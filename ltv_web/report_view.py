@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ltv_core.chart_series import PAGE_COHORTS, Series, cell_value, chart_series
+from ltv_core.curves_svg import HORIZON_DAYS, POOLED_COLOUR, curves_svg
+from ltv_core.formatting import HORIZON_NAMES, TEXT_COLUMNS, cell_text, header
 from ltv_core.published_reports import (
     BASES,
     BUILDING,
@@ -18,8 +20,6 @@ from ltv_core.published_reports import (
     read_state,
     variant_key,
 )
-from ltv_web.chart import HORIZON_DAYS, POOLED_COLOUR, curves_svg
-from ltv_web.formatting import HORIZON_NAMES, TEXT_COLUMNS, cell_text, header
 
 OVERVIEW_KEY = variant_key("overview", None, None)
 # Heatmap colours: one hue (blue) from light to dark, readable by every kind of colour vision.

@@ -10,7 +10,6 @@ import sys
 from typing import TextIO
 
 from ltv_core.settings import Settings
-from ltv_pipeline.metrics.predictive.prediction import predict
 from ltv_pipeline.metrics.predictive.summaries import TIME_UNITS
 from ltv_pipeline.reports.build import MODEL_TABLES, known_accounts
 from ltv_pipeline.warehouse.connection import open_warehouse
@@ -44,6 +43,9 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_predict(args: argparse.Namespace, settings: Settings) -> int:
+    # scipy is imported here, not with the parser: every other `ltv` command would pay for it.
+    from ltv_pipeline.metrics.predictive.prediction import predict
+
     conn = open_warehouse(settings, read_only=True)
     try:
         present = {r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}

@@ -63,7 +63,7 @@ def test_each_place_has_its_own_colour_even_past_the_palette():
     rows = [row(f"c{n:02d}", 1, 2, 3, 4) for n in range(len(PALETTE) + 7)]
     colours = [s.colour for s in chart_series(rows, HORIZONS, "cohort", len(rows))]
     assert len(set(colours)) == len(rows)
-    assert all(re.fullmatch(r"#[0-9a-f]{6}", colour) for colour in colours)  # matplotlib too
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", colour) for colour in colours)
 
 
 def test_a_missing_horizon_column_is_censored():

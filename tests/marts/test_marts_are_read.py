@@ -5,12 +5,13 @@ changed customers' rows."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 
 import pytest
 
-from ltv_pipeline.defs.marts.assets import _preview
+from ltv_pipeline.defs.marts.assets import _preview, curve_metadata
 from ltv_pipeline.defs.marts.build import MARTS, build_mart, build_marts, marts_as_of
 from ltv_pipeline.defs.model.customers import build_customers
 from ltv_pipeline.defs.model.subscriptions import build_subscriptions
@@ -142,3 +143,14 @@ def test_mart_previews_list_horizons_in_day_order_with_money_to_the_cent(conn):
     assert horizons[:8] == ["d0", "d7", "d30", "d60", "d90", "d180", "d365", "all"]
     # The LTV cells are money (0.00), never a float's 0.0 beside a 119.33.
     assert "| 0.00 |" in preview and not re.search(r"\| -?\d+\.\d \|", preview)
+
+
+def test_the_ui_chart_is_the_report_pages_svg_with_every_cohort(conn, tmp_path):
+    metadata = curve_metadata(conn, MARTS["cohort_ltv"], tmp_path)
+    svg = (tmp_path / "cohort_ltv.svg").read_text(encoding="utf-8")
+    assert svg.startswith("<svg") and "2024-01 (n=2)" in svg and "2024-03 (n=1)" in svg
+    encoded = base64.b64encode(svg.encode()).decode()
+    assert metadata["chart"].value.endswith(f"(data:image/svg+xml;base64,{encoded})")
+    products = curve_metadata(conn, MARTS["ltv_by_front_end_product"], tmp_path)
+    assert "Product 10" in products["net_ltv_table"].value
+    assert "Product 10 (n=" in (tmp_path / "ltv_by_front_end_product.svg").read_text()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from ltv_core.chart_series import Series
-from ltv_web.chart import LEFT, curves_svg, nice_ticks
+from ltv_core.curves_svg import LEFT, curves_svg, nice_ticks
 
 DAYS = [0, 7, 30, 60, 90, 180, 365, None]
 

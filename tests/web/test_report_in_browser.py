@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 
 from ltv_core.formats.profiles import load_catalog
+from ltv_core.formatting import money, percent
 from ltv_core.published_reports import read_published, variant_key
 from ltv_core.settings import Settings
 from ltv_pipeline.cli.report import print_report
 from ltv_pipeline.demo.business import build_business
 from ltv_pipeline.demo.exports import demo_exports
-from ltv_web.formatting import money, percent
 from tests.support import free_port, stop_process_group
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -9,11 +9,11 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from ltv_core.formatting import money, percent
 from ltv_core.published_reports import variant_key, write_published
 from ltv_core.settings import Settings, SettingsError
 from ltv_pipeline.cli.report import print_report
 from ltv_web.app import create_app
-from ltv_web.formatting import money, percent
 from tests.support import LOCAL_PAGES_URL
 from tests.web.test_report_and_settings_pages import snapshot
 

@@ -2,7 +2,7 @@
 
 Each run also proves its checks (keys unique, net revenue reconciles with the transactions,
 no cohort cell with more eligible customers than customers) and puts a markdown preview in the
-metadata; the LTV curve marts add a PNG chart of the curves.
+metadata; the LTV curve marts add an SVG chart of the curves (the report page's drawing).
 """
 
 import base64
@@ -19,7 +19,7 @@ from dagster import (
 )
 
 from ltv_pipeline.defs.marts.build import MARTS, Mart, build_mart, update_per_customer_mart
-from ltv_pipeline.defs.marts.chart import cohort_curves_png
+from ltv_pipeline.defs.marts.chart import ltv_curves_svg
 from ltv_pipeline.defs.marts.checks import CURVE_MARTS, check_names, run_checks
 from ltv_pipeline.defs.model.automation import MARTS_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
 from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
@@ -47,7 +47,7 @@ def _format(value: object) -> str:
 def curve_metadata(
     conn: duckdb.DuckDBPyConnection, mart: Mart, charts: Path
 ) -> dict[str, MetadataValue]:
-    """Net LTV table (all accounts) in markdown, and the curves as a PNG (file + inline)."""
+    """Net LTV table (all accounts) in markdown, and the curves as an SVG (file + inline)."""
     rows = ltv_table(conn, CURVE_GROUPS[mart.name], "net", None, pooled=mart.name != "cohort_ltv")
     label = "cohort" if mart.name == "cohort_ltv" else "front-end product"
     table = markdown_table(
@@ -58,16 +58,18 @@ def curve_metadata(
             for r in rows
         ],
     )
-    png = cohort_curves_png(
-        rows, f"Net LTV per customer by {label} (censored horizons are not drawn)"
+    svg = ltv_curves_svg(
+        rows,
+        "group_key" if label == "cohort" else "group_name",
+        f"Net LTV per customer by {label} (empty cells are not drawn)",
     )
     charts.mkdir(parents=True, exist_ok=True)
-    path = charts / f"{mart.name}.png"
-    path.write_bytes(png)
-    image = base64.b64encode(png).decode()
+    path = charts / f"{mart.name}.svg"
+    path.write_text(svg, encoding="utf-8")
+    image = base64.b64encode(svg.encode()).decode()
     return {
         "net_ltv_table": MetadataValue.md(table + "\n\nEmpty cells are right-censored."),
-        "chart": MetadataValue.md(f"![{mart.name} curves](data:image/png;base64,{image})"),
+        "chart": MetadataValue.md(f"![{mart.name} curves](data:image/svg+xml;base64,{image})"),
         "chart_file": MetadataValue.path(str(path)),
     }
 

@@ -12,7 +12,7 @@ import math
 from html import escape
 
 from ltv_core.chart_series import Series
-from ltv_web.formatting import money
+from ltv_core.formatting import money
 
 # Each horizon column's day; None: all time, drawn apart.
 HORIZON_DAYS: dict[str, int | None] = {
