@@ -75,7 +75,8 @@ def _done_since(context: SensorEvaluationContext, day: str, sealed_at: float) ->
 
 @sensor(
     name="webhook_sensor",
-    minimum_interval_seconds=5,
+    # A delivery's way to the report starts here: a tick costs a directory listing.
+    minimum_interval_seconds=2,
     default_status=DefaultSensorStatus.RUNNING,
     target=[AssetKey(WEBHOOK_EVENTS_ASSET)],
     description="Materializes raw_samcart_webhook_events for each day that has new deliveries.",
