@@ -220,6 +220,7 @@ def child(mode: str, path: str) -> None:
 
         from ltv_pipeline.definitions import build_definitions
         from ltv_pipeline.defs.model.automation import MARTS_GROUP, MODEL_GROUP
+        from ltv_pipeline.lib.full_rebuild import FULL_REBUILD_TAGS
         from ltv_pipeline.warehouse.connection import connect_warehouse
 
         defs = build_definitions()
@@ -236,7 +237,9 @@ def child(mode: str, path: str) -> None:
         selected = [a for a in defs.assets if set(a.keys) & wanted]
         result["dagster_startup_s"] = time.perf_counter() - started
         started = time.perf_counter()
-        run = materialize(selected, resources=dict(defs.resources))
+        # Tagged as a full rebuild: the model and marts are maintained incrementally, and a run
+        # over an unchanged warehouse would otherwise do (almost) nothing.
+        run = materialize(selected, resources=dict(defs.resources), tags=FULL_REBUILD_TAGS)
         result["seconds"] = time.perf_counter() - started
         if not run.success:
             sys.exit("the model and marts assets did not materialize")
@@ -266,7 +269,7 @@ def child(mode: str, path: str) -> None:
 
         conn = connect_warehouse(Path(path))
         started = time.perf_counter()
-        build_model(conn)
+        build_model(conn, full=True)  # from scratch, as the assets leg does
         result["model_s"] = time.perf_counter() - started
         build_marts(conn)
         result["seconds"] = time.perf_counter() - started
