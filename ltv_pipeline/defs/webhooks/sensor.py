@@ -75,8 +75,7 @@ def _done_since(context: SensorEvaluationContext, day: str, sealed_at: float) ->
 
 @sensor(
     name="webhook_sensor",
-    # A delivery's way to the report starts here: a tick costs a directory listing.
-    minimum_interval_seconds=2,
+    minimum_interval_seconds=5,
     default_status=DefaultSensorStatus.RUNNING,
     target=[AssetKey(WEBHOOK_EVENTS_ASSET)],
     description="Materializes raw_samcart_webhook_events for each day that has new deliveries.",
