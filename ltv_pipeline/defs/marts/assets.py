@@ -95,8 +95,7 @@ def _preview(conn: duckdb.DuckDBPyConnection, mart: Mart) -> MetadataValue:
 
 
 def per_customer_update(conn: duckdb.DuckDBPyConnection, mart: Mart) -> dict[str, object]:
-    """Catch up with the model's changed customers, and say how (build_mart then finds
-    nothing left to do)."""
+    """Catch up with the model's changed customers, and say how."""
     for_large_rebuilds(conn)
     pending = update_per_customer_mart(conn, mart)
     if pending.everything:
@@ -125,7 +124,9 @@ def build_mart_asset(mart: Mart) -> AssetsDefinition:
             metadata: dict[str, object] = {}
             if mart.per_customer:
                 metadata.update(per_customer_update(conn, mart))
-            rows = build_mart(conn, mart)
+                rows = conn.execute(f"SELECT count(*) FROM {mart.name}").fetchall()[0][0]
+            else:
+                rows = build_mart(conn, mart)
             checks = run_checks(conn, mart)
             metadata["dagster/row_count"] = rows
             metadata["preview"] = _preview(conn, mart)
