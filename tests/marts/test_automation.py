@@ -119,3 +119,43 @@ def test_a_failed_model_run_is_requested_again_once(ltv_home, monkeypatch):
         build_model_and_marts(instance)
         settled = evaluate_automation_conditions(defs=defs, instance=instance, cursor=fresh.cursor)
         assert requested(settled) & MODEL_AND_MARTS == set()
+
+
+def test_raw_input_that_lands_as_the_model_run_ends_is_not_lost(ltv_home):
+    """A file imported after the model's run read the raw tables, seen on the same tick as that
+    run's own update: Dagster's since_last_handled() alone counts the update as handling it,
+    and the model stayed behind until the next delivery (the journey test caught it in CI)."""
+    defs = build_definitions()
+    with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
+        empty = evaluate_automation_conditions(defs=defs, instance=instance)
+        import_csv(ltv_home, instance, ORDERS_SAMPLE)
+        first = evaluate_automation_conditions(defs=defs, instance=instance, cursor=empty.cursor)
+        assert requested(first) >= MODEL_AND_MARTS
+        build_model_and_marts(instance)
+        import_csv(ltv_home, instance, RECURRING_SAMPLE)  # lands before the next tick
+        both = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert requested(both) >= MODEL_AND_MARTS
+        build_model_and_marts(instance)
+        settled = evaluate_automation_conditions(defs=defs, instance=instance, cursor=both.cursor)
+        assert requested(settled) & MODEL_AND_MARTS == set()
+
+
+def test_raw_input_that_lands_while_the_model_runs_is_not_lost(ltv_home):
+    """A file imported while the model's run is still going (so nothing can be requested yet),
+    and that run then ends: its update must not count as having handled the file."""
+    defs = build_definitions()
+    with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
+        empty = evaluate_automation_conditions(defs=defs, instance=instance)
+        import_csv(ltv_home, instance, ORDERS_SAMPLE)
+        first = evaluate_automation_conditions(defs=defs, instance=instance, cursor=empty.cursor)
+        assert requested(first) >= MODEL_AND_MARTS
+        import_csv(ltv_home, instance, RECURRING_SAMPLE)  # the model's run has not ended
+        during = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        build_model_and_marts(instance)  # ... and now it ends, having read only the Orders
+        after = evaluate_automation_conditions(defs=defs, instance=instance, cursor=during.cursor)
+        assert requested(during) | requested(after) >= MODEL_AND_MARTS
+        build_model_and_marts(instance)
+        settled = evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
+        quiet = evaluate_automation_conditions(defs=defs, instance=instance, cursor=settled.cursor)
+        assert requested(settled) & MODEL_AND_MARTS == set()
+        assert requested(quiet) & MODEL_AND_MARTS == set()
