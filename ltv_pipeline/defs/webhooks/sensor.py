@@ -50,14 +50,15 @@ IN_FLIGHT = [
 SOURCE_TAG = "ltv/source"
 
 
-def _in_flight(context: SensorEvaluationContext, day: str) -> bool:
+def _days_in_flight(context: SensorEvaluationContext) -> set[str]:
+    """The days with a webhook run queued or running, read before anything else on a tick: a
+    run can only leave this state (for done), so a run that ends during the tick was in flight
+    at its start and its day is skipped, rather than asked for again because it was no longer
+    running when checked but not yet done when its segments were read (a second, empty run)."""
     runs = context.instance.get_runs(
-        filters=RunsFilter(
-            statuses=IN_FLIGHT, tags={"dagster/partition": day, SOURCE_TAG: "webhooks"}
-        ),
-        limit=1,
+        filters=RunsFilter(statuses=IN_FLIGHT, tags={SOURCE_TAG: "webhooks"})
     )
-    return bool(runs)
+    return {run.tags["dagster/partition"] for run in runs if "dagster/partition" in run.tags}
 
 
 def _done_since(context: SensorEvaluationContext, day: str, sealed_at: float) -> bool:
@@ -83,6 +84,7 @@ def _done_since(context: SensorEvaluationContext, day: str, sealed_at: float) ->
 def webhook_sensor(
     context: SensorEvaluationContext, ltv_settings: LtvSettings
 ) -> SensorResult | SkipReason:
+    flying = _days_in_flight(context)
     settings = ltv_settings.settings
     layout = Layout(settings.webhooks_dir)
     cursor = json.loads(context.cursor) if context.cursor else {}
@@ -122,7 +124,7 @@ def webhook_sensor(
             context.log.warning(f"deliveries on {key} are before LTV_WEBHOOK_START_DATE; skipped")
             pending.pop(key, None)
             continue
-        if _in_flight(context, key):
+        if key in flying:
             continue
         requests.append(
             RunRequest(
