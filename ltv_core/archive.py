@@ -17,6 +17,12 @@ from typing import BinaryIO
 
 from ltv_core.atomic_files import write_atomically
 from ltv_core.formats.csv_file import sha256_of
+from ltv_core.partition_keys import (
+    SHORT_HASH,
+    file_partition_key,
+    old_file_partition_key,
+    parse_file_partition_key,
+)
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,9 @@ class Arrival:
     format: str
     file_name: str
     received_at: str
+    # The content's file partition key for the account, made at its first arrival; None in a
+    # record from before keys carried names, whose key is `<account>_<sha256>`.
+    partition_key: str | None = None
 
 
 class ArchiveError(Exception):
@@ -90,11 +99,9 @@ def archive_file(
         write_atomically(target, lambda out: copy_bytes(source, out), check=_holds(sha256))
     arrivals = read_arrivals(archive_dir, sha256)
     if not any(a.account == account and a.format == format_name for a in arrivals):
-        arrivals.append(
-            Arrival(
-                account, format_name, file_name, datetime.now(UTC).isoformat(timespec="seconds")
-            )
-        )
+        received_at = datetime.now(UTC).isoformat(timespec="seconds")
+        key = _key_for_arrival(archive_dir, sha256, arrivals, account, file_name, received_at)
+        arrivals.append(Arrival(account, format_name, file_name, received_at, key))
         payload = json.dumps(
             {"sha256": sha256, "arrivals": [asdict(a) for a in arrivals]}, indent=2
         )
@@ -102,6 +109,57 @@ def archive_file(
             _manifest_path(archive_dir, sha256), lambda out: out.write(payload.encode())
         )
     return target
+
+
+def _key_for_arrival(
+    archive_dir: Path,
+    sha256: str,
+    arrivals: list[Arrival],
+    account: str,
+    file_name: str,
+    received_at: str,
+) -> str | None:
+    """The account's key for the content: the one an earlier arrival of it (in another format)
+    has, else a new one. Its hash part is short unless another content of the account already
+    starts with the same digits, so no two contents of an account ever share a key."""
+    for earlier in arrivals:
+        if earlier.account == account:
+            return earlier.partition_key
+    prefix = sha256[:SHORT_HASH]
+    taken = any(
+        arrival.account == account
+        for manifest in archive_dir.glob(f"{prefix}*.json")
+        if manifest.stem != sha256
+        for arrival in read_arrivals(archive_dir, manifest.stem)
+    )
+    return file_partition_key(account, sha256, file_name, received_at[:10], full_hash=taken)
+
+
+def partition_key_of(archive_dir: Path, sha256: str, account: str) -> str:
+    """The file partition key of an archived content for an account."""
+    for arrival in read_arrivals(archive_dir, sha256):
+        if arrival.account == account:
+            return arrival_partition_key(sha256, arrival)
+    raise ArchiveError(f"the archive holds no {sha256}.csv received for account {account!r}")
+
+
+def arrival_partition_key(sha256: str, arrival: Arrival) -> str:
+    return arrival.partition_key or old_file_partition_key(arrival.account, sha256)
+
+
+def archived_file_of(archive_dir: Path, partition_key: str) -> tuple[str, str]:
+    """(account, sha256) of the archived content a file partition key stands for."""
+    parsed = parse_file_partition_key(partition_key)
+    if parsed.sha256 is not None:
+        return parsed.account, parsed.sha256
+    for manifest in sorted(archive_dir.glob(f"{parsed.hash}*.json")):
+        for arrival in read_arrivals(archive_dir, manifest.stem):
+            if arrival.partition_key == partition_key:
+                return parsed.account, manifest.stem
+    raise ArchiveError(
+        f"no archived file has the partition key {partition_key!r}: the archive in "
+        f"{archive_dir} holds no record of a content starting {parsed.hash} with that key"
+    )
 
 
 def read_arrivals(archive_dir: Path, sha256: str) -> list[Arrival]:

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ltv_core.archive import ArchiveError, archive_file, read_arrivals
+from ltv_core.archive import ArchiveError, archive_file, partition_key_of, read_arrivals
 from ltv_core.disk_full import disk_full
 from ltv_core.file_results import FileResult, read_result, write_result
 from ltv_core.formats.csv_file import CsvFileError, inspect_file, sha256_of
 from ltv_core.formats.detect import FormatMismatch, mapping_for
 from ltv_core.formats.profiles import FormatCatalog, FormatConfigError, FormatProfile
-from ltv_core.partition_keys import file_partition_key, parse_file_partition_key
+from ltv_core.partition_keys import parse_file_partition_key
 from ltv_core.quarantine import parse_failure
 from ltv_core.settings import Settings
 
@@ -32,11 +32,8 @@ class Reception:
     sha256: str | None
     profile: FormatProfile | None = None
     error: str | None = None
-
-    @property
-    def partition_key(self) -> str:
-        assert self.sha256 is not None
-        return file_partition_key(self.account, self.sha256)
+    # The content's file partition key for the account, once archived.
+    partition_key: str | None = None
 
 
 def receive_file(
@@ -93,7 +90,7 @@ def receive_file(
             ),
         )
         return Reception(file_name, account, "failed", facts.sha256, profile, error)
-    key = file_partition_key(account, facts.sha256)
+    key = partition_key_of(archive_dir, facts.sha256, account)
     if already_loaded(profile, key):
         previous = read_result(results_dir, facts.sha256)
         write_result(
@@ -110,8 +107,8 @@ def receive_file(
                 first_rejects=previous.first_rejects if previous else [],
             ),
         )
-        return Reception(file_name, account, "duplicate", facts.sha256, profile)
-    return Reception(file_name, account, "new", facts.sha256, profile)
+        return Reception(file_name, account, "duplicate", facts.sha256, profile, partition_key=key)
+    return Reception(file_name, account, "new", facts.sha256, profile, partition_key=key)
 
 
 def _safe_hash(path: Path) -> str | None:
@@ -136,7 +133,7 @@ def loaded_according_to_home(
     earlier = read_arrivals(settings.archive_dir, sha256)
 
     def check(profile: FormatProfile, partition_key: str) -> bool:
-        account, _ = parse_file_partition_key(partition_key)
+        account = parse_file_partition_key(partition_key).account
         result = read_result(settings.results_dir, sha256)
         if (
             result is not None

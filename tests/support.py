@@ -16,6 +16,7 @@ import pytest
 
 from ltv_core.formats.csv_file import inspect_file
 from ltv_core.formats.profiles import FormatCatalog
+from ltv_core.partition_keys import file_partition_key
 from ltv_pipeline.ingest.load_file import FileLoad, load_file
 
 DATA = Path(__file__).parent / "data"
@@ -71,6 +72,9 @@ def load(
         file_hash=inspect_file(path).sha256,
         path=path,
         file_name=path.name,
+        partition_key=file_partition_key(
+            account, inspect_file(path).sha256, path.name, "2024-01-01"
+        ),
         date_order="MDY",
     )
 

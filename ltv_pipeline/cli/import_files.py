@@ -86,9 +86,10 @@ def import_one(
 
         instance = opening.result()
         profile = reception.profile
-        assert profile is not None
-        instance.add_dynamic_partitions(file_partitions(profile).name, [reception.partition_key])
-        error = materialize_one(instance, AssetKey(profile.asset), reception.partition_key).error
+        key = reception.partition_key
+        assert profile is not None and key is not None
+        instance.add_dynamic_partitions(file_partitions(profile).name, [key])
+        error = materialize_one(instance, AssetKey(profile.asset), key).error
     # Whatever happened was written to results/<hash>.json by the code that did it.
     stored = read_result(settings.results_dir, reception.sha256) if reception.sha256 else None
     if stored is not None:

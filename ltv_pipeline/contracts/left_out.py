@@ -26,6 +26,9 @@ class LeftOut:
     partition_key: str
     reason: str
     since: dt.datetime  # UTC: when the failing materialization was stored
+    # A file partition's rows are the (account, file_hash) ones; None for a webhook day.
+    account: str | None = None
+    file_hash: str | None = None
 
     def describe(self) -> str:
         return f"{self.asset} [{self.partition_key}]: {self.reason}"
@@ -57,29 +60,46 @@ def contract_breach(failures: pl.DataFrame, arithmetic: str | None) -> str | Non
 
 
 def record_verdict(
-    conn: duckdb.DuckDBPyConnection, asset: str, partition_key: str, breach: str | None
+    conn: duckdb.DuckDBPyConnection,
+    asset: str,
+    partition_key: str,
+    breach: str | None,
+    rows_of: tuple[str, str] | None = None,
 ) -> None:
     """The partition's place on the list after this materialization: on it with `breach`, or off
-    it. Inside the caller's transaction, the one that stores the partition's rows."""
+    it. Inside the caller's transaction, the one that stores the partition's rows. `rows_of` is
+    a file partition's (account, file_hash): its key holds only a short hash."""
     conn.execute(
         f"DELETE FROM {LEFT_OUT_TABLE} WHERE asset = ? AND partition_key = ?",
         [asset, partition_key],
     )
     if breach is not None:
         conn.execute(
-            f"INSERT INTO {LEFT_OUT_TABLE} (asset, partition_key, reason, since) "
-            "VALUES (?, ?, ?, ?)",
-            [asset, partition_key, breach, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+            f"INSERT INTO {LEFT_OUT_TABLE} "
+            "(asset, partition_key, reason, since, account, file_hash) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                asset,
+                partition_key,
+                breach,
+                dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                *(rows_of or (None, None)),
+            ],
         )
 
 
 def left_out_partitions(conn: duckdb.DuckDBPyConnection) -> list[LeftOut]:
     """Every partition left out now, oldest first; none in a warehouse from before the list."""
+    columns = "asset, partition_key, reason, since, account, file_hash"
     try:
         rows = conn.execute(
-            f"SELECT asset, partition_key, reason, since FROM {LEFT_OUT_TABLE} "
-            "ORDER BY since, asset, partition_key"
+            f"SELECT {columns} FROM {LEFT_OUT_TABLE} ORDER BY since, asset, partition_key"
         ).fetchall()
     except duckdb.CatalogException:
         return []
+    except duckdb.BinderException:
+        # Read before migration 3 gave it the rows' columns (a read-only look at an old home).
+        columns = columns.replace("account, file_hash", "NULL, NULL")
+        rows = conn.execute(
+            f"SELECT {columns} FROM {LEFT_OUT_TABLE} ORDER BY since, asset, partition_key"
+        ).fetchall()
     return [LeftOut(*row) for row in rows]

@@ -22,7 +22,6 @@ import duckdb
 import polars as pl
 
 from ltv_core.formats.profiles import FormatCatalog, FormatProfile
-from ltv_core.partition_keys import file_partition_key
 from ltv_core.settings import DEFAULT_MAX_RECORD_BYTES
 from ltv_pipeline.contracts.left_out import contract_breach, record_verdict
 from ltv_pipeline.ingest.file_to_load import FileToLoad
@@ -63,6 +62,7 @@ def load_file(
     file_hash: str,
     path: Path,
     file_name: str,
+    partition_key: str,
     date_order: str,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> FileLoad:
@@ -90,7 +90,7 @@ def load_file(
         with one_transaction(conn):
             stored = swap_in(conn, file, landed, loading)
             breach = contract_breach(stored.contract_failures, stored.arithmetic_problem())
-            record_verdict(conn, profile.asset, file_partition_key(account, file_hash), breach)
+            record_verdict(conn, profile.asset, partition_key, breach, rows_of=(account, file_hash))
     finally:
         conn.execute(f"DROP TABLE IF EXISTS {loading}")
         drop_line_numbers(conn)

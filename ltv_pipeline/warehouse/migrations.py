@@ -47,10 +47,28 @@ def split_landed_records_per_file(conn: duckdb.DuckDBPyConnection) -> None:
                 _split_old_landed_table(conn, profile)
 
 
+def name_left_out_files_rows(conn: duckdb.DuckDBPyConnection) -> None:
+    """3: before file partition keys carried file names (and only a short hash), the model found
+    a left-out file's rows by parsing its `<account>_<sha256>` key; now the verdict names them.
+    The old keys stay (Dagster's history is keyed by them): their rows are read out of them."""
+    with one_transaction(conn):
+        conn.execute("ALTER TABLE left_out_partitions ADD COLUMN IF NOT EXISTS account VARCHAR")
+        conn.execute("ALTER TABLE left_out_partitions ADD COLUMN IF NOT EXISTS file_hash VARCHAR")
+        conn.execute(
+            "UPDATE left_out_partitions SET "
+            f"account = regexp_extract(partition_key, {quote(_OLD_FILE_KEY)}, 1), "
+            f"file_hash = regexp_extract(partition_key, {quote(_OLD_FILE_KEY)}, 2) "
+            f"WHERE file_hash IS NULL AND regexp_matches(partition_key, {quote(_OLD_FILE_KEY)})"
+        )
+
+
+_OLD_FILE_KEY = "^([a-z0-9][a-z0-9_-]{0,63})_([0-9a-f]{64})$"
+
 # In the order they apply; a new one is appended with the next number, never renumbered.
 MIGRATIONS: list[tuple[int, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, merge_typed_rows_beside_cells),
     (2, split_landed_records_per_file),
+    (3, name_left_out_files_rows),
 ]
 CURRENT_VERSION = MIGRATIONS[-1][0]
 

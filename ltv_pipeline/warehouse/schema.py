@@ -52,6 +52,8 @@ LEFT_OUT_TABLE = """CREATE TABLE IF NOT EXISTS left_out_partitions (
     partition_key VARCHAR NOT NULL,
     reason VARCHAR NOT NULL,
     since TIMESTAMP NOT NULL,
+    account VARCHAR,
+    file_hash VARCHAR,
     PRIMARY KEY (asset, partition_key)
 )"""
 

@@ -17,8 +17,8 @@ import duckdb
 import httpx
 import pytest
 
+from ltv_core.archive import partition_key_of
 from ltv_core.formats.csv_file import inspect_file
-from ltv_core.partition_keys import file_partition_key
 from ltv_core.published_reports import read_published
 from ltv_core.settings import Settings
 from ltv_core.webhook_tokens import ensure_token
@@ -211,7 +211,7 @@ def test_restarting_ltv_run_ingests_nothing_twice_and_recovers_a_killed_receiver
         if first.process.poll() is None:
             first.stop()
     assert first.survivors() == []
-    partition = file_partition_key("default", file_hash)
+    partition = partition_key_of(ltv_home.archive_dir, file_hash, "default")
     csv_before = [row for row in totals(ltv_home) if row[0] != WEBHOOK_SOURCE]
     assert csv_before, "the CSV's transactions were built before the restart"
 

@@ -27,7 +27,9 @@ def test_a_file_failing_while_parsed_is_quarantined_once_then_skipped(ltv_home, 
     first = ltv("materialize")
     assert first.returncode == 0, first.stdout + first.stderr
     skipped = [ln for ln in first.stdout.splitlines() if "skipped, quarantined before" in ln]
-    assert len(skipped) == 1 and failed["sha256"] in skipped[0], first.stdout
+    assert len(skipped) == 1 and f"bad-export.csv · {failed['sha256'][:8]}]" in skipped[0], (
+        first.stdout
+    )
     assert "does not decode as UTF-16" in skipped[0]
     assert "0 failed" in first.stdout
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -10,8 +11,8 @@ import time
 import pytest
 from dagster import build_sensor_context, instance_for_test
 
+from ltv_core.archive import partition_key_of
 from ltv_core.formats.csv_file import inspect_file
-from ltv_core.partition_keys import file_partition_key
 from ltv_core.settings import Settings
 from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.defs.raw_files.inbox_sensor import inbox_sensor
@@ -63,7 +64,8 @@ def test_a_stable_file_gets_one_run_keyed_by_its_content(ltv_home, instance):
     assert first.run_requests == []  # seen once: not yet known to be stable
     second = tick(instance, first.cursor)
     sha = inspect_file(ORDERS_SAMPLE).sha256
-    key = file_partition_key("default", sha)
+    key = partition_key_of(ltv_home.archive_dir, sha, "default")
+    assert key == f"default · {dt.datetime.now(dt.UTC).date()} · orders-export.csv · {sha[:8]}"
     assert [r.run_key for r in second.run_requests] == [key]
     assert second.run_requests[0].partition_key == key
     assert second.dynamic_partitions_requests[0].partition_keys == [key]
@@ -126,7 +128,8 @@ def test_an_unrecognised_file_is_quarantined_with_a_plain_reason(ltv_home, insta
 def test_files_in_an_account_folder_belong_to_that_account(ltv_home, instance):
     drop(ltv_home, RECURRING_SAMPLE, "subs.csv", account="store-b")
     result = tick(instance, tick(instance).cursor)
-    key = file_partition_key("store-b", inspect_file(RECURRING_SAMPLE).sha256)
+    key = partition_key_of(ltv_home.archive_dir, inspect_file(RECURRING_SAMPLE).sha256, "store-b")
+    assert key.startswith("store-b · ") and " · subs.csv · " in key
     assert [r.partition_key for r in result.run_requests] == [key]
     assert result.run_requests[0].job_name == "ingest_raw_samcart_recurring_subscriptions"
 

@@ -10,10 +10,9 @@ import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance, instance_for_test, materialize
 
-from ltv_core.archive import archive_file
+from ltv_core.archive import archive_file, partition_key_of
 from ltv_core.file_results import read_result
 from ltv_core.formats.csv_file import inspect_file
-from ltv_core.partition_keys import file_partition_key
 from ltv_core.settings import Settings
 from ltv_pipeline.contracts import raw_files as raw_files_contract
 from ltv_pipeline.definitions import build_definitions
@@ -50,7 +49,7 @@ def stage(
         file_name=path.name,
     )
     asset = "raw_" + format_name.replace("samcart-", "samcart_").replace("-", "_")
-    key = file_partition_key(account, sha)
+    key = partition_key_of(settings.archive_dir, sha, account)
     instance.add_dynamic_partitions(f"{asset}_files", [key])
     return asset, key
 

@@ -160,6 +160,7 @@ def test_every_line_is_one_loaded_or_rejected_record(
             file_hash=file_hash,
             path=path,
             file_name=path.name,
+            partition_key=path.name,
             date_order="MDY",
             max_record_bytes=LIMIT,
         )

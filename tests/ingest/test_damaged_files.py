@@ -121,6 +121,7 @@ def test_the_record_size_limit_is_a_setting_and_counts_quoted_line_breaks(
         file_hash=inspect_file(path).sha256,
         path=path,
         file_name=path.name,
+        partition_key=path.name,
         date_order="MDY",
         max_record_bytes=4096,
     )

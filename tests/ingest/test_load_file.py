@@ -205,6 +205,7 @@ def test_a_changed_archive_copy_is_refused_as_changed(
             file_hash=inspect_file(ORDERS_SAMPLE).sha256,
             path=path,
             file_name="o.csv",
+            partition_key="o.csv",
             date_order="MDY",
         )
     after = warehouse.execute("SELECT * FROM landed_samcart_orders ORDER BY ALL").fetchall()
@@ -243,6 +244,7 @@ def test_day_order_is_a_setting(tmp_path: Path, warehouse, catalog) -> None:
         file_hash=inspect_file(path).sha256,
         path=path,
         file_name="dmy.csv",
+        partition_key="dmy.csv",
         date_order="DMY",
     )
     stored = warehouse.execute("SELECT order_date FROM raw_samcart_orders").fetchone()[0]

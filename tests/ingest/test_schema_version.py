@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from ltv_core.formats.profiles import FormatCatalog
+from ltv_pipeline.contracts.left_out import left_out_partitions
 from ltv_pipeline.warehouse.connection import connect_warehouse
 from ltv_pipeline.warehouse.landed import file_table
 from ltv_pipeline.warehouse.migrations import CURRENT_VERSION
@@ -99,4 +100,32 @@ def test_a_warehouse_of_a_newer_version_is_refused(tmp_path: Path) -> None:
         connect_warehouse(path)
     conn = duckdb.connect(str(path))  # refused without changing anything
     assert stored_version(conn) == (99, "newer")
+    conn.close()
+
+
+def test_a_left_out_file_from_before_named_keys_gets_its_rows_named(tmp_path: Path) -> None:
+    """Migration 3: a verdict under an old `<account>_<sha256>` key names the rows it leaves out
+    (the model reads them there), and a webhook day's verdict names none."""
+    path = tmp_path / "warehouse.duckdb"
+    connect_warehouse(path).close()
+    old = duckdb.connect(str(path))
+    old.execute("DROP TABLE left_out_partitions")
+    old.execute(
+        "CREATE TABLE left_out_partitions (asset VARCHAR NOT NULL, partition_key VARCHAR NOT "
+        "NULL, reason VARCHAR NOT NULL, since TIMESTAMP NOT NULL, PRIMARY KEY (asset, "
+        "partition_key))"
+    )
+    old.execute(
+        "INSERT INTO left_out_partitions VALUES "
+        f"('raw_samcart_orders', 'store_b_{'ab' * 32}', 'bad', TIMESTAMP '2026-01-01'), "
+        "('raw_samcart_webhook_events', '2026-01-02', 'bad', TIMESTAMP '2026-01-02')"
+    )
+    old.execute("UPDATE schema_version SET version = 2, definitions = ''")
+    old.close()
+    conn = connect_warehouse(path)
+    assert stored_version(conn) == (CURRENT_VERSION, definitions())
+    assert [(p.partition_key, p.account, p.file_hash) for p in left_out_partitions(conn)] == [
+        (f"store_b_{'ab' * 32}", "store_b", "ab" * 32),
+        ("2026-01-02", None, None),
+    ]
     conn.close()

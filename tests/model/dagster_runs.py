@@ -9,11 +9,10 @@ from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance, materialize
 
-from ltv_core.archive import archive_file
+from ltv_core.archive import archive_file, partition_key_of
 from ltv_core.formats.csv_file import inspect_file
 from ltv_core.formats.detect import detect_format
 from ltv_core.formats.profiles import load_catalog
-from ltv_core.partition_keys import file_partition_key
 from ltv_core.settings import Settings
 from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.defs.webhooks.partitions import register_webhook_days
@@ -45,7 +44,7 @@ def import_csv(settings: Settings, instance: DagsterInstance, path: Path, accoun
         format_name=profile.name,
         file_name=path.name,
     )
-    key = file_partition_key(account, inspected.sha256)
+    key = partition_key_of(settings.archive_dir, inspected.sha256, account)
     instance.add_dynamic_partitions(f"{profile.asset}_files", [key])
     _run(instance, [profile.asset], key)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from ltv_core.archive import archive_file
+from ltv_core.archive import archive_file, partition_key_of
 from ltv_core.formats.csv_file import inspect_file
 from ltv_core.formats.detect import detect_format
 from ltv_core.formats.profiles import load_catalog
@@ -40,7 +40,8 @@ def load_csv(conn: duckdb.DuckDBPyConnection, settings: Settings, path: Path, ac
         format_name=profile.name,
         file_name=path.name,
     )
-    load, check = load_and_check(conn, settings, catalog, profile, account, sha, path.name)
+    key = partition_key_of(settings.archive_dir, sha, account)
+    load, check = load_and_check(conn, settings, catalog, profile, account, sha, path.name, key)
     assert check.passed, check.metadata
     return load
 

@@ -248,13 +248,14 @@ def test_a_partition_left_out_then_admitted_again(history):
     (file_hash,) = history.conn.execute(
         "SELECT file_hash FROM raw_samcart_orders WHERE order_id = '2'"
     ).fetchall()[0]
-    key = file_partition_key("default", file_hash)
-    record_verdict(history.conn, "raw_samcart_orders", key, "a contract failure")
+    key = file_partition_key("default", file_hash, "orders-2.csv", "2024-01-06")
+    rows = ("default", file_hash)
+    record_verdict(history.conn, "raw_samcart_orders", key, "a contract failure", rows)
     left_out = history.refresh()
     assert not left_out.incremental and "left out" in left_out.full_reason
     assert history.conn.execute("SELECT customer_key FROM customers").fetchall() == [("a@x.io",)]
     # Admitted again (its re-parse passed): its rows are added like a new file's.
-    record_verdict(history.conn, "raw_samcart_orders", key, None)
+    record_verdict(history.conn, "raw_samcart_orders", key, None, rows)
     admitted = history.refresh()
     assert admitted.incremental and admitted.new_partitions == 1
     assert history.changed() == {"b@x.io"}

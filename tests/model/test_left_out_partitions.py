@@ -10,8 +10,8 @@ import duckdb
 import polars as pl
 from dagster import AssetKey, evaluate_automation_conditions, instance_for_test
 
+from ltv_core.archive import partition_key_of
 from ltv_core.formats.csv_file import inspect_file
-from ltv_core.partition_keys import file_partition_key
 from ltv_core.published_reports import read_published
 from ltv_pipeline.contracts import raw_files as raw_files_contract
 from ltv_pipeline.definitions import build_definitions
@@ -52,7 +52,6 @@ def test_a_file_failing_its_contract_is_left_out_and_does_not_request_the_model(
     ltv_home, tmp_path, monkeypatch
 ):
     failing = write_orders_of_its_own(tmp_path / "orders-9.csv")
-    left_out_key = file_partition_key("default", inspect_file(failing).sha256)
     defs = build_definitions()
     with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
         import_csv(ltv_home, instance, ORDERS_SAMPLE)
@@ -63,6 +62,9 @@ def test_a_file_failing_its_contract_is_left_out_and_does_not_request_the_model(
 
         # Dagster fails the run of a partition whose blocking check fails; its rows are stored.
         staged = stage(ltv_home, instance, failing, "samcart-orders")
+        left_out_key = partition_key_of(
+            ltv_home.archive_dir, inspect_file(failing).sha256, "default"
+        )
         result = run_failing_its_contract(monkeypatch, instance, staged)
         assert [c.passed for c in result.get_asset_check_evaluations()] == [False]
         assert any(i.startswith("9") for i in order_ids(ltv_home, "raw_samcart_orders"))
@@ -116,7 +118,7 @@ def test_ltv_materialize_prints_what_is_left_out(ltv_home, tmp_path, monkeypatch
         staged = stage(ltv_home, instance, failing, "samcart-orders")
         assert not run_failing_its_contract(monkeypatch, instance, staged).success
     done = ltv("materialize")
-    key = file_partition_key("default", inspect_file(failing).sha256)
+    key = partition_key_of(ltv_home.archive_dir, inspect_file(failing).sha256, "default")
     [line] = [line for line in done.stdout.splitlines() if line.startswith("left out")]
     assert line.startswith(
         f"left out of the model until its contract check passes: raw_samcart_orders [{key}]: "

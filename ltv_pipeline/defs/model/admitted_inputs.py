@@ -14,7 +14,6 @@ from contextlib import contextmanager
 
 import duckdb
 
-from ltv_core.partition_keys import parse_file_partition_key
 from ltv_pipeline.contracts.left_out import LeftOut, left_out_partitions
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
 from ltv_pipeline.lib.sql_parsing import quote
@@ -25,10 +24,10 @@ def _left_out_rows_sql(asset: str, partitions: list[LeftOut]) -> str:
     if asset == WEBHOOK_EVENTS_ASSET:
         days = ", ".join(f"DATE {quote(p.partition_key)}" for p in partitions)
         return f"received_day IN ({days})"
-    files = ", ".join(
-        "({}, {})".format(*map(quote, parse_file_partition_key(p.partition_key)))
-        for p in partitions
-    )
+    unnamed = [p.describe() for p in partitions if p.account is None or p.file_hash is None]
+    if unnamed:
+        raise ValueError(f"a left-out file partition does not name its rows: {unnamed[0]}")
+    files = ", ".join(f"({quote(p.account or '')}, {quote(p.file_hash or '')})" for p in partitions)
     return f"(account, file_hash) IN (VALUES {files})"
 
 

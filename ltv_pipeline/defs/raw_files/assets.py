@@ -12,7 +12,7 @@ from dagster import (
     asset,
 )
 
-from ltv_core.archive import archived_path, original_name
+from ltv_core.archive import archived_file_of, archived_path, original_name
 from ltv_core.file_results import FileResult, write_result
 from ltv_core.formats.csv_file import CsvFileError
 from ltv_core.formats.detect import FormatMismatch
@@ -22,7 +22,6 @@ from ltv_core.formats.profiles import (
     FormatProfile,
     load_catalog,
 )
-from ltv_core.partition_keys import parse_file_partition_key
 from ltv_core.quarantine import forget_parse_failure, quarantine_archived
 from ltv_core.settings import Settings
 from ltv_pipeline.contracts.check_result import CONTRACT_CHECK, contract_check_result
@@ -65,6 +64,7 @@ def load_and_check(
     account: str,
     sha256: str,
     file_name: str,
+    partition_key: str,
 ) -> tuple[FileLoad, AssetCheckResult]:
     """The asset's work without Dagster around it (the import benchmark measures exactly this)."""
     load = load_file(
@@ -75,6 +75,7 @@ def load_and_check(
         file_hash=sha256,
         path=archived_path(settings.archive_dir, sha256),
         file_name=file_name,
+        partition_key=partition_key,
         date_order=settings.date_order,
         max_record_bytes=settings.max_record_bytes,
     )
@@ -108,13 +109,20 @@ def build_raw_file_asset(profile: FormatProfile) -> AssetsDefinition:
         context: AssetExecutionContext, warehouse: Warehouse, ltv_settings: LtvSettings
     ) -> MaterializeResult:
         settings = ltv_settings.settings
-        account, sha256 = parse_file_partition_key(context.partition_key)
+        account, sha256 = archived_file_of(settings.archive_dir, context.partition_key)
         file_name = original_name(settings.archive_dir, sha256, account)
         catalog = load_catalog(settings.formats_config_path)
         with warehouse.get_connection() as conn:
             try:
                 load, check = load_and_check(
-                    conn, settings, catalog, profile, account, sha256, file_name
+                    conn,
+                    settings,
+                    catalog,
+                    profile,
+                    account,
+                    sha256,
+                    file_name,
+                    context.partition_key,
                 )
             except (CsvFileError, FormatMismatch) as exc:
                 # The file's own fault, the same on every retry: set it aside once, for good.

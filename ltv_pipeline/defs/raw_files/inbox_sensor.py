@@ -172,8 +172,8 @@ def inbox_sensor(context: SensorEvaluationContext, ltv_settings: LtvSettings) ->
             context.log.info(f"{relative}: same content already ingested, nothing to do")
             continue
         profile = reception.profile
-        assert profile is not None
         key = reception.partition_key
+        assert profile is not None and key is not None
         if key not in new_keys[profile.asset]:
             new_keys[profile.asset].append(key)
             run_requests.append(_run_request(profile, key, relative))

@@ -1,4 +1,4 @@
-"""One dynamic partition per ingested file, per format: `<account>_<sha256>`."""
+"""One dynamic partition per ingested file, per format, keyed as ltv_core/partition_keys.py says."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance, DynamicPartitionsDefinition
 
-from ltv_core.archive import Arrival, all_arrivals
+from ltv_core.archive import Arrival, all_arrivals, arrival_partition_key
 from ltv_core.formats.profiles import FormatCatalog, FormatProfile
-from ltv_core.partition_keys import file_partition_key
 
 
 def file_partitions(profile: FormatProfile) -> DynamicPartitionsDefinition:
@@ -37,6 +36,6 @@ def unregistered_archived_files(
         profile = catalog.profiles.get(arrival.format)
         if profile is None:
             continue
-        key = file_partition_key(arrival.account, sha256)
+        key = arrival_partition_key(sha256, arrival)
         if not instance.has_dynamic_partition(file_partitions(profile).name, key):
             yield profile, key, arrival
