@@ -40,6 +40,7 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
         materialize_one,
         materialize_together,
         plan,
+        predictions_note,
     )
 
     try:
@@ -58,8 +59,11 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
             f"{failure.asset} [{failure.partition_key}]: skipped, quarantined before: "
             f"{failure.describe()}"
         )
+    note = predictions_note(instance, work)
     if not work:
         print("everything is up to date")
+        if note:
+            print(note)
         _print_left_out(left_out_of_model(settings))
         return 0
     failures = quarantined = 0
@@ -86,6 +90,8 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
     if quarantined:
         summary += f", {quarantined} quarantined"
     print(summary)
+    if note:
+        print(note)
     _print_left_out(left_out_of_model(settings))
     return 1 if failures else 0
 
