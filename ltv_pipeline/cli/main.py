@@ -180,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--full",
         action="store_true",
         help="rebuild from scratch the unified model, every mart and published_reports, and "
-        "refit the predictions, even if nothing is due (raw partitions are not re-parsed unless a selection asks for them)",
+        "refit the predictions, even if nothing is due (raw partitions are not re-parsed "
+        "unless a selection asks for them)",
     )
     cmd.set_defaults(handler=_materialize)
 
