@@ -11,6 +11,8 @@ import json
 import sys
 from typing import TextIO
 
+import duckdb
+
 from ltv_core.settings import Settings
 from ltv_pipeline.metrics.predictive.summaries import TIME_UNITS
 from ltv_pipeline.reports.build import MODEL_TABLES, known_accounts
@@ -48,8 +50,6 @@ def run_predict(args: argparse.Namespace, settings: Settings) -> int:
     # scipy is imported here, not with the parser: every other `ltv` command would pay for it.
     from ltv_pipeline.metrics.predictive.prediction import predict
 
-    if args.calibration_end is None:
-        return _print(args, *_stored(args, settings))
     conn = open_warehouse(settings, read_only=True)
     try:
         present = {r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
@@ -68,6 +68,8 @@ def run_predict(args: argparse.Namespace, settings: Settings) -> int:
                 file=sys.stderr,
             )
             return 2
+        if args.calibration_end is None:
+            return _print(args, *_stored(args, conn))
         result = predict(conn, args.account, args.calibration_end, args.time_unit)
     finally:
         conn.close()
@@ -84,39 +86,32 @@ def _print(args: argparse.Namespace, result: dict | None, code: int) -> int:
     return code
 
 
-def _stored(args: argparse.Namespace, settings: Settings) -> tuple[dict | None, int]:
+def _stored(args: argparse.Namespace, conn: duckdb.DuckDBPyConnection) -> tuple[dict | None, int]:
     """The stored fit of the account (or of the only one); an exit code and a message when
     there is none yet or the account must be named."""
     from ltv_pipeline.metrics.predictive.account_fits import fits_exist, read_fits
     from ltv_pipeline.metrics.predictive.stored_prediction import stored_prediction
 
-    if not settings.warehouse_path.exists():
+    fits = read_fits(conn, args.account) if fits_exist(conn) else []
+    if not fits and args.account is not None and fits_exist(conn):
+        known = [f.account for f in read_fits(conn)]
+        print(
+            f"ltv predict: no stored fit for account {args.account!r}; "
+            f"fitted: {', '.join(known) or '(none)'}",
+            file=sys.stderr,
+        )
+        return None, 2
+    if not fits:
         print(_NO_FIT, file=sys.stderr)
         return None, 1
-    conn = open_warehouse(settings, read_only=True)
-    try:
-        fits = read_fits(conn, args.account) if fits_exist(conn) else []
-        if not fits and args.account is not None and fits_exist(conn):
-            known = [f.account for f in read_fits(conn)]
-            print(
-                f"ltv predict: no stored fit for account {args.account!r}; "
-                f"fitted: {', '.join(known) or '(none)'}",
-                file=sys.stderr,
-            )
-            return None, 2
-        if not fits:
-            print(_NO_FIT, file=sys.stderr)
-            return None, 1
-        if len(fits) > 1:
-            print(
-                "ltv predict: the stored fits are per account; pass --account (one of "
-                f"{', '.join(f.account for f in fits)})",
-                file=sys.stderr,
-            )
-            return None, 2
-        return stored_prediction(conn, fits[0], args.time_unit), 0
-    finally:
-        conn.close()
+    if len(fits) > 1:
+        print(
+            "ltv predict: the stored fits are per account; pass --account (one of "
+            f"{', '.join(f.account for f in fits)})",
+            file=sys.stderr,
+        )
+        return None, 2
+    return stored_prediction(conn, fits[0], args.time_unit), 0
 
 
 _NO_FIT = (
