@@ -9,6 +9,7 @@ ltv_core.chart_series's decision; this only places it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from html import escape
 
 from ltv_core.chart_series import Series
@@ -59,10 +60,18 @@ def curves_svg(
     title: str,
     currency: str = "USD",
     pooled: Series | None = None,
+    *,
+    last_day: int = LAST_DAY,
+    day_ticks: Sequence[int] = DAY_TICKS,
+    x_label: str = "Days since first purchase",
+    y_tick: Callable[[float], str] | None = None,
 ) -> str:
     """An SVG line chart of each series' value per horizon (`days`: the horizons' days, None for
     all time). Every series is in the legend, an empty one too, so the legend lists the rows the
-    chart covers; the pooled all-customers line, when given, is drawn last, thick and dashed."""
+    chart covers; the pooled all-customers line, when given, is drawn last, thick and dashed.
+
+    The keywords let another day-axis chart share this drawing (the predictive fit's weekly
+    tracking plot): a longer axis, its ticks and label, and y ticks that are not money."""
     drawn = series + ([pooled] if pooled is not None else [])
     values = [v for one in drawn for _, v in one.points]
     ticks = nice_ticks(max(values, default=0.0))
@@ -74,7 +83,7 @@ def curves_svg(
 
     def x(i: int) -> float:
         day = days[i]
-        return band_x if day is None else LEFT + day_w * day / LAST_DAY
+        return band_x if day is None else LEFT + day_w * day / last_day
 
     def y(v: float) -> float:
         return TOP + plot_h * (1 - v / top)
@@ -85,15 +94,19 @@ def curves_svg(
         f"<title>{escape(title)}</title>",
     ]
     axis_right = LEFT + day_w
+
+    def label(value: float) -> str:
+        return _tick_label(value, currency) if y_tick is None else y_tick(value)
+
     for value in ticks:
         parts.append(
             f'<line x1="{LEFT}" x2="{axis_right}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
             'stroke="#ddd"/>'
             f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="11" '
-            f'class="y-tick">{escape(_tick_label(value, currency))}</text>'
+            f'class="y-tick">{escape(label(value))}</text>'
         )
-    for day in DAY_TICKS:
-        tick_x = LEFT + day_w * day / LAST_DAY
+    for day in day_ticks:
+        tick_x = LEFT + day_w * day / last_day
         parts.append(
             f'<line x1="{tick_x:.1f}" x2="{tick_x:.1f}" y1="{TOP + plot_h}" '
             f'y2="{TOP + plot_h + 4}" stroke="#777"/>'
@@ -102,7 +115,7 @@ def curves_svg(
         )
     parts.append(
         f'<text x="{LEFT + day_w / 2:.1f}" y="{TOP + plot_h + 34}" text-anchor="middle" '
-        'font-size="11">Days since first purchase</text>'
+        f'font-size="11">{escape(x_label)}</text>'
     )
     if None in days:
         band_left = LEFT + day_w + BAND_GAP

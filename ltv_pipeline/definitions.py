@@ -9,6 +9,8 @@ from ltv_core.settings import get_settings
 from ltv_pipeline.defs.marts.assets import build_mart_assets
 from ltv_pipeline.defs.model.assets import build_model_assets
 from ltv_pipeline.defs.model.automation import ltv_automation_sensor
+from ltv_pipeline.defs.predictions.assets import build_prediction_assets
+from ltv_pipeline.defs.predictions.automation import predictions_sensor
 from ltv_pipeline.defs.publish.assets import build_publish_asset
 from ltv_pipeline.defs.publish.state import rebuild_failure_sensor
 from ltv_pipeline.defs.raw_files.assets import build_raw_file_assets
@@ -31,11 +33,13 @@ def build_definitions() -> Definitions:
             *build_model_assets(settings.customer_key_rule),
             *build_mart_assets(),
             build_publish_asset(),
+            *build_prediction_assets(settings.timezone),
         ],
         sensors=[
             inbox_sensor,
             webhook_sensor,
             ltv_automation_sensor(),
+            predictions_sensor(),
             orphaned_runs_sensor,
             rebuild_failure_sensor,
         ],

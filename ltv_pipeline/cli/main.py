@@ -40,6 +40,7 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
         materialize_one,
         materialize_together,
         plan,
+        predictions_note,
     )
 
     try:
@@ -58,8 +59,11 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
             f"{failure.asset} [{failure.partition_key}]: skipped, quarantined before: "
             f"{failure.describe()}"
         )
+    note = predictions_note(instance, work)
     if not work:
         print("everything is up to date")
+        if note:
+            print(note)
         _print_left_out(left_out_of_model(settings))
         return 0
     failures = quarantined = 0
@@ -86,6 +90,8 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
     if quarantined:
         summary += f", {quarantined} quarantined"
     print(summary)
+    if note:
+        print(note)
     _print_left_out(left_out_of_model(settings))
     return 1 if failures else 0
 
@@ -173,8 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument(
         "--full",
         action="store_true",
-        help="rebuild from scratch the unified model, every mart and published_reports, even "
-        "if nothing is due (raw partitions are not re-parsed unless a selection asks for them)",
+        help="rebuild from scratch the unified model, every mart and published_reports, and "
+        "refit the predictions, even if nothing is due (raw partitions are not re-parsed "
+        "unless a selection asks for them)",
     )
     cmd.set_defaults(handler=_materialize)
 

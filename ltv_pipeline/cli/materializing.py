@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from ltv_core.quarantine import parse_failures
 from ltv_core.settings import Settings, get_settings
 from ltv_pipeline.contracts.left_out import LeftOut, left_out_partitions
 from ltv_pipeline.definitions import build_definitions
+from ltv_pipeline.defs.predictions.automation import PREDICTIONS_GROUP
 from ltv_pipeline.defs.raw_files.partitions import file_partitions, unregistered_archived_files
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET, register_webhook_days
 from ltv_pipeline.lib.full_rebuild import FULL_REBUILD_TAGS
@@ -172,6 +174,12 @@ def plan(
         if partitions_def is None:
             if key in planned:
                 continue  # one run per definition: the model's four tables are one step
+            if graph.get(key).group_name == PREDICTIONS_GROUP and not (full or selection):
+                # A fit covers every customer: at most daily, never per new file.
+                if prediction_due(instance, key):
+                    planned.add(key)
+                    work.append((key, None))
+                continue
             outside = graph.get(key).parent_keys - set(assets[key].keys)
             if (
                 full
@@ -207,6 +215,37 @@ def plan(
         if partition_keys:
             planned.add(key)
     return work
+
+
+PREDICTIONS_MAX_AGE = dt.timedelta(hours=24)
+
+
+def latest_materialization_time(instance: DagsterInstance, key: AssetKey) -> dt.datetime | None:
+    event = instance.get_latest_materialization_event(key)
+    return None if event is None else dt.datetime.fromtimestamp(event.timestamp, dt.UTC)
+
+
+def prediction_due(instance: DagsterInstance, key: AssetKey) -> bool:
+    """Never built, or built more than a day ago."""
+    built = latest_materialization_time(instance, key)
+    return built is None or dt.datetime.now(dt.UTC) - built > PREDICTIONS_MAX_AGE
+
+
+def predictions_note(instance: DagsterInstance, work: list[tuple[AssetKey, str | None]]) -> str:
+    """One line when `ltv materialize` left the predictions as they are: from when, and why."""
+    assets, _ = _assets_by_key()
+    graph = _definitions().resolve_asset_graph()
+    keys = [k for k in assets if graph.get(k).group_name == PREDICTIONS_GROUP]
+    if not keys or any(key in keys for key, _ in work):
+        return ""
+    fits = next(k for k in keys if k.to_user_string() == "ltv_model_fits")
+    built = latest_materialization_time(instance, fits)
+    if built is None:
+        return ""
+    return (
+        f"predictions are from {built:%Y-%m-%d %H:%M} UTC and refresh daily "
+        "(`ltv materialize --full` refits them now)"
+    )
 
 
 def built_before_its_inputs(

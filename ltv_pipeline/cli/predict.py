@@ -1,5 +1,7 @@
-"""`ltv predict`: BG/NBD and Gamma-Gamma fitted on the warehouse (read-only), with a holdout
-check when the calibration end leaves later days to compare against."""
+"""`ltv predict`: the BG/NBD and Gamma-Gamma fit of an account. Without a calibration end, the
+stored daily fit (the `ltv_model_fits` asset), so the command shows what the pipeline's
+predictions are made from; with one, a fit on the warehouse (read-only) up to that day, with a
+holdout check when later days leave something to compare against."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import datetime as dt
 import json
 import sys
 from typing import TextIO
+
+import duckdb
 
 from ltv_core.settings import Settings
 from ltv_pipeline.metrics.predictive.summaries import TIME_UNITS
@@ -25,7 +29,7 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> None:
         type=dt.date.fromisoformat,
         metavar="YYYY-MM-DD",
         help="fit on the data up to this day, compare with the days after it "
-        "(default: every day in the data, no holdout)",
+        "(default: the stored daily fit, ltv_model_fits: every day in the data, no holdout)",
     )
     cmd.add_argument(
         "--time-unit",
@@ -64,14 +68,57 @@ def run_predict(args: argparse.Namespace, settings: Settings) -> int:
                 file=sys.stderr,
             )
             return 2
+        if args.calibration_end is None:
+            return _print(args, *_stored(args, conn))
         result = predict(conn, args.account, args.calibration_end, args.time_unit)
     finally:
         conn.close()
+    return _print(args, result, 0)
+
+
+def _print(args: argparse.Namespace, result: dict | None, code: int) -> int:
+    if result is None:
+        return code
     if args.format == "json":
         sys.stdout.write(json.dumps(result) + "\n")
     else:
         print_table(sys.stdout, result)
-    return 0
+    return code
+
+
+def _stored(args: argparse.Namespace, conn: duckdb.DuckDBPyConnection) -> tuple[dict | None, int]:
+    """The stored fit of the account (or of the only one); an exit code and a message when
+    there is none yet or the account must be named."""
+    from ltv_pipeline.metrics.predictive.account_fits import fits_exist, read_fits
+    from ltv_pipeline.metrics.predictive.stored_prediction import stored_prediction
+
+    fits = read_fits(conn, args.account) if fits_exist(conn) else []
+    if not fits and args.account is not None and fits_exist(conn):
+        known = [f.account for f in read_fits(conn)]
+        print(
+            f"ltv predict: no stored fit for account {args.account!r}; "
+            f"fitted: {', '.join(known) or '(none)'}",
+            file=sys.stderr,
+        )
+        return None, 2
+    if not fits:
+        print(_NO_FIT, file=sys.stderr)
+        return None, 1
+    if len(fits) > 1:
+        print(
+            "ltv predict: the stored fits are per account; pass --account (one of "
+            f"{', '.join(f.account for f in fits)})",
+            file=sys.stderr,
+        )
+        return None, 2
+    return stored_prediction(conn, fits[0], args.time_unit), 0
+
+
+_NO_FIT = (
+    "ltv predict: no stored fit yet (the ltv_model_fits asset was never materialized): run "
+    "`ltv materialize` (it builds the predictions when they are missing), or pass "
+    "--calibration-end YYYY-MM-DD to fit now"
+)
 
 
 def _model_lines(name: str, model: dict, parameters: tuple[str, ...]) -> list[str]:
@@ -84,6 +131,11 @@ def _model_lines(name: str, model: dict, parameters: tuple[str, ...]) -> list[st
 def print_table(out: TextIO, result: dict) -> None:
     bg, gg, holdout = result["bgnbd"], result["gamma_gamma"], result["holdout"]
     lines = [
+        *(
+            [f"stored fit of {result['account']}, fitted at {result['fitted_at']}"]
+            if "fitted_at" in result
+            else []
+        ),
         f"calibration end: {result['calibration_end']} (time in {result['time_unit']}s)",
         f"customers: {result['customers']}",
         *_model_lines("BG/NBD (purchases)", bg, ("r", "alpha", "a", "b")),

@@ -86,14 +86,31 @@ def test_days_and_weeks_fit_the_same_model(ltv_home, tmp_path, capsys):
     )
 
 
-def test_without_a_calibration_end_the_fit_takes_every_day_and_has_no_holdout(
+def test_without_a_calibration_end_it_reads_the_stored_fit_or_says_what_to_run(
     ltv_home, tmp_path, capsys
 ):
     load_cdnow(ltv_home, tmp_path)
+    assert main(["predict"]) == 1
+    assert "no stored fit yet" in capsys.readouterr().err
+    # `ltv materialize` builds the predictions the first time (they were never built).
+    assert main(["materialize"]) == 0
+    capsys.readouterr()
     result = predict_json(capsys=capsys)
     assert result["calibration_end"] == "1998-06-30" and result["holdout"] is None
     assert result["customers"] == 2357 and result["bgnbd"]["reliable"]
     assert main(["predict"]) == 0
     table = capsys.readouterr().out
-    assert "holdout: none (no days after the calibration end)" in table
+    assert "stored fit of default, fitted at " in table
     assert "BG/NBD (purchases): r = " in table and "left out of the purchase process" in table
+    # Built less than a day ago: a new file rebuilds the model and marts, not the fit.
+    extra = tmp_path / "later.csv"
+    write_orders(extra, [order_row(99, "06/30/1998", 1, 5.0, "late@example.com")])
+    assert main(["import", str(extra)]) == 0
+    capsys.readouterr()
+    assert main(["materialize"]) == 0
+    out = capsys.readouterr().out
+    assert "ltv_model_fits" not in out and "cohort_ltv_projected" not in out
+    assert "predictions are from " in out and "refresh daily" in out
+    assert "customer_ltv: ok" in out
+    assert main(["materialize", "--full"]) == 0
+    assert "ltv_model_fits: ok" in capsys.readouterr().out

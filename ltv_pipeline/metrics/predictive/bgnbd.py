@@ -110,6 +110,7 @@ def _survival_hypergeometric(params, x, T, t) -> np.ndarray:
 def conditional_expected_purchases(params, t, x, t_x, T) -> np.ndarray:
     """E[Y(t) | x, t_x, T], the expected purchases in the next t time units (equation (10)):
     (a+b+x-1)/(a-1) * [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(...)] * P(alive).
+    t may be one horizon for all, or one per customer (a cohort projection's remaining days).
 
     The paper's a/(a-1) has a removable singularity at a = 1 (both factors change sign
     together); a fit landing within 1e-6 of it is evaluated just beside it."""
@@ -117,7 +118,7 @@ def conditional_expected_purchases(params, t, x, t_x, T) -> np.ndarray:
     if abs(a - 1) < 1e-6:
         a = 1 + 1e-6
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
-    bracket = 1 - _survival_hypergeometric((r, alpha, a, b), x, T, float(t))
+    bracket = 1 - _survival_hypergeometric((r, alpha, a, b), x, T, np.asarray(t, dtype=float))
     expected = (a + b + x - 1) / (a - 1) * bracket * probability_alive((r, alpha, a, b), x, t_x, T)
     if not np.all(np.isfinite(expected)):
         raise FloatingPointError(
@@ -126,12 +127,14 @@ def conditional_expected_purchases(params, t, x, t_x, T) -> np.ndarray:
     return expected
 
 
-def expected_purchases_new_customer(params, t) -> float:
+def expected_purchases_new_customer(params, t) -> float | np.ndarray:
     """E[X(t)] for a customer just acquired (equation (9)): the population's expected number of
-    purchases in (0, t], used for the holdout's and the paper's tracking plots."""
+    purchases in (0, t], used for the holdout's and the paper's tracking plots; t a number or
+    an array of them."""
     r, alpha, a, b = params
     if abs(a - 1) < 1e-6:
         a = 1 + 1e-6
-    z = t / (alpha + t)
+    z = np.asarray(t, dtype=float) / (alpha + np.asarray(t, dtype=float))
     bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b - 1, z)
-    return float((a + b - 1) / (a - 1) * bracket)
+    expected = (a + b - 1) / (a - 1) * bracket
+    return float(expected) if np.ndim(expected) == 0 else expected
