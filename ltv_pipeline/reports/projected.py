@@ -80,6 +80,16 @@ def model_fits(conn: duckdb.DuckDBPyConnection, account: str | None) -> list[Fit
     return [Fit(a, at, end, bool(ok), reason) for a, at, end, ok, reason in rows]
 
 
+def projection_summary(conn: duckdb.DuckDBPyConnection, account: str | None) -> dict[str, Any]:
+    """What the published snapshot tells the page about the projections of `account` (None:
+    every account): the method, what it leaves out, and each fit (none: never fitted)."""
+    return {
+        "method": METHOD,
+        "left_out": LEFT_OUT,
+        "fits": [fit.as_json() for fit in model_fits(conn, account)],
+    }
+
+
 def projection_labels(fits: list[Fit], as_of_on_request: bool) -> list[str]:
     """What the projected columns are, which fit they come from, and what the model leaves out."""
     labels = [
