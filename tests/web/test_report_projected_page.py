@@ -77,9 +77,7 @@ def test_show_projected_draws_projected_cells_apart(client, ltv_home):
 
     on = client.get("/report?projected=1").text
     assert 'id="projected" name="projected" value="1" checked' in on
-    assert (
-        "Projected from the fit of 2024-04-15 03:00 UTC (BG/NBD + Gamma-Gamma); reliable." in on
-    )
+    assert "Projected from the fit of 2024-04-15 03:00 UTC (BG/NBD + Gamma-Gamma); reliable." in on
     assert "Subscription rebills and plan installments are scheduled, not chosen" in on
     projected = cell(on, "2024-01", "ltv_d365")
     assert 'data-value=""' in projected and 'data-projected="1365.00"' in projected
