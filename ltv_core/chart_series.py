@@ -39,6 +39,8 @@ class Series:
     name: str
     colour: str
     values: tuple[float | None, ...]
+    # Projected values where the observed one is censored (None elsewhere); () when not asked.
+    projected: tuple[float | None, ...] = ()
 
     @property
     def points(self) -> list[tuple[int, float]]:
@@ -60,6 +62,28 @@ class Series:
             else:
                 runs[-1].append((i, value))
         return [run for run in runs if len(run) > 1]
+
+    @property
+    def projected_points(self) -> list[tuple[int, float]]:
+        """The projected values as (horizon index, value), drawn apart from the observed ones."""
+        return [(i, value) for i, value in enumerate(self.projected) if value is not None]
+
+    def projected_segments(self) -> list[tuple[tuple[int, float], tuple[int, float]]]:
+        """Pairs of neighbouring horizons that a projected line joins: both ends known (observed
+        or projected) and at least one end projected. An observed pair is never among them."""
+        if not self.projected:
+            return []
+        known = [
+            observed if observed is not None else projected
+            for observed, projected in zip(self.values, self.projected, strict=True)
+        ]
+        return [
+            ((i, known[i]), (i + 1, known[i + 1]))  # type: ignore[misc]
+            for i in range(len(known) - 1)
+            if known[i] is not None
+            and known[i + 1] is not None
+            and (self.values[i] is None or self.values[i + 1] is None)
+        ]
 
 
 def cell_value(cell: object) -> float | None:
@@ -91,11 +115,14 @@ def chart_series(
     name_column: str,
     latest: int,
     count_column: str | None = None,
+    projected_columns: Sequence[str | None] = (),
 ) -> list[Series]:
     """The latest `latest` rows (rows come oldest first) as series, coloured by their position.
 
     A series is named by `name_column`, followed by "(n=<count>)" when `count_column` is given.
     Empty series are kept, so a colour always belongs to the same position whatever is censored.
+    `projected_columns` names, per horizon (None: none), the column holding its projection; a
+    projection is kept only where the observed value is censored.
     """
     charted = rows[-latest:] if latest > 0 else []
     series = []
@@ -105,5 +132,13 @@ def chart_series(
         if count_column is not None:
             name = f"{name} (n={row[count_column]})"
         values = tuple(cell_value(row.get(column)) for column in horizon_columns)
-        series.append(Series(name, palette[position], values))
+        projected = (
+            tuple(
+                None if column is None or value is not None else cell_value(row.get(column))
+                for column, value in zip(projected_columns, values, strict=True)
+            )
+            if projected_columns
+            else ()
+        )
+        series.append(Series(name, palette[position], values, projected))
     return series

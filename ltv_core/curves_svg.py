@@ -29,6 +29,7 @@ HORIZON_DAYS: dict[str, int | None] = {
 DAY_TICKS = (0, 30, 60, 90, 180, 365)  # day 7 is too close to 0 for its own label
 LAST_DAY = 365
 POOLED_COLOUR = "#111111"
+PROJECTED_DASH = "4 4"  # projected segments: shorter dashes than the pooled line's "6 3"
 WIDTH, HEIGHT = 760, 320
 LEFT, RIGHT, TOP, BOTTOM = 64, 190, 16, 48
 ALL_TIME_BAND = 56  # the "all time" band's width, right of the day axis
@@ -69,14 +70,17 @@ def curves_svg(
     """An SVG line chart of each series' value per horizon (`days`: the horizons' days, None for
     all time). Every series is in the legend, an empty one too, so the legend lists the rows the
     chart covers; the pooled all-customers line, when given, is drawn last, thick and dashed.
+    A series' projected values (where its observed ones are censored) are drawn apart: dashed
+    segments from its last observed point, hollow markers, and a legend line saying so.
 
     The keywords let another day-axis chart share this drawing (the predictive fit's weekly
     tracking plot): a longer axis, its ticks and label, and y ticks that are not money."""
     drawn = series + ([pooled] if pooled is not None else [])
-    values = [v for one in drawn for _, v in one.points]
+    values = [v for one in drawn for _, v in [*one.points, *one.projected_points]]
+    any_projected = any(one.projected_points for one in series)
     ticks = nice_ticks(max(values, default=0.0))
     top = ticks[-1]
-    height = max(HEIGHT, TOP + LEGEND_LINE * len(drawn) + 12)
+    height = max(HEIGHT, TOP + LEGEND_LINE * (len(drawn) + any_projected) + 12)
     plot_h = height - TOP - BOTTOM
     day_w = WIDTH - LEFT - RIGHT - ALL_TIME_BAND - BAND_GAP
     band_x = LEFT + day_w + BAND_GAP + ALL_TIME_BAND / 2
@@ -143,6 +147,7 @@ def curves_svg(
             f'{circle_class} data-day="{"all" if days[i] is None else days[i]}"/>'
             for i, v in one.points
         ]
+        parts += _projected_parts(one, days, x, y)
         legend_y = TOP + LEGEND_LINE * n + 8
         parts.append(
             f'<rect class="legend" x="{WIDTH - RIGHT + 12}" y="{legend_y - 8}" '
@@ -150,5 +155,41 @@ def curves_svg(
             f'fill="{one.colour}"/><text x="{WIDTH - RIGHT + 28}" y="{legend_y + 1}" '
             f'font-size="11">{escape(one.name)}</text>'
         )
+    if any_projected:
+        legend_y = TOP + LEGEND_LINE * len(drawn) + 8
+        left = WIDTH - RIGHT + 12
+        parts.append(
+            f'<line class="legend projected" x1="{left}" x2="{left + 10}" y1="{legend_y - 3}" '
+            f'y2="{legend_y - 3}" stroke="#555" stroke-width="2" '
+            f'stroke-dasharray="{PROJECTED_DASH}"/><text x="{left + 16}" y="{legend_y + 1}" '
+            'font-size="11" font-style="italic">projected (not observed)</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _projected_parts(
+    one: Series,
+    days: list[int | None],
+    x: Callable[[int], float],
+    y: Callable[[float], float],
+) -> list[str]:
+    """The dashed segments and hollow markers of one series' projected values (the day axis
+    only: all time is never censored)."""
+    parts = []
+    for (i, a), (j, b) in one.projected_segments():
+        if days[i] is None or days[j] is None:
+            continue
+        parts.append(
+            f'<line class="projected" x1="{x(i):.1f}" y1="{y(a):.1f}" x2="{x(j):.1f}" '
+            f'y2="{y(b):.1f}" stroke="{one.colour}" stroke-width="2" '
+            f'stroke-dasharray="{PROJECTED_DASH}"><title>{escape(one.name)}, projected</title>'
+            "</line>"
+        )
+    parts += [
+        f'<circle class="projected" cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="#fff" '
+        f'stroke="{one.colour}" stroke-width="1.5" '
+        f'data-day="{"all" if days[i] is None else days[i]}"/>'
+        for i, v in one.projected_points
+    ]
+    return parts

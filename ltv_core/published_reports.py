@@ -7,7 +7,10 @@ after the marts) writes every report the page offers, in each variant it can swi
 own), as ONE JSON file, replaced atomically. A reader sees the previous snapshot or the new one,
 never a mix. The pipeline writes it (ltv_pipeline/reports/publish.py); the pages read it.
 `left_out` lists the raw partitions the numbers are without (each {asset, partition, reason,
-since}): those whose contract check failed.
+since}): those whose contract check failed. A projected cohort variant (net only) carries the
+projected_net_ltv_* columns of `ltv report cohort-ltv --projected` and a `projection` object:
+{"method", "left_out", "fits": [{account, fitted_at, calibration_end, reliable, reason}]}, with
+no fits when predictions were never fitted.
 """
 
 from __future__ import annotations
@@ -34,19 +37,22 @@ class Variant:
     report: str
     basis: str | None = None  # None: the report has no net/gross choice
     period: str | None = None  # None: the report has no cohort period
+    projected: bool = False  # with the projected columns (`ltv report cohort-ltv --projected`)
 
     @property
     def key(self) -> str:
-        return variant_key(self.report, self.basis, self.period)
+        return variant_key(self.report, self.basis, self.period, self.projected)
 
 
-def variant_key(report: str, basis: str | None, period: str | None) -> str:
-    return "/".join([report, basis or "-", period or "-"])
+def variant_key(report: str, basis: str | None, period: str | None, projected: bool = False) -> str:
+    return "/".join([report, basis or "-", period or "-", *(["projected"] if projected else [])])
 
 
 VARIANTS: tuple[Variant, ...] = (
     Variant("overview"),
     *(Variant("cohort-ltv", b, p) for b in BASES for p in PERIODS),
+    # Projections are of net LTV, so only the net cohort table has a projected twin.
+    *(Variant("cohort-ltv", "net", p, projected=True) for p in PERIODS),
     *(Variant("front-end-products", b) for b in BASES),
     Variant("payment-plans"),
     Variant("subscriptions"),

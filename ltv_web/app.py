@@ -188,6 +188,7 @@ def create_app(settings: Settings) -> FastAPI:
         period: str = "month",
         account: str = "",
         cohorts: str = "",
+        projected: str = "",
     ) -> HTMLResponse:
         view = build_report_page(
             settings.published_dir,
@@ -196,6 +197,7 @@ def create_app(settings: Settings) -> FastAPI:
             account or None,
             currency=settings.currency,
             show_all=cohorts == "all",
+            projected=projected == "1",
         )
         return page(
             "report.html",

@@ -28,6 +28,9 @@ HEAT_HIGH = (8, 69, 148)
 # Above this share of a column's range the cell is dark enough to need white text.
 HEAT_DARK_TEXT = 0.55
 AS_OF_LABEL = re.compile(r"^as of (\d{4}-\d{2}-\d{2})")
+# A projected column of `ltv report cohort-ltv --projected`: its horizon's column after the prefix.
+PROJECTED_PREFIX = "projected_net_"
+NOT_FITTED = "Predictions are not fitted yet"
 
 
 @dataclass
@@ -38,6 +41,8 @@ class Cell:
     numeric: bool
     heat: float | None = None  # 0..1 within its column, for a heatmap cell
     note: str | None = None  # a muted addition, e.g. a group's key beside its name
+    projected: str | None = None  # a censored cell's projected value, as shown ("" : none)
+    projected_value: Any = None  # as published
 
     @property
     def empty(self) -> bool:
@@ -78,7 +83,12 @@ def _display(section: Section, currency: str) -> Section:
     """The rows as the page shows them: formatted, a group named once, heat per horizon."""
     columns = section.columns
     merge_name = "group_key" in columns and "group_name" in columns
-    shown = [c for c in columns if not (merge_name and c == "group_name")]
+    # Projected columns are shown inside the censored cells they project, never as columns.
+    shown = [
+        c
+        for c in columns
+        if not (merge_name and c == "group_name") and not c.startswith(PROJECTED_PREFIX)
+    ]
     section.cell_headers = [(c, header(c)) for c in shown]
     heat_range: dict[str, tuple[float, float]] = {}
     if section.heatmap:
@@ -106,6 +116,10 @@ def _display(section: Section, currency: str) -> Section:
                 low, high = heat_range[column]
                 number = cell_value(value) or 0.0
                 cell.heat = (number - low) / (high - low) if high > low else 0.5
+            projection = record.get(PROJECTED_PREFIX + column)
+            if cell.empty and projection not in (None, ""):
+                cell.projected = cell_text(column, projection, currency)
+                cell.projected_value = projection
             cells.append(cell)
         section.cells.append(cells)
     return section
@@ -161,7 +175,12 @@ def _with_chart(
     rows = [dict(zip(section.columns, row, strict=True)) for row in section.rows]
     count_column = "customers" if "customers" in section.columns else None
     latest = len(rows) if show_all else PAGE_COHORTS
-    series = chart_series(rows, horizons, key_column, latest, count_column)
+    projected = [
+        PROJECTED_PREFIX + h if PROJECTED_PREFIX + h in section.columns else None for h in horizons
+    ]
+    series = chart_series(
+        rows, horizons, key_column, latest, count_column, projected if any(projected) else ()
+    )
     section.chart = curves_svg(
         series, [HORIZON_DAYS[c] for c in horizons], title, currency, pooled=pooled
     )
@@ -225,6 +244,30 @@ class ReportPage:
     headline: Headline | None = None  # the all-customers figures, when published
     currency: str = "USD"
     show_all: bool = False  # every cohort on the curves, not only the latest
+    projected: bool = False  # the "Show projected" switch is on
+    fitted: bool = False  # a fit exists for the accounts shown (the switch can show something)
+    projection_line: str | None = None  # which fit the projected cells come from, or why none
+    projection_left_out: str | None = None  # what the purchase model leaves out
+
+
+def projection_line(projection: dict[str, Any] | None) -> str:
+    """One sentence naming the fit(s) the projected cells come from and whether each is
+    reliable (with why not), or saying there is no fit yet."""
+    fits = (projection or {}).get("fits") or []
+    if not fits:
+        return f"{NOT_FITTED}: no projected cells to show."
+    method = (projection or {}).get("method", "")
+
+    def verdict(fit: dict[str, Any]) -> str:
+        return "reliable" if fit.get("reliable") else f"not reliable: {fit.get('reason')}"
+
+    if len(fits) == 1:
+        fit = fits[0]
+        return f"Projected from the fit of {fit['fitted_at']} UTC ({method}); {verdict(fit)}."
+    each = "; ".join(
+        f"{fit['account']}: fit of {fit['fitted_at']} UTC, {verdict(fit)}" for fit in fits
+    )
+    return f"Projected from each account's fit ({method}). {each}."
 
 
 def stale_notice(state: PipelineState | None, published_at: str | None) -> str | None:
@@ -249,6 +292,7 @@ def build_report_page(
     account: str | None = None,
     currency: str = "USD",
     show_all: bool = False,
+    projected: bool = False,
 ) -> ReportPage:
     basis = basis if basis in BASES else "net"
     period = period if period in PERIODS else "month"
@@ -264,6 +308,7 @@ def build_report_page(
         document.get("published_at"),
         currency=currency,
         show_all=show_all,
+        projected=projected,
     )
     page.left_out = list(document.get("left_out") or [])
     page.stale = stale_notice(state, page.published_at)
@@ -281,9 +326,22 @@ def build_report_page(
             page.account = account  # the only account: its numbers are the overall ones
         else:
             page.notice = f"No account named {account!r} in the data; showing all accounts."
+    # Projections are of net LTV: the net cohort table has a projected twin (whose fits say
+    # whether the switch can show anything), the gross one has none.
+    projected_key = variant_key("cohort-ltv", "net", period, projected=True)
+    projection = (reports.get(projected_key) or {}).get("projection")
+    page.fitted = bool(projection and projection.get("fits"))
+    show_projected = projected and basis == "net" and projected_key in reports
+    if projected:
+        page.projection_line = (
+            projection_line(projection)
+            if basis == "net"
+            else "Projections are of net revenue: choose Net to see them."
+        )
+        page.projection_left_out = (projection or {}).get("left_out") if basis == "net" else None
     cohorts = _section(
         reports,
-        variant_key("cohort-ltv", basis, period),
+        projected_key if show_projected else variant_key("cohort-ltv", basis, period),
         "cohort-ltv",
         f"Cohort LTV per customer ({basis}, by {period} of first purchase)",
         censorable=True,

@@ -23,6 +23,7 @@ from ltv_pipeline.metrics.definitions import (
     MetricOptions,
 )
 from ltv_pipeline.reports.build import REPORTS, ReportError, UnknownAccount, build_report
+from ltv_pipeline.reports.projected import projection_error
 from ltv_pipeline.warehouse.connection import open_warehouse
 
 FORMATS = ("table", "csv", "json")
@@ -92,6 +93,12 @@ def add_report_parser(commands: argparse._SubParsersAction) -> None:
         help="the day the data is taken to end (default: latest day in the data)",
     )
     cmd.add_argument(
+        "--projected",
+        action="store_true",
+        help="cohort-ltv, net only: add projected_net_ltv_* columns for the right-censored "
+        "cells, from the latest BG/NBD + Gamma-Gamma fit (observed cells are unchanged)",
+    )
+    cmd.add_argument(
         "--format",
         choices=FORMATS,
         default="table",
@@ -137,10 +144,18 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
     options = MetricOptions(
         period=args.period, cohort_start=args.cohort_start.replace("-", "_"), as_of=args.as_of
     )
+    if args.projected and (why := projection_error(args.report, args.basis)):
+        print(f"ltv report: {why}", file=sys.stderr)
+        return 2
     conn = open_warehouse(settings, read_only=True)
     try:
         columns, rows, labels = build_report(
-            conn, args.report, account=args.account, basis=args.basis, options=options
+            conn,
+            args.report,
+            account=args.account,
+            basis=args.basis,
+            options=options,
+            projected=args.projected,
         )
     except UnknownAccount as exc:
         print(f"ltv report: {exc}", file=sys.stderr)

@@ -28,6 +28,13 @@ from ltv_pipeline.metrics.payment_plans import plan_summary_sql
 from ltv_pipeline.metrics.refund_rates import PRODUCT_DIMENSION, cohort_dimension, rates_sql
 from ltv_pipeline.metrics.subscription_metrics import derived_rates_sql
 from ltv_pipeline.metrics.time_between_purchases import median_days_sql
+from ltv_pipeline.reports.projected import (
+    model_fits,
+    projected_cells,
+    projection_error,
+    projection_labels,
+    with_projections,
+)
 
 REPORTS = (
     "overview",
@@ -268,8 +275,12 @@ def build_report(
     account: str | None = None,
     basis: str = DEFAULT_BASIS,
     options: MetricOptions | None = None,
+    projected: bool = False,
 ) -> tuple[list[str], list[list], list[str]]:
-    """(columns, rows as display text, labels saying which definitions were used)."""
+    """(columns, rows as display text, labels saying which definitions were used).
+    `projected` (cohort-ltv, net basis only) adds the projected columns (reports/projected.py)."""
+    if projected and (why := projection_error(report, basis)):
+        raise ReportError(why)
     present = {r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     missing = [t for t in MODEL_TABLES if t not in present]
     if missing:
@@ -336,6 +347,14 @@ def build_report(
                 f"their first purchase (eligible_*), and is empty when fewer than "
                 f"{POOLED_MIN_ELIGIBLE} are",
             ]
+            if projected:
+                cells = (
+                    {}
+                    if on_request
+                    else projected_cells(conn, options.cohort_start, options.period, account)
+                )
+                columns, rows = with_projections(columns, rows, cells)
+                labels += projection_labels(model_fits(conn, account), on_request)
         elif report == "payment-plans":
             columns, rows = _payment_plans(conn, account)
         elif report == "subscriptions":

@@ -12,6 +12,7 @@ from ltv_core.published_reports import VARIANTS, write_published
 from ltv_pipeline.contracts.left_out import left_out_partitions
 from ltv_pipeline.metrics.definitions import MetricOptions
 from ltv_pipeline.reports.build import ACCOUNTS_SQL, ReportError, build_report
+from ltv_pipeline.reports.projected import projection_summary
 
 
 def _plain(value: Any) -> Any:
@@ -34,6 +35,7 @@ def _variant_reports(conn: duckdb.DuckDBPyConnection, account: str | None) -> di
                 account=account,
                 basis=variant.basis or "net",
                 options=options,
+                projected=variant.projected,
             )
         except duckdb.Error as exc:
             # One broken report must not hide the others: the page shows this error in its place.
@@ -47,6 +49,8 @@ def _variant_reports(conn: duckdb.DuckDBPyConnection, account: str | None) -> di
             "rows": [[_plain(v) for v in row] for row in rows],
             "labels": list(labels),
         }
+        if variant.projected:
+            reports[variant.key]["projection"] = projection_summary(conn, account)
     return reports
 
 

@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ltv_core.formats.profiles import load_catalog
@@ -28,6 +29,8 @@ from ltv_core.settings import Settings
 from ltv_pipeline.cli.report import print_report
 from ltv_pipeline.demo.business import build_business
 from ltv_pipeline.demo.exports import demo_exports
+from ltv_pipeline.reports.publish import publish_reports
+from tests.marts.projections import add_fit, add_projections
 from tests.support import free_port, stop_process_group
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -189,7 +192,13 @@ def test_the_demo_report_reads_well_at_1280_px(browser, demo_pages, tmp_path):
         assert focus[1] != "none" and focus[2] >= 2, focus
         reached.add(focus[0])
     # (A radio group takes one Tab stop; the arrow keys move within it.)
-    for control in ("basis-net", "period-month", "apply-switches", "cohort-ltv-show-all"):
+    for control in (
+        "basis-net",
+        "period-month",
+        "projected",
+        "apply-switches",
+        "cohort-ltv-show-all",
+    ):
         assert control in reached, (control, reached)
     assert {f"{s}-csv" for s in ("cohort-ltv", "refunds", "purchase-intervals")} <= reached
     assert problems == []
@@ -205,5 +214,51 @@ def test_the_demo_report_fits_a_phone(browser, demo_pages, tmp_path):
     widths = page.eval_on_selector("#refunds", "t => [t.scrollWidth, t.parentElement.clientWidth]")
     assert widths[0] > widths[1]
     screenshot(page, "report-390.png", tmp_path)
+    assert problems == []
+    page.close()
+
+
+def test_show_projected_is_a_keyboard_switch_and_draws_projections_apart(
+    browser, demo_pages, tmp_path
+):
+    """Last in the module: it publishes a fit (plain SQL tables) into the demo's snapshot."""
+    base_url, settings = demo_pages
+    page, problems = open_report(browser, base_url, 1280, 900)
+    assert page.text_content("#projected-hint") == "predictions are not fitted yet"
+    page.focus("#projected")
+    page.keyboard.press("Space")
+    page.focus("#apply-switches")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "projected=1" in page.url
+    assert page.is_checked("#projected")
+    assert "Predictions are not fitted yet" in page.text_content("#projection-note")
+
+    with duckdb.connect(str(settings.warehouse_path)) as conn:
+        as_of = conn.execute("SELECT max(as_of_day) FROM cohort_ltv").fetchall()[0][0]
+        for (account,) in conn.execute("SELECT DISTINCT account FROM customers").fetchall():
+            add_fit(conn, account, calibration_end=str(as_of))
+            add_projections(conn, account, "net_revenue / nullif(eligible, 0) * 1.2 + 1")
+        publish_reports(conn, settings.published_dir)
+    page.reload()
+    note = page.text_content("#projection-note")
+    assert "Projected from the fit of" in note and "(BG/NBD + Gamma-Gamma); reliable." in note
+    cells = page.eval_on_selector_all(
+        "#cohort-ltv td.projected",
+        """tds => tds.map(td => [td.dataset.value, td.dataset.projected,
+            getComputedStyle(td.querySelector('em')).fontStyle,
+            td.querySelector('.projected-mark').textContent])""",
+    )
+    assert cells, "no projected cell"
+    assert all(
+        v == "" and p and style == "italic" and mark == "projected" for v, p, style, mark in cells
+    )
+    dashes = page.eval_on_selector_all(
+        "section[aria-labelledby='cohort-ltv-heading'] svg line.projected",
+        "ls => ls.map(l => l.getAttribute('stroke-dasharray'))",
+    )
+    assert dashes and set(dashes) == {"4 4"}
+    assert horizontal_overflow(page) <= 0
+    screenshot(page, "report-projected-1280.png", tmp_path)
     assert problems == []
     page.close()
