@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, expit, gammaln, hyp2f1
 
+from ltv_pipeline.metrics.predictive.distinct_rows import distinct_rows
 from ltv_pipeline.metrics.predictive.fit_outcome import FitOutcome, maximize
 
 PARAMETERS = ("r", "alpha", "a", "b")
@@ -50,8 +51,7 @@ def fit(x, t_x, T) -> FitOutcome:
     repeat_customers = int(np.sum(rows[:, 0] > 0)) if customers else 0
     if customers == 0:
         return FitOutcome(None, None, 0, 0, False, "no customers")
-    distinct, counts = np.unique(rows, axis=0, return_counts=True)
-    ux, ut, uT = distinct.T
+    (ux, ut, uT), counts = distinct_rows(*rows.T)
 
     def objective(params: np.ndarray) -> float:
         return log_likelihood(params, ux, ut, uT, counts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln
 
+from ltv_pipeline.metrics.predictive.distinct_rows import distinct_rows
 from ltv_pipeline.metrics.predictive.fit_outcome import FitOutcome, maximize, unreliable
 
 PARAMETERS = ("p", "q", "gamma")
@@ -50,8 +51,7 @@ def fit(x, m_x) -> FitOutcome:
     customers = int(np.sum(used))
     if customers == 0:
         return unreliable(0, 0, "no repeat customers with a positive mean purchase value")
-    distinct, counts = np.unique(np.column_stack([x, m_x]), axis=0, return_counts=True)
-    ux, um = distinct.T
+    (ux, um), counts = distinct_rows(x, m_x)
 
     def objective(params: np.ndarray) -> float:
         return log_likelihood(params, ux, um, counts)
