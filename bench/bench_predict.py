@@ -11,6 +11,9 @@ nu ~ Gamma(q, gamma) per customer. The purchases are stored as an Orders export'
 records (one line per order, as the marts benchmark stores its records) and the unified model
 is built from them, so the summaries come from the real `transactions` table. The simulation is
 numpy, a round per purchase number over the customers still buying (no loop per customer).
+The models are continuous in time and the summaries count purchase days, so two purchases on
+one day are one occasion: at a million customers alpha comes back about 5% high from that
+alone (fitted on the continuous times, every BG/NBD parameter comes back within about 1%).
 
 Each measurement runs in a fresh child process that times only its own work and reports its
 peak memory (RSS high-water mark):
