@@ -11,8 +11,9 @@ a float for a loyal customer long before their likelihood does.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betaln, expit, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
+from ltv_pipeline.metrics.predictive.distinct_rows import distinct_rows
 from ltv_pipeline.metrics.predictive.fit_outcome import FitOutcome, maximize
 
 PARAMETERS = ("r", "alpha", "a", "b")
@@ -41,6 +42,43 @@ def log_likelihood(params, x, t_x, T, weights=None) -> float:
     return float(np.sum(terms if weights is None else terms * weights))
 
 
+def log_likelihood_gradient(params, x, t_x, T, weights) -> np.ndarray:
+    """d log L / d (r, alpha, a, b), summed with the weights: the optimizer's steps then cost
+    one evaluation instead of five (a numerical gradient), which is most of a million
+    customers' fit. With w the share of the still-alive term in each customer's likelihood
+    (1 when x = 0) and v = 1 - w, differentiating equation (6) term by term gives
+      d/dr     = psi(r+x) - psi(r) + log(alpha) - w log(alpha+T) - v log(alpha+t_x)
+      d/dalpha = r/alpha - (r+x) (w/(alpha+T) + v/(alpha+t_x))
+      d/da     = psi(a+b) - psi(a+b+x) + v/a
+      d/db     = psi(a+b) - psi(a+b+x) - psi(b) + w psi(b+x) + v psi(b+x-1)."""
+    r, alpha, a, b = params
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+    still_alive = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
+    repeat = x > 0
+    dropped = np.full_like(x, -np.inf)
+    dropped[repeat] = (
+        betaln(a + 1, b + x[repeat] - 1)
+        - betaln(a, b)
+        - (r + x[repeat]) * np.log(alpha + t_x[repeat])
+    )
+    v = np.exp(dropped - np.logaddexp(still_alive, dropped))
+    w = 1 - v
+    digamma_b_x_1 = np.zeros_like(x)
+    digamma_b_x_1[repeat] = digamma(b + x[repeat] - 1)
+    shared = digamma(a + b) - digamma(a + b + x)
+    terms = (
+        digamma(r + x)
+        - digamma(r)
+        + np.log(alpha)
+        - w * np.log(alpha + T)
+        - v * np.log(alpha + t_x),
+        r / alpha - (r + x) * (w / (alpha + T) + v / (alpha + t_x)),
+        shared + v / a,
+        shared - digamma(b) + w * digamma(b + x) + v * digamma_b_x_1,
+    )
+    return np.array([np.sum(term * weights) for term in terms])
+
+
 def fit(x, t_x, T) -> FitOutcome:
     """Maximum likelihood over the distinct (x, t_x, T) rows, weighted by how many customers
     share each: a million customers are a few hundred thousand rows, and the sum is the same."""
@@ -50,8 +88,7 @@ def fit(x, t_x, T) -> FitOutcome:
     repeat_customers = int(np.sum(rows[:, 0] > 0)) if customers else 0
     if customers == 0:
         return FitOutcome(None, None, 0, 0, False, "no customers")
-    distinct, counts = np.unique(rows, axis=0, return_counts=True)
-    ux, ut, uT = distinct.T
+    (ux, ut, uT), counts = distinct_rows(*rows.T)
 
     def objective(params: np.ndarray) -> float:
         return log_likelihood(params, ux, ut, uT, counts)
@@ -59,7 +96,11 @@ def fit(x, t_x, T) -> FitOutcome:
     # Start where the purchase rate matches the data's: alpha in the data's time unit.
     rate = max(float(np.sum(rows[:, 0]) / max(np.sum(rows[:, 2]), 1e-9)), 1e-6)
     start = np.log([1.0, 1.0 / rate, 1.0, 1.0])
-    return maximize(objective, PARAMETERS, start, customers, repeat_customers)
+
+    def gradient(params: np.ndarray) -> np.ndarray:
+        return log_likelihood_gradient(params, ux, ut, uT, counts)
+
+    return maximize(objective, PARAMETERS, start, customers, repeat_customers, gradient)
 
 
 def check_summaries(rows: np.ndarray) -> None:

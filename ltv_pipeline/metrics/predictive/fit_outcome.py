@@ -49,10 +49,12 @@ def maximize(
     start: np.ndarray,
     customers: int,
     repeat_customers: int,
+    gradient: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> FitOutcome:
     """Maximise over the logarithms of positive parameters (so the optimizer never steps
     outside the domain), then check the answer: converged, finite, and not at the edge of
-    what floating point can represent."""
+    what floating point can represent. `gradient`, the log-likelihood's derivatives in the
+    parameters, spares the optimizer its numerical ones."""
     if repeat_customers < MIN_REPEAT_CUSTOMERS:
         return unreliable(
             customers,
@@ -66,7 +68,13 @@ def maximize(
             value = log_likelihood(np.exp(log_params))
         return -value if np.isfinite(value) else np.inf
 
-    result = _minimize(negative, start)
+    def negative_gradient(log_params: np.ndarray) -> np.ndarray:
+        params = np.exp(log_params)
+        with np.errstate(all="ignore"):
+            value = -gradient(params) * params  # d/d log(theta) = theta d/d theta
+        return value if np.all(np.isfinite(value)) else np.zeros_like(value)
+
+    result = _minimize(negative, start, None if gradient is None else negative_gradient)
     params = np.exp(result.x)
     if not np.isfinite(result.fun) or not np.all(np.isfinite(params)):
         return unreliable(
@@ -92,15 +100,15 @@ def maximize(
     )
 
 
-def _minimize(negative: Callable[[np.ndarray], float], start: np.ndarray):
+def _minimize(negative: Callable[[np.ndarray], float], start: np.ndarray, jac=None):
     """BFGS from the start; if it stops away from an optimum (a poor start far out in the
     tails), Nelder-Mead, which needs no gradient there, then BFGS again from where it got."""
     with np.errstate(all="ignore"):
-        result = minimize(negative, start, method="BFGS")
+        result = minimize(negative, start, method="BFGS", jac=jac)
         if _converged(negative, result):
             return result
         simplex = minimize(negative, start, method="Nelder-Mead", options={"maxiter": 5000})
-        polished = minimize(negative, simplex.x, method="BFGS")
+        polished = minimize(negative, simplex.x, method="BFGS", jac=jac)
     return polished if np.isfinite(polished.fun) and polished.fun <= simplex.fun else simplex
 
 

@@ -8,8 +8,9 @@ m_x), and assumes spend is independent of purchase frequency.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.special import digamma, gammaln
 
+from ltv_pipeline.metrics.predictive.distinct_rows import distinct_rows
 from ltv_pipeline.metrics.predictive.fit_outcome import FitOutcome, maximize, unreliable
 
 PARAMETERS = ("p", "q", "gamma")
@@ -37,6 +38,25 @@ def log_likelihood(params, x, m_x, weights=None) -> float:
     return float(np.sum(terms if weights is None else terms * weights))
 
 
+def log_likelihood_gradient(params, x, m_x, weights) -> np.ndarray:
+    """d log f / d (p, q, gamma), summed with the weights (the optimizer's steps then need no
+    numerical gradient):
+      d/dp     = x (psi(px+q) - psi(px) + log(m_x) + log(x) - log(gamma + m_x x))
+      d/dq     = psi(px+q) - psi(q) + log(gamma) - log(gamma + m_x x)
+      d/dgamma = q/gamma - (px+q)/(gamma + m_x x)."""
+    p, q, gamma = params
+    x, m_x = np.asarray(x, dtype=float), np.asarray(m_x, dtype=float)
+    px = p * x
+    log_total = np.log(gamma + m_x * x)
+    shared = digamma(px + q)
+    terms = (
+        x * (shared - digamma(px) + np.log(m_x) + np.log(x) - log_total),
+        shared - digamma(q) + np.log(gamma) - log_total,
+        q / gamma - (px + q) / (gamma + m_x * x),
+    )
+    return np.array([np.sum(term * weights) for term in terms])
+
+
 def fit(x, m_x) -> FitOutcome:
     """Over the customers with x > 0 and m_x > 0 (the others carry no spend information: a
     mean of zero or less is a refunded purchase, not a draw from a Gamma). A fit with q <= 1
@@ -50,14 +70,17 @@ def fit(x, m_x) -> FitOutcome:
     customers = int(np.sum(used))
     if customers == 0:
         return unreliable(0, 0, "no repeat customers with a positive mean purchase value")
-    distinct, counts = np.unique(np.column_stack([x, m_x]), axis=0, return_counts=True)
-    ux, um = distinct.T
+    (ux, um), counts = distinct_rows(x, m_x)
 
     def objective(params: np.ndarray) -> float:
         return log_likelihood(params, ux, um, counts)
 
     start = np.log([1.0, 2.0, float(np.mean(m_x))])
-    outcome = maximize(objective, PARAMETERS, start, customers, customers)
+
+    def gradient(params: np.ndarray) -> np.ndarray:
+        return log_likelihood_gradient(params, ux, um, counts)
+
+    outcome = maximize(objective, PARAMETERS, start, customers, customers, gradient)
     if outcome.reliable and outcome.parameters["q"] <= 1:
         return unreliable(
             customers,

@@ -30,7 +30,12 @@ def _scope(account: str | None) -> str:
 
 def occasions_sql(account: str | None, until: dt.date) -> str:
     """(account, customer_key, day, value) per purchase occasion up to `until`. An order's
-    lines share one day (its earliest, should sources disagree), and its refunds go to it."""
+    lines share one day (its earliest, should sources disagree), and its refunds go to it.
+
+    The value stays an exact DECIMAL: a sum of floats depends on the order DuckDB's parallel
+    aggregation meets the rows in, which changes with how the sales arrived (re-imports,
+    webhooks, splits), and the optimizer turns a last-bit change in m_x into a different
+    fifth digit of the Gamma-Gamma parameters."""
     end = day_literal(until)
     return f"""
     WITH orders AS (
@@ -46,14 +51,16 @@ def occasions_sql(account: str | None, until: dt.date) -> str:
         GROUP BY account, order_id
     )
     SELECT o.account, o.customer_key, o.day,
-        CAST(sum(o.charged + coalesce(r.refunded, 0)) AS DOUBLE) AS value
+        sum(o.charged + coalesce(r.refunded, 0)) AS value
     FROM orders o LEFT JOIN refunded r ON o.account = r.account AND o.order_id = r.order_id
     GROUP BY o.account, o.customer_key, o.day"""
 
 
 def summaries_sql(account: str | None, calibration_end: dt.date, time_unit: str) -> str:
     """One row per customer whose first occasion is on or before the calibration end:
-    (account, customer_key, first_day, x, t_x, T, m_x); m_x is 0 without repeat occasions."""
+    (account, customer_key, first_day, x, t_x, T, m_x); m_x is 0 without repeat occasions,
+    and one division of the exact sum otherwise (so it is the same float however the sales
+    arrived)."""
     unit = TIME_UNITS[time_unit]
     end = day_literal(calibration_end)
     return f"""
@@ -66,7 +73,8 @@ def summaries_sql(account: str | None, calibration_end: dt.date, time_unit: str)
         count(*) - 1 AS x,
         date_diff('day', first_day, max(day)) / {unit} AS t_x,
         date_diff('day', first_day, {end}) / {unit} AS "T",
-        coalesce(avg(value) FILTER (WHERE day > first_day), 0) AS m_x
+        coalesce(CAST(sum(value) FILTER (WHERE day > first_day) AS DOUBLE) / (count(*) - 1), 0)
+            AS m_x
     FROM firsts
     GROUP BY account, customer_key, first_day
     ORDER BY account, customer_key"""
