@@ -53,6 +53,7 @@ from ltv_core.webhook_segments import TABLE as SEGMENT_TABLE
 from ltv_core.webhook_segments import Layout
 from ltv_pipeline.demo.business import Customer, Product
 from ltv_pipeline.demo.webhooks import _body
+from ltv_pipeline.metrics.predictive.tables import PREDICTION_TABLES
 
 BIN = Path(sys.executable).parent
 # Tables and views left out of the A/B comparison: they differ by nature between a home that was
@@ -69,6 +70,11 @@ NOT_COMPARED = {
     "customer_changes": "bookkeeping: a log of builds, by sequence number (A logged more builds)",
     "customer_changes_applied": "bookkeeping: sequence numbers each consumer applied",
     "left_out_partitions": "bookkeeping: when a partition was left out (timestamps of runs)",
+    **{
+        table: "predictions: refitted at most daily (a refresh within the day keeps the earlier "
+        "fit), each row stamped with its fit time"
+        for table in PREDICTION_TABLES
+    },
     "model_identities": "bookkeeping: the ids of raw rows the model has seen, appended by each "
     "incremental build (a full rebuild writes each once)",
 }

@@ -32,6 +32,7 @@ from ltv_pipeline.lib.full_rebuild import FULL_REBUILD_TAGS
 from ltv_pipeline.lib.run_owners import owner_tags
 from ltv_pipeline.lib.webhook_import import DIGEST_METADATA, day_digests, import_landed
 from ltv_pipeline.metrics.customer_key import built_customer_key_rules
+from ltv_pipeline.metrics.predictive.tables import FITS_TABLE
 from ltv_pipeline.warehouse.connection import WarehouseBusy, open_warehouse
 
 
@@ -238,7 +239,7 @@ def predictions_note(instance: DagsterInstance, work: list[tuple[AssetKey, str |
     keys = [k for k in assets if graph.get(k).group_name == PREDICTIONS_GROUP]
     if not keys or any(key in keys for key, _ in work):
         return ""
-    fits = next(k for k in keys if k.to_user_string() == "ltv_model_fits")
+    fits = next(k for k in keys if k.to_user_string() == FITS_TABLE)
     built = latest_materialization_time(instance, fits)
     if built is None:
         return ""

@@ -20,10 +20,9 @@ import duckdb
 
 from ltv_pipeline.metrics.definitions import HORIZONS
 from ltv_pipeline.metrics.ltv_table import per_customer
-from ltv_pipeline.metrics.predictive.prediction import LEFT_OUT
+from ltv_pipeline.metrics.predictive.summaries import LEFT_OUT
+from ltv_pipeline.metrics.predictive.tables import FITS_TABLE, PROJECTED_TABLE
 
-FITS_TABLE = "ltv_model_fits"
-PROJECTED_TABLE = "cohort_ltv_projected"
 METHOD = "BG/NBD + Gamma-Gamma"
 # Only a horizon with a day past the first one can be right-censored: day 0 and all time never are.
 PROJECTED_HORIZONS = tuple(label for label, days in HORIZONS if days is not None and days > 0)

@@ -19,8 +19,8 @@ import numpy as np
 from ltv_pipeline.metrics.predictive import bgnbd, gamma_gamma
 from ltv_pipeline.metrics.predictive.summaries import summaries_sql
 from ltv_pipeline.metrics.predictive.table_write import write_table
+from ltv_pipeline.metrics.predictive.tables import FITS_TABLE
 
-FITS_TABLE = "ltv_model_fits"
 TIME_UNIT = "day"
 PARAMETERS = (*bgnbd.PARAMETERS, "log_likelihood", *gamma_gamma.PARAMETERS)
 COLUMNS = (

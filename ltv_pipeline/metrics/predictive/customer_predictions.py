@@ -18,8 +18,8 @@ from ltv_pipeline.metrics.predictive.account_fits import (
 )
 from ltv_pipeline.metrics.predictive.expected_value import expected_value
 from ltv_pipeline.metrics.predictive.table_write import write_table
+from ltv_pipeline.metrics.predictive.tables import PREDICTIONS_TABLE
 
-PREDICTIONS_TABLE = "predicted_customer_ltv"
 HORIZON_DAYS = (90, 180, 365)
 MONEY = "DECIMAL(18, 2)"
 COLUMNS = ", ".join(

@@ -16,14 +16,10 @@ import numpy as np
 from ltv_pipeline.metrics.as_of import data_as_of_day
 from ltv_pipeline.metrics.predictive import bgnbd, gamma_gamma
 from ltv_pipeline.metrics.predictive.summaries import (
+    LEFT_OUT,
     TIME_UNITS,
     holdout_occasions_sql,
     summaries_sql,
-)
-
-LEFT_OUT = (
-    "subscription rebills and plan installments are scheduled, not chosen: they are left out "
-    "of the purchase process (projecting them is later work)"
 )
 
 

@@ -21,8 +21,8 @@ from ltv_pipeline.metrics.predictive.account_fits import FITS_TABLE, AccountFit
 from ltv_pipeline.metrics.predictive.expected_value import expected_value
 from ltv_pipeline.metrics.predictive.summaries import summaries_sql
 from ltv_pipeline.metrics.predictive.table_write import arrow_table
+from ltv_pipeline.metrics.predictive.tables import PROJECTED_TABLE
 
-PROJECTED_TABLE = "cohort_ltv_projected"
 MONEY = "DECIMAL(18, 2)"
 COLUMNS = (
     f"account VARCHAR, cohort_start VARCHAR, period VARCHAR, cohort VARCHAR, horizon VARCHAR, "

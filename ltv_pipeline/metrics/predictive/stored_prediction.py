@@ -14,8 +14,7 @@ import duckdb
 
 from ltv_pipeline.metrics.predictive import bgnbd, gamma_gamma
 from ltv_pipeline.metrics.predictive.account_fits import AccountFit
-from ltv_pipeline.metrics.predictive.prediction import LEFT_OUT
-from ltv_pipeline.metrics.predictive.summaries import TIME_UNITS, summaries_sql
+from ltv_pipeline.metrics.predictive.summaries import LEFT_OUT, TIME_UNITS, summaries_sql
 
 
 def _counts(conn: duckdb.DuckDBPyConnection, fit: AccountFit) -> tuple[int, int]:

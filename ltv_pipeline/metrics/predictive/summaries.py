@@ -21,6 +21,12 @@ import datetime as dt
 
 from ltv_pipeline.metrics.as_of import day_literal
 
+# What the purchase process leaves out, said wherever a prediction is shown.
+LEFT_OUT = (
+    "subscription rebills and plan installments are scheduled, not chosen: they are left out "
+    "of the purchase process (projecting them is later work)"
+)
+
 TIME_UNITS = {"day": 1, "week": 7}
 
 
