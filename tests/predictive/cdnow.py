@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.marts.cases import order_row
+
 CDNOW_SAMPLE = Path(__file__).parent / "data" / "CDNOW_sample.txt"
 # The papers' calibration period: 39 weeks, 1997-01-01 to 1997-09-30.
 CALIBRATION_END = dt.date(1997, 9, 30)
@@ -50,3 +52,18 @@ def cdnow_summaries(unit_days: float = 7.0) -> dict[str, np.ndarray]:
         T.append((CALIBRATION_END - days[0]).days / unit_days)
         m_x.append(sum(repeat) / len(repeat) if repeat else 0.0)
     return {k: np.array(v) for k, v in {"x": x, "t_x": t_x, "T": T, "m_x": m_x}.items()}
+
+
+def cdnow_order_rows() -> list[dict]:
+    """The sample as Orders export rows: one line per purchase (one product per CD count, so
+    that an order's lines stay one line), customers as example.com-like emails."""
+    return [
+        order_row(
+            1000 + i,
+            p.day.strftime("%m/%d/%Y"),
+            p.cds,
+            p.dollars,
+            f"Customer{p.customer}@CDNOW.example",
+        )
+        for i, p in enumerate(cdnow_purchases())
+    ]

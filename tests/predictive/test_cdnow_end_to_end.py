@@ -11,21 +11,16 @@ from ltv_pipeline.cli.main import main
 from ltv_pipeline.metrics.predictive import bgnbd
 from tests.marts.cases import order_row, warehouse, write_orders
 from tests.model.loading import load_csv, rebuild
-from tests.predictive.cdnow import CALIBRATION_END, cdnow_purchases, cdnow_summaries
+from tests.predictive.cdnow import (
+    CALIBRATION_END,
+    cdnow_order_rows,
+    cdnow_purchases,
+    cdnow_summaries,
+)
 
 
 def load_cdnow(settings, tmp_path, extra_rows=()) -> None:
-    rows = [
-        order_row(
-            1000 + i,
-            p.day.strftime("%m/%d/%Y"),
-            # one product per CD count, so that an order's lines stay one line
-            p.cds,
-            p.dollars,
-            f"Customer{p.customer}@CDNOW.example",
-        )
-        for i, p in enumerate(cdnow_purchases())
-    ]
+    rows = cdnow_order_rows()
     with warehouse(settings) as conn:
         load_csv(conn, settings, write_orders(tmp_path / "cdnow.csv", [*rows, *extra_rows]))
         rebuild(conn)

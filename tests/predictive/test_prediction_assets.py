@@ -19,7 +19,7 @@ from ltv_pipeline.metrics.predictive import bgnbd, gamma_gamma
 from ltv_pipeline.metrics.predictive.prediction import predict
 from tests.marts.cases import order_row, warehouse, write_orders
 from tests.model.loading import load_csv, rebuild
-from tests.predictive.cdnow import cdnow_purchases
+from tests.predictive.cdnow import cdnow_order_rows
 
 PREDICTION_KEYS = {
     AssetKey(k) for k in ("ltv_model_fits", "predicted_customer_ltv", "cohort_ltv_projected")
@@ -39,16 +39,7 @@ TINY = [
 
 
 def load(settings, tmp_path) -> None:
-    rows = [
-        order_row(
-            1000 + i,
-            p.day.strftime("%m/%d/%Y"),
-            p.cds,
-            p.dollars,
-            f"Customer{p.customer}@CDNOW.example",
-        )
-        for i, p in enumerate(cdnow_purchases())
-    ]
+    rows = cdnow_order_rows()
     with warehouse(settings) as conn:
         load_csv(conn, settings, write_orders(tmp_path / "cdnow.csv", [*rows, *YOUNG]))
         load_csv(conn, settings, write_orders(tmp_path / "tiny.csv", TINY), account="tiny")

@@ -19,13 +19,10 @@ from ltv_pipeline.metrics.predictive.fit_outcome import FitOutcome, maximize
 PARAMETERS = ("r", "alpha", "a", "b")
 
 
-def log_likelihood_terms(params, x, t_x, T) -> np.ndarray:
-    """Each customer's log-likelihood, the paper's equation (6):
-    L = B(a, b+x)/B(a, b) * G(r+x) alpha^r / (G(r) (alpha+T)^(r+x))
-        + [x > 0] B(a+1, b+x-1)/B(a, b) * G(r+x) alpha^r / (G(r) (alpha+t_x)^(r+x))."""
+def _alive_and_dropped_terms(params, x, t_x, T) -> tuple[np.ndarray, np.ndarray]:
+    """The log of each customer's two likelihood paths, less the factor they share: still alive
+    at T, or dropped out just after the last purchase (impossible, -inf, without a repeat)."""
     r, alpha, a, b = params
-    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
-    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
     still_alive = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
     repeat = x > 0
     dropped = np.full_like(x, -np.inf)
@@ -34,6 +31,17 @@ def log_likelihood_terms(params, x, t_x, T) -> np.ndarray:
         - betaln(a, b)
         - (r + x[repeat]) * np.log(alpha + t_x[repeat])
     )
+    return still_alive, dropped
+
+
+def log_likelihood_terms(params, x, t_x, T) -> np.ndarray:
+    """Each customer's log-likelihood, the paper's equation (6):
+    L = B(a, b+x)/B(a, b) * G(r+x) alpha^r / (G(r) (alpha+T)^(r+x))
+        + [x > 0] B(a+1, b+x-1)/B(a, b) * G(r+x) alpha^r / (G(r) (alpha+t_x)^(r+x))."""
+    r, alpha = params[0], params[1]
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    still_alive, dropped = _alive_and_dropped_terms(params, x, t_x, T)
     return common + np.logaddexp(still_alive, dropped)
 
 
@@ -53,16 +61,10 @@ def log_likelihood_gradient(params, x, t_x, T, weights) -> np.ndarray:
       d/db     = psi(a+b) - psi(a+b+x) - psi(b) + w psi(b+x) + v psi(b+x-1)."""
     r, alpha, a, b = params
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
-    still_alive = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
-    repeat = x > 0
-    dropped = np.full_like(x, -np.inf)
-    dropped[repeat] = (
-        betaln(a + 1, b + x[repeat] - 1)
-        - betaln(a, b)
-        - (r + x[repeat]) * np.log(alpha + t_x[repeat])
-    )
+    still_alive, dropped = _alive_and_dropped_terms(params, x, t_x, T)
     v = np.exp(dropped - np.logaddexp(still_alive, dropped))
     w = 1 - v
+    repeat = x > 0
     digamma_b_x_1 = np.zeros_like(x)
     digamma_b_x_1[repeat] = digamma(b + x[repeat] - 1)
     shared = digamma(a + b) - digamma(a + b + x)
