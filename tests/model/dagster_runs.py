@@ -73,12 +73,10 @@ def deliver_webhooks(
     _run(instance, ["raw_samcart_webhook_events"], day)
 
 
-def build_model_and_marts(instance: DagsterInstance):
+def build_model_and_marts(instance: DagsterInstance, groups=MODEL_AND_MARTS_GROUPS):
     defs = build_definitions()
     graph = defs.resolve_asset_graph()
     keys = [
-        k.to_user_string()
-        for k in graph.get_all_asset_keys()
-        if graph.get(k).group_name in MODEL_AND_MARTS_GROUPS
+        k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name in groups
     ]
     return _run(instance, keys)

@@ -17,6 +17,7 @@ from dagster import (
 )
 
 from ltv_core.webhook_segments import Layout
+from ltv_pipeline.defs.predictions.automation import PREDICTIONS_GROUP
 from ltv_pipeline.defs.webhooks.sensor import SOURCE_TAG
 from tests.model.dagster_runs import build_model_and_marts, import_csv
 from tests.support import ORDERS_SAMPLE, dagster_daemon
@@ -57,6 +58,9 @@ def test_one_webhook_day_is_two_runs_each_in_one_process(ltv_home):
     with DagsterInstance.get() as instance:
         import_csv(ltv_home, instance, ORDERS_SAMPLE)
         build_model_and_marts(instance)
+        # The daily predictions too: a home that never fitted them does so once, on its first
+        # tick, and that run is no delivery's.
+        build_model_and_marts(instance, groups=(PREDICTIONS_GROUP,))
         built = {run.run_id for run in instance.get_runs()}
         published = _published_id(instance)
         _land_one_delivery(ltv_home.home)
