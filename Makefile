@@ -34,6 +34,7 @@ bench: setup
 	$(BIN)/python bench/bench_ltv_marts.py
 	$(BIN)/python bench/bench_run_overhead.py
 	$(BIN)/python bench/bench_refresh.py
+	$(BIN)/python bench/bench_predict.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
