@@ -61,9 +61,7 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
         )
     note = predictions_note(instance, work)
     if not work:
-        print("everything is up to date")
-        if note:
-            print(note)
+        print("everything is up to date")  # the daily predictions included: not due yet
         _print_left_out(left_out_of_model(settings))
         return 0
     failures = quarantined = 0
