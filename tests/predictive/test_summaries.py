@@ -80,3 +80,16 @@ def test_before_any_model_it_says_what_to_do(ltv_home, capsys):
         pass
     assert main(["predict"]) == 1
     assert "run `ltv materialize` first" in capsys.readouterr().err
+
+
+def test_a_calibration_end_after_the_data_is_refused(ltv_home, tmp_path, capsys):
+    """Days nobody has seen yet would count as days without a purchase."""
+    build(ltv_home, tmp_path)
+    assert main(["predict", "--calibration-end", "2030-01-01", "--format", "json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "--calibration-end 2030-01-01 is after the latest day in the data (2024-02-05)" in (
+        captured.err
+    )
+    assert main(["predict", "--calibration-end", "2024-02-05", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["calibration_end"] == "2024-02-05"
