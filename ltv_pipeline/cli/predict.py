@@ -30,7 +30,8 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> None:
         type=dt.date.fromisoformat,
         metavar="YYYY-MM-DD",
         help="fit on the data up to this day (at most its latest day), compare with the days "
-        "after it (default: the stored daily fit, ltv_model_fits: every day in the data, no holdout)",
+        "after it (default: the stored daily fit, ltv_model_fits: every day in the data, no "
+        "holdout)",
     )
     cmd.add_argument(
         "--time-unit",
@@ -113,7 +114,7 @@ def _stored(args: argparse.Namespace, conn: duckdb.DuckDBPyConnection) -> tuple[
         )
         return None, 2
     if not fits:
-        print(_NO_FIT, file=sys.stderr)
+        print(_NO_PURCHASES if fits_exist(conn) else _NO_FIT, file=sys.stderr)
         return None, 1
     if len(fits) > 1:
         print(
@@ -129,6 +130,11 @@ _NO_FIT = (
     "ltv predict: no stored fit yet (the ltv_model_fits asset was never materialized): run "
     "`ltv materialize` (it builds the predictions when they are missing), or pass "
     "--calibration-end YYYY-MM-DD to fit now"
+)
+
+_NO_PURCHASES = (
+    "ltv predict: the stored fit covers no account: no customer had a successful order by its "
+    "calibration end"
 )
 
 

@@ -93,3 +93,17 @@ def test_a_calibration_end_after_the_data_is_refused(ltv_home, tmp_path, capsys)
     )
     assert main(["predict", "--calibration-end", "2024-02-05", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["calibration_end"] == "2024-02-05"
+
+
+def test_a_stored_fit_of_no_account_is_not_called_never_materialized(ltv_home, tmp_path, capsys):
+    from ltv_pipeline.metrics.predictive.account_fits import write_fits
+
+    with warehouse(ltv_home) as conn:
+        rows = [order_row(1, "01/01/2024", 7, 10, "a@x.io", status="Declined")]
+        load_csv(conn, ltv_home, write_orders(tmp_path / "declined.csv", rows))
+        rebuild(conn)
+        write_fits(conn, [])  # what the fit asset stores when nobody has bought
+    assert main(["predict"]) == 1
+    err = capsys.readouterr().err
+    assert "never materialized" not in err
+    assert "the stored fit covers no account" in err
