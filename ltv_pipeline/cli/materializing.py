@@ -176,8 +176,19 @@ def plan(
             if key in planned:
                 continue  # one run per definition: the model's four tables are one step
             if graph.get(key).group_name == PREDICTIONS_GROUP and not (full or selection):
-                # A fit covers every customer: at most daily, never per new file.
-                if prediction_due(instance, key):
+                # A fit covers every customer: at most daily, never per new file. What is made
+                # from a fit follows it, though: a run killed after the fit left the rest made
+                # from the fit before, under the new fit's date.
+                fitted_from = {
+                    parent
+                    for parent in graph.get(key).parent_keys
+                    if graph.get(parent).group_name == PREDICTIONS_GROUP
+                }
+                if (
+                    prediction_due(instance, key)
+                    or fitted_from & planned
+                    or built_before_its_inputs(instance, key, fitted_from)
+                ):
                     planned.add(key)
                     work.append((key, None))
                 continue

@@ -14,6 +14,7 @@ from typing import TextIO
 import duckdb
 
 from ltv_core.settings import Settings
+from ltv_pipeline.metrics.as_of import data_as_of_day
 from ltv_pipeline.metrics.predictive.summaries import TIME_UNITS
 from ltv_pipeline.reports.build import MODEL_TABLES, known_accounts
 from ltv_pipeline.warehouse.connection import open_warehouse
@@ -28,8 +29,9 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> None:
         "--calibration-end",
         type=dt.date.fromisoformat,
         metavar="YYYY-MM-DD",
-        help="fit on the data up to this day, compare with the days after it "
-        "(default: the stored daily fit, ltv_model_fits: every day in the data, no holdout)",
+        help="fit on the data up to this day (at most its latest day), compare with the days "
+        "after it (default: the stored daily fit, ltv_model_fits: every day in the data, no "
+        "holdout)",
     )
     cmd.add_argument(
         "--time-unit",
@@ -70,6 +72,16 @@ def run_predict(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         if args.calibration_end is None:
             return _print(args, *_stored(args, conn))
+        latest = data_as_of_day(conn)
+        if latest is not None and args.calibration_end > latest:
+            # T would count the unseen days as days without a purchase: every customer would
+            # look like they had left, and the fit would say so with confidence.
+            print(
+                f"ltv predict: --calibration-end {args.calibration_end} is after the latest day "
+                f"in the data ({latest}); a fit can only use days that were seen",
+                file=sys.stderr,
+            )
+            return 2
         result = predict(conn, args.account, args.calibration_end, args.time_unit)
     finally:
         conn.close()
@@ -102,7 +114,7 @@ def _stored(args: argparse.Namespace, conn: duckdb.DuckDBPyConnection) -> tuple[
         )
         return None, 2
     if not fits:
-        print(_NO_FIT, file=sys.stderr)
+        print(_NO_PURCHASES if fits_exist(conn) else _NO_FIT, file=sys.stderr)
         return None, 1
     if len(fits) > 1:
         print(
@@ -118,6 +130,11 @@ _NO_FIT = (
     "ltv predict: no stored fit yet (the ltv_model_fits asset was never materialized): run "
     "`ltv materialize` (it builds the predictions when they are missing), or pass "
     "--calibration-end YYYY-MM-DD to fit now"
+)
+
+_NO_PURCHASES = (
+    "ltv predict: the stored fit covers no account: no customer had a successful order by its "
+    "calibration end"
 )
 
 

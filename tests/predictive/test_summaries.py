@@ -80,3 +80,30 @@ def test_before_any_model_it_says_what_to_do(ltv_home, capsys):
         pass
     assert main(["predict"]) == 1
     assert "run `ltv materialize` first" in capsys.readouterr().err
+
+
+def test_a_calibration_end_after_the_data_is_refused(ltv_home, tmp_path, capsys):
+    """Days nobody has seen yet would count as days without a purchase."""
+    build(ltv_home, tmp_path)
+    assert main(["predict", "--calibration-end", "2030-01-01", "--format", "json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "--calibration-end 2030-01-01 is after the latest day in the data (2024-02-05)" in (
+        captured.err
+    )
+    assert main(["predict", "--calibration-end", "2024-02-05", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["calibration_end"] == "2024-02-05"
+
+
+def test_a_stored_fit_of_no_account_is_not_called_never_materialized(ltv_home, tmp_path, capsys):
+    from ltv_pipeline.metrics.predictive.account_fits import write_fits
+
+    with warehouse(ltv_home) as conn:
+        rows = [order_row(1, "01/01/2024", 7, 10, "a@x.io", status="Declined")]
+        load_csv(conn, ltv_home, write_orders(tmp_path / "declined.csv", rows))
+        rebuild(conn)
+        write_fits(conn, [])  # what the fit asset stores when nobody has bought
+    assert main(["predict"]) == 1
+    err = capsys.readouterr().err
+    assert "never materialized" not in err
+    assert "the stored fit covers no account" in err

@@ -64,7 +64,6 @@ def build_prediction_assets(timezone: str) -> list[AssetsDefinition]:
         with warehouse.get_connection() as conn:
             latest = data_as_of_day(conn)
             fits = [] if latest is None else fit_accounts(conn, latest, fitted_at)
-            write_fits(conn, fits)
             metadata: dict[str, object] = {
                 "dagster/row_count": len(fits),
                 "fitted_at": MetadataValue.text(f"{fitted_at.isoformat(timespec='seconds')}Z"),
@@ -77,6 +76,9 @@ def build_prediction_assets(timezone: str) -> list[AssetsDefinition]:
                     context.log.info(f"{fit.account}: history too short for a holdout plot")
                     continue
                 metadata.update(tracking_metadata(fit.account, track))
+            # Written last: a run stopped before the materialization is recorded leaves the
+            # table of the fit the predictions were made from.
+            write_fits(conn, fits)
         return MaterializeResult(metadata=metadata)
 
     @asset(

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from ltv_pipeline.metrics.predictive.distinct_rows import distinct_rows
-from ltv_pipeline.metrics.predictive.fit_outcome import FitOutcome, maximize
+from ltv_pipeline.metrics.predictive.fit_outcome import FitOutcome, maximize, unreliable
 
 PARAMETERS = ("r", "alpha", "a", "b")
 
@@ -102,7 +102,30 @@ def fit(x, t_x, T) -> FitOutcome:
     def gradient(params: np.ndarray) -> np.ndarray:
         return log_likelihood_gradient(params, ux, ut, uT, counts)
 
-    return maximize(objective, PARAMETERS, start, customers, repeat_customers, gradient)
+    outcome = maximize(objective, PARAMETERS, start, customers, repeat_customers, gradient)
+    return outcome if not outcome.reliable else _evaluable(outcome, ux, ut, uT)
+
+
+def _evaluable(outcome: FitOutcome, x, t_x, T) -> FitOutcome:
+    """A maximum the expectations cannot be computed at (both forms of the hypergeometric term
+    fail, e.g. r and alpha in the tens of millions: a purchase rate that is the same for
+    everyone) would fail every prediction made from it: not reliable, with the parameters named.
+    Checked for every customer over horizons from one time unit to ten times the history."""
+    params = tuple(outcome.parameters[n] for n in PARAMETERS)
+    longest = max(float(np.max(T)), 1.0)
+    with np.errstate(all="ignore"):
+        finite = all(
+            np.all(np.isfinite(_expected_purchases(params, t, x, t_x, T)))
+            for t in (1.0, longest, 10 * longest)
+        )
+    if finite:
+        return outcome
+    return unreliable(
+        outcome.customers,
+        outcome.repeat_customers,
+        "the fit landed where the model's expected purchases cannot be computed: "
+        + ", ".join(f"{n}={v:.3g}" for n, v in zip(PARAMETERS, params, strict=True)),
+    )
 
 
 def check_summaries(rows: np.ndarray) -> None:
@@ -144,10 +167,20 @@ def _survival_hypergeometric(params, x, T, t) -> np.ndarray:
     implementations return inf * 0 = nan. Euler's transformation 2F1(A, B; C; z) =
     (1-z)^(C-A-B) 2F1(C-A, C-B; C; z) with 1-z = (alpha+T)/(alpha+T+t) folds the power in:
     (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z), whose numerator arguments no longer grow
-    with x, so the series stays small and converges fast."""
+    with x, so the series stays small and converges fast.
+
+    That form fails the other way when a is large (a population whose drop-out probability
+    is nearly the same for everyone, b large with it): (1-z)^(a-1) underflows to 0 and its
+    2F1 overflows, 0 * inf. The form as written is well-behaved there (its series' ratio
+    (b+x)/(a+b+x-1) stays below 1), so it is taken wherever the transformed one is not finite."""
     r, alpha, a, b = params
     z = t / (alpha + T + t)
-    return (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    with np.errstate(all="ignore"):
+        transformed = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+        if np.all(np.isfinite(transformed)):
+            return transformed
+        as_written = (1 - z) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
+    return np.where(np.isfinite(transformed), transformed, as_written)
 
 
 def conditional_expected_purchases(params, t, x, t_x, T) -> np.ndarray:
@@ -157,17 +190,22 @@ def conditional_expected_purchases(params, t, x, t_x, T) -> np.ndarray:
 
     The paper's a/(a-1) has a removable singularity at a = 1 (both factors change sign
     together); a fit landing within 1e-6 of it is evaluated just beside it."""
+    expected = _expected_purchases(params, t, x, t_x, T)
+    if not np.all(np.isfinite(expected)):
+        r, alpha, a, b = params
+        raise FloatingPointError(
+            f"E[Y({t})] is not finite for parameters r={r}, alpha={alpha}, a={a}, b={b}"
+        )
+    return expected
+
+
+def _expected_purchases(params, t, x, t_x, T) -> np.ndarray:
     r, alpha, a, b = params
     if abs(a - 1) < 1e-6:
         a = 1 + 1e-6
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     bracket = 1 - _survival_hypergeometric((r, alpha, a, b), x, T, np.asarray(t, dtype=float))
-    expected = (a + b + x - 1) / (a - 1) * bracket * probability_alive((r, alpha, a, b), x, t_x, T)
-    if not np.all(np.isfinite(expected)):
-        raise FloatingPointError(
-            f"E[Y({t})] is not finite for parameters r={r}, alpha={alpha}, a={a}, b={b}"
-        )
-    return expected
+    return (a + b + x - 1) / (a - 1) * bracket * probability_alive((r, alpha, a, b), x, t_x, T)
 
 
 def expected_purchases_new_customer(params, t) -> float | np.ndarray:
@@ -177,7 +215,7 @@ def expected_purchases_new_customer(params, t) -> float | np.ndarray:
     r, alpha, a, b = params
     if abs(a - 1) < 1e-6:
         a = 1 + 1e-6
-    z = np.asarray(t, dtype=float) / (alpha + np.asarray(t, dtype=float))
-    bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b - 1, z)
+    # Equation (9) is (10)'s bracket for x = 0, T = 0.
+    bracket = 1 - _survival_hypergeometric((r, alpha, a, b), 0.0, 0.0, np.asarray(t, dtype=float))
     expected = (a + b - 1) / (a - 1) * bracket
     return float(expected) if np.ndim(expected) == 0 else expected
