@@ -112,8 +112,9 @@ def projected_cells(
     conn: duckdb.DuckDBPyConnection, cohort_start: str, period: str, account: str | None
 ) -> dict[tuple[str, str], Decimal]:
     """{(cohort, horizon): projected net LTV per customer} for the censored cells that every
-    censored account has a projection for."""
-    if PROJECTED_TABLE not in _tables(conn):
+    censored account has a projection for. Only projections of the fit the labels name count:
+    a run stopped between the fit and its projections leaves older ones, which stay unshown."""
+    if not {PROJECTED_TABLE, FITS_TABLE} <= _tables(conn):
         return {}
     where = "AND c.account = $account" if account else ""
     params: dict[str, Any] = {"start": cohort_start, "period": period}
@@ -129,7 +130,10 @@ def projected_cells(
                 sum(CASE WHEN c.eligible = c.customers THEN c.customers
                     ELSE p.customers END) AS weight
             FROM cohort_ltv c
-            LEFT JOIN {PROJECTED_TABLE} p
+            LEFT JOIN (
+                SELECT p.* FROM {PROJECTED_TABLE} p
+                JOIN {FITS_TABLE} f ON f.account = p.account AND f.fitted_at = p.fitted_at
+            ) p
               ON p.account = c.account AND p.cohort_start = c.cohort_start
              AND p.period = c.period AND p.cohort = c.cohort AND p.horizon = c.horizon
             WHERE c.cohort_start = $start AND c.period = $period {where}

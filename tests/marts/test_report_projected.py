@@ -151,3 +151,13 @@ def test_a_combined_cell_without_every_accounts_projection_stays_empty(ltv_home,
     assert together["projected_net_ltv_d365"] == ""
     assert main(["report", "cohort-ltv", "--projected"]) == 0
     assert "store-b from the fit of" in capsys.readouterr().out
+
+
+def test_projections_of_an_older_fit_than_the_labels_name_are_not_shown(ltv_home, capsys):
+    """A run stopped between the fit and its projections leaves the new fit beside the old
+    projections: showing them under the new fit's date would misdate them."""
+    fitted_samples(ltv_home)
+    with warehouse(ltv_home) as conn:
+        conn.execute("UPDATE ltv_model_fits SET fitted_at = fitted_at + INTERVAL 1 DAY")
+    rows = report_csv(capsys, "--projected")
+    assert all(row[column] == "" for row in rows for column in PROJECTED)
