@@ -182,7 +182,7 @@ def floor_statements() -> list[str]:
         SELECT account, customer_email, NULL, 'rebill',
             created_date + CAST(charge * 30 AS INTEGER), recurring_price
         FROM (SELECT *, unnest(range(1, charges_made)) AS charge
-              FROM raw_samcart_recurring_subscriptions)""",
+              FROM raw_samcart_subscriptions)""",
         """CREATE TABLE floor_customers AS
         SELECT account, customer_key, min(day) AS first_day,
             arg_min(order_id, day) FILTER (WHERE kind = 'order_line') AS first_order_id

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ltv_core.atomic_files import write_atomically
@@ -99,9 +99,14 @@ def quarantine_archived(
         _write_note(target, name, reason)
         copy = str(target)
     failure = ParseFailure(partition_key, asset, file_name, reason, copy)
-    text = json.dumps(asdict(failure), indent=2, ensure_ascii=False)
-    write_atomically(_record_path(records_dir, partition_key), lambda out: out.write(text.encode()))
+    _write_record(records_dir, failure)
     return failure
+
+
+def _write_record(records_dir: Path, failure: ParseFailure) -> None:
+    text = json.dumps(asdict(failure), indent=2, ensure_ascii=False)
+    path = _record_path(records_dir, failure.partition_key)
+    write_atomically(path, lambda out: out.write(text.encode()))
 
 
 def parse_failure(records_dir: Path, partition_key: str) -> ParseFailure | None:
@@ -116,6 +121,13 @@ def parse_failures(records_dir: Path) -> list[ParseFailure]:
     if not records_dir.exists():
         return []
     return [ParseFailure(**json.loads(p.read_text())) for p in sorted(records_dir.glob("*.json"))]
+
+
+def rename_asset_in_records(records_dir: Path, former: str, current: str) -> None:
+    """A raw asset took a new name: the records that name the former one follow."""
+    for failure in parse_failures(records_dir):
+        if failure.asset == former:
+            _write_record(records_dir, replace(failure, asset=current))
 
 
 def forget_parse_failure(records_dir: Path, partition_key: str) -> None:

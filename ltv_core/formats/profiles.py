@@ -69,6 +69,13 @@ class FormatProfile:
     columns: tuple[ColumnSpec, ...]
     required_one_of: tuple[tuple[str, ...], ...] = ()
     timestamp: TimestampSpec | None = None
+    former_assets: tuple[str, ...] = ()  # names the raw asset had before, oldest first
+
+    @property
+    def stored_as(self) -> str:
+        """The format's name in the warehouse's storage (its landed tables and views): made from
+        the format's name, which never changes, so that renaming the asset moves no data."""
+        return self.name.replace("-", "_")
 
     @property
     def column_names(self) -> list[str]:
@@ -187,6 +194,7 @@ def _build(raw: dict) -> FormatCatalog:
             columns=tuple(columns),
             required_one_of=tuple(tuple(group) for group in spec.get("required_one_of", ())),
             timestamp=TimestampSpec(**spec["timestamp"]) if "timestamp" in spec else None,
+            former_assets=tuple(spec.get("former_assets", ())),
         )
     return FormatCatalog(profiles=profiles, vocabularies=vocabularies)
 

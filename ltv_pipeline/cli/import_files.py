@@ -15,6 +15,7 @@ from ltv_core.formats.profiles import FormatConfigError, load_catalog
 from ltv_core.receive_file import receive_file
 from ltv_core.settings import Settings, validate_account
 from ltv_pipeline.defs.raw_files.partitions import already_loaded, file_partitions
+from ltv_pipeline.defs.raw_files.renamed_assets import carry_over_renamed_assets
 from ltv_pipeline.lib.run_owners import fail_orphaned_runs
 
 
@@ -37,7 +38,8 @@ def open_dagster(settings: Settings) -> DagsterInstance:
     start-up, spent while the first file is hashed and archived (which release the GIL).
 
     Runs left unfinished by a killed `ltv` process are marked failed first, so that the
-    daemon's queue (one run at a time) does not wait behind them for ever."""
+    daemon's queue (one run at a time) does not wait behind them for ever; a raw asset's records
+    under a former name are carried over to its current one (renamed_assets.py)."""
     import ltv_pipeline.cli.materializing  # noqa: F401  (imported here, not at start-up)
 
     try:
@@ -54,6 +56,8 @@ def open_dagster(settings: Settings) -> DagsterInstance:
         ) from exc
     for notice in fail_orphaned_runs(instance, settings.run_owners_dir):
         print(f"ltv: {notice}; marked it failed", file=sys.stderr, flush=True)
+    for notice in carry_over_renamed_assets(instance, load_catalog(), settings.parse_failures_dir):
+        print(f"ltv: {notice}", file=sys.stderr, flush=True)
     return instance
 
 

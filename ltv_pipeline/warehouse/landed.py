@@ -46,8 +46,8 @@ LOADING = ".loading"
 
 def landed_table(profile: FormatProfile) -> str:
     """Every record of every file of a format, its cells as text and its parsed values: the view
-    over the files' tables, named after the raw asset."""
-    return "landed_" + profile.asset.removeprefix("raw_")
+    over the files' tables."""
+    return "landed_" + profile.stored_as
 
 
 def file_table(
@@ -58,7 +58,7 @@ def file_table(
 
 
 def _file_table_name(profile: FormatProfile, account: str, file_hash: str, loading: bool) -> str:
-    return f"{profile.asset.removeprefix('raw_')}/{account}/{file_hash}{LOADING if loading else ''}"
+    return f"{profile.stored_as}/{account}/{file_hash}{LOADING if loading else ''}"
 
 
 def bare_name(table: str) -> str:

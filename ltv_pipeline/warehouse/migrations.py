@@ -30,11 +30,13 @@ def _is_base_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def merge_typed_rows_beside_cells(conn: duckdb.DuckDBPyConnection) -> None:
-    """1: before the one-table layout, typed rows had a table of their own (the raw asset)."""
+    """1: before the one-table layout, typed rows had a table of their own (the raw asset, under
+    the name it had then)."""
     for profile in load_catalog().profiles.values():
-        if _is_base_table(conn, profile.asset):
-            with one_transaction(conn):
-                _merge_old_raw_table(conn, profile)
+        for name in (*profile.former_assets, profile.asset):
+            if _is_base_table(conn, name):
+                with one_transaction(conn):
+                    _merge_old_raw_table(conn, profile, name)
 
 
 def split_landed_records_per_file(conn: duckdb.DuckDBPyConnection) -> None:
@@ -64,16 +66,37 @@ def name_left_out_files_rows(conn: duckdb.DuckDBPyConnection) -> None:
 
 _OLD_FILE_KEY = "^([a-z0-9][a-z0-9_-]{0,63})_([0-9a-f]{64})$"
 
+
+def rename_raw_assets(conn: duckdb.DuckDBPyConnection) -> None:
+    """4: two raw assets took shorter names (formats.toml's `former_assets`). The rows that name
+    an asset follow: a rejected row's source, and a left-out file (the model keeps its rows out
+    by the asset's name). The former views stay, for queries written against them; create_views
+    keeps them current. Dagster's records are carried over by defs/raw_files/renamed_assets.py."""
+    with one_transaction(conn):
+        for profile in load_catalog().profiles.values():
+            for former in profile.former_assets:
+                conn.execute(
+                    "UPDATE rejects SET source = ? WHERE source = ?", [profile.asset, former]
+                )
+                conn.execute(
+                    "UPDATE left_out_partitions SET asset = ? WHERE asset = ?",
+                    [profile.asset, former],
+                )
+
+
 # In the order they apply; a new one is appended with the next number, never renumbered.
 MIGRATIONS: list[tuple[int, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, merge_typed_rows_beside_cells),
     (2, split_landed_records_per_file),
     (3, name_left_out_files_rows),
+    (4, rename_raw_assets),
 ]
 CURRENT_VERSION = MIGRATIONS[-1][0]
 
 
-def _merge_old_raw_table(conn: duckdb.DuckDBPyConnection, profile: FormatProfile) -> None:
+def _merge_old_raw_table(
+    conn: duckdb.DuckDBPyConnection, profile: FormatProfile, old_table: str
+) -> None:
     """The typed rows' values move beside their cells, and the table gives way to the view."""
     landed = landed_table(profile)
     typed = typed_columns(profile)
@@ -82,11 +105,11 @@ def _merge_old_raw_table(conn: duckdb.DuckDBPyConnection, profile: FormatProfile
     conn.execute(f"ALTER TABLE {landed} ADD COLUMN accepted BOOLEAN DEFAULT false")
     moved = ", ".join(f'"{typed_name(name)}" = r."{name}"' for name, _ in typed)
     conn.execute(
-        f"UPDATE {landed} AS l SET {moved}, accepted = true FROM {profile.asset} AS r "
+        f"UPDATE {landed} AS l SET {moved}, accepted = true FROM {old_table} AS r "
         "WHERE l.account = r.account AND l.file_hash = r.file_hash "
         "AND l.line_number = r.line_number"
     )
-    conn.execute(f"DROP TABLE {profile.asset}")
+    conn.execute(f"DROP TABLE {old_table}")
 
 
 def _split_old_landed_table(conn: duckdb.DuckDBPyConnection, profile: FormatProfile) -> None:

@@ -80,10 +80,25 @@ def create_tables(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def create_views(conn: duckdb.DuckDBPyConnection) -> None:
-    """Each format's landed and raw views, (re)written where the stored one differs."""
+    """Each format's landed and raw views, (re)written where the stored one differs. A raw view
+    that a warehouse has under a former name of its asset stays there too, kept the same (a new
+    warehouse never had one, and gets none)."""
     for profile in load_catalog().profiles.values():
         ensure_view(conn, landed_table(profile), landed_view_sql(conn, profile))
         ensure_view(conn, profile.asset, raw_view_sql(profile))
+        for former in _existing_views(conn, profile.former_assets):
+            ensure_view(conn, former, raw_view_sql(profile))
+
+
+def _existing_views(conn: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> list[str]:
+    if not names:
+        return []
+    found = conn.execute(
+        "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' "
+        "AND database_name = current_database() AND list_contains(?, view_name)",
+        [list(names)],
+    ).fetchall()
+    return sorted(name for (name,) in found)
 
 
 @cache
@@ -95,5 +110,5 @@ def definitions() -> str:
     parts = list(TABLES)
     for profile in load_catalog().profiles.values():
         parts.append(landed_view_of(profile, sample_files))
-        parts.append(raw_view_sql(profile))
+        parts.append(f"{profile.asset} {' '.join(profile.former_assets)}: {raw_view_sql(profile)}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

@@ -18,7 +18,7 @@ from tests.cli.test_ltv_cli import json_lines, ltv
 from tests.support import ORDERS_SAMPLE, RECURRING_SAMPLE
 
 ORDERS_FILES = "raw_samcart_orders_files"  # the dynamic partitions the UI lists for the asset
-SUBSCRIPTIONS_FILES = "raw_samcart_recurring_subscriptions_files"
+SUBSCRIPTIONS_FILES = "raw_samcart_subscriptions_files"
 NUMBERS = {
     "customers": "SELECT count(*), count(DISTINCT front_end_product_id) FROM customers",
     "transactions": "SELECT count(*), sum(amount) FROM transactions",

@@ -131,7 +131,7 @@ def test_files_in_an_account_folder_belong_to_that_account(ltv_home, instance):
     key = partition_key_of(ltv_home.archive_dir, inspect_file(RECURRING_SAMPLE).sha256, "store-b")
     assert key.startswith("store-b · ") and " · subs.csv · " in key
     assert [r.partition_key for r in result.run_requests] == [key]
-    assert result.run_requests[0].job_name == "ingest_raw_samcart_recurring_subscriptions"
+    assert result.run_requests[0].job_name == "ingest_raw_samcart_subscriptions"
 
 
 def test_partial_and_hidden_files_are_ignored(ltv_home, instance):

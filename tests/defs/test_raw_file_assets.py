@@ -13,9 +13,11 @@ from dagster import AssetKey, DagsterInstance, instance_for_test, materialize
 from ltv_core.archive import archive_file, partition_key_of
 from ltv_core.file_results import read_result
 from ltv_core.formats.csv_file import inspect_file
+from ltv_core.formats.profiles import load_catalog
 from ltv_core.settings import Settings
 from ltv_pipeline.contracts import raw_files as raw_files_contract
 from ltv_pipeline.definitions import build_definitions
+from ltv_pipeline.defs.raw_files.partitions import file_partitions_name
 from tests.support import LIMITED_SAMPLE, ORDERS_SAMPLE, RECURRING_SAMPLE, write_csv
 
 SAMPLES = {
@@ -48,9 +50,9 @@ def stage(
         format_name=format_name,
         file_name=path.name,
     )
-    asset = "raw_" + format_name.replace("samcart-", "samcart_").replace("-", "_")
+    asset = load_catalog().profile(format_name).asset
     key = partition_key_of(settings.archive_dir, sha, account)
-    instance.add_dynamic_partitions(f"{asset}_files", [key])
+    instance.add_dynamic_partitions(file_partitions_name(asset), [key])
     return asset, key
 
 

@@ -95,7 +95,7 @@ def test_the_three_samples_load_with_their_row_counts(warehouse, catalog: Format
     assert total == Decimal("3866.00")
     plan = warehouse.execute(
         "SELECT status, recurring_price, frequency, charges_made, plan_payments, total_collected "
-        "FROM raw_samcart_limited_subscriptions WHERE subscription_id = '8003'"
+        "FROM raw_samcart_payment_plans WHERE subscription_id = '8003'"
     ).fetchone()
     assert plan == ("delinquent", Decimal("300.00"), "monthly", 1, 3, Decimal("300.00"))
 

@@ -103,7 +103,7 @@ def pipeline_story(settings: Settings) -> str:
     lines.append(f"published payment-plans: {published.get('payment-plans/-/-')}")
     conn = connect_warehouse(settings.warehouse_path, read_only=True, timeout_seconds=120)
     try:
-        for table in ("raw_samcart_limited_subscriptions", "subscriptions", "payment_plans"):
+        for table in ("raw_samcart_payment_plans", "subscriptions", "payment_plans"):
             lines.append(f"{table}: {conn.execute(f'SELECT count(*) FROM {table}').fetchone()}")
     finally:
         conn.close()

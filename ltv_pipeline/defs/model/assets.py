@@ -28,6 +28,7 @@ from ltv_pipeline.defs.model.admitted_inputs import admitted_raw_inputs
 from ltv_pipeline.defs.model.automation import MODEL_GROUP, REBUILD_WHEN_UPSTREAM_CHANGES
 from ltv_pipeline.defs.model.build import ModelBuild, update_model
 from ltv_pipeline.defs.model.reconciliation import collected_mismatches, reconcile_transactions
+from ltv_pipeline.defs.model.subscriptions import subscription_raw_assets
 from ltv_pipeline.defs.publish.state import rebuilding
 from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.defs.webhooks.partitions import WEBHOOK_EVENTS_ASSET
@@ -38,10 +39,7 @@ from ltv_pipeline.warehouse.connection import Warehouse
 
 RAW_ORDERS = AssetKey("raw_samcart_orders")
 RAW_WEBHOOKS = AssetKey(WEBHOOK_EVENTS_ASSET)
-RAW_SUBSCRIPTIONS = [
-    AssetKey("raw_samcart_recurring_subscriptions"),
-    AssetKey("raw_samcart_limited_subscriptions"),
-]
+RAW_SUBSCRIPTIONS = [AssetKey(asset) for asset in subscription_raw_assets()]
 
 
 def raw_asset_keys() -> list[AssetKey]:

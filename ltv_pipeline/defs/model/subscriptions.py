@@ -9,6 +9,7 @@ history; the latest of them is the current status, else the export's.
 
 import duckdb
 
+from ltv_core.formats.profiles import load_catalog
 from ltv_pipeline.defs.model.large_tables import for_large_rebuilds
 from ltv_pipeline.metrics.customer_key import use_customer_key_rule
 from ltv_pipeline.metrics.definitions import (
@@ -17,6 +18,17 @@ from ltv_pipeline.metrics.definitions import (
     WEBHOOK_STATUS_EVENTS,
     sql_case,
 )
+
+# The export formats subscriptions come from, by the plan kind their rows are.
+RECURRING_FORMAT = "samcart-recurring-subscriptions"
+PAYMENT_PLAN_FORMAT = "samcart-limited-subscriptions"
+
+
+def subscription_raw_assets() -> list[str]:
+    """The raw assets (and warehouse views) of the two subscription exports."""
+    catalog = load_catalog()
+    return [catalog.profile(RECURRING_FORMAT).asset, catalog.profile(PAYMENT_PLAN_FORMAT).asset]
+
 
 # Later in a subscription's life wins when two export rows disagree with equal charges.
 EXPORT_STATUS_RANK = {
@@ -43,14 +55,13 @@ def chosen_export_rows_sql() -> str:
     """One export row per (account, subscription id): a payment-plan row over a recurring one,
     then the furthest along (most charges, then the later status). The one definition of the
     row kept, shared by the model and its reconciliation check."""
+    recurring_asset, plans_asset = subscription_raw_assets()
     recurring = _export_rows(
-        "raw_samcart_recurring_subscriptions",
+        recurring_asset,
         "recurring",
         "CAST(NULL AS INTEGER) AS plan_payments, CAST(NULL AS DATE) AS end_date",
     )
-    plans = _export_rows(
-        "raw_samcart_limited_subscriptions", "payment_plan", "plan_payments, end_date"
-    )
+    plans = _export_rows(plans_asset, "payment_plan", "plan_payments, end_date")
     return f"""
     SELECT *, count(*) OVER (PARTITION BY account, subscription_id) AS export_rows
     FROM ({recurring} UNION ALL {plans})

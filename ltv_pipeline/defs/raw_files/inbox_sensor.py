@@ -32,6 +32,7 @@ from ltv_pipeline.defs.raw_files.partitions import (
     file_partitions,
     unregistered_archived_files,
 )
+from ltv_pipeline.defs.raw_files.renamed_assets import carry_over_renamed_assets
 from ltv_pipeline.defs.resources import LtvSettings
 
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".error.txt")
@@ -124,6 +125,10 @@ def inbox_sensor(context: SensorEvaluationContext, ltv_settings: LtvSettings) ->
     except FormatConfigError as exc:
         context.log.error(f"formats.toml is invalid, inbox paused: {exc}")
         return SensorResult(skip_reason=f"formats.toml is invalid: {exc}")
+    for notice in carry_over_renamed_assets(
+        context.instance, load_catalog(), settings.parse_failures_dir
+    ):
+        context.log.info(notice)
     previous = json.loads(context.cursor).get("seen", {}) if context.cursor else {}
     seen: dict[str, list[int]] = {}
     run_requests: list[RunRequest] = []

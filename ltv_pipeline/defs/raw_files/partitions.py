@@ -11,8 +11,13 @@ from ltv_core.archive import Arrival, all_arrivals, arrival_partition_key
 from ltv_core.formats.profiles import FormatCatalog, FormatProfile
 
 
+def file_partitions_name(asset: str) -> str:
+    """The name Dagster stores a raw file asset's partitions under."""
+    return f"{asset}_files"
+
+
 def file_partitions(profile: FormatProfile) -> DynamicPartitionsDefinition:
-    return DynamicPartitionsDefinition(name=f"{profile.asset}_files")
+    return DynamicPartitionsDefinition(name=file_partitions_name(profile.asset))
 
 
 def already_loaded(instance: DagsterInstance):

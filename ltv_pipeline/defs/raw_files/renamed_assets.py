@@ -1,0 +1,171 @@
+"""Carrying a renamed raw asset's Dagster records over to its new name.
+
+Dagster keys what it knows of an asset by the asset's name: its file partitions (the dynamic
+partitions `<asset>_files`), which of them are materialized, and its contract check's results.
+Under a new name, an existing home's files would all look never loaded: the UI would list them as
+missing, and `ltv materialize` would parse every one again. So, once per home, each former name
+(formats.toml's `former_assets`) hands over to the current one:
+
+1. its file partitions are added under the new name;
+2. each partition's latest materialization, and its contract check's latest result, are written
+   again under the new name, with their original run and time (so the run pages and "data taken
+   in up to" stay true);
+3. the former name's records are wiped, and its partitions deleted, last: a carry-over stopped
+   half-way finds the rest still to do next time, and never writes a partition twice.
+
+It runs where Dagster's instance is opened for work: each `ltv` command that loads files, and
+each tick of the inbox sensor (for a daemon started any other way); with nothing left under a
+former name it costs two lookups. The warehouse's own rows follow in its migration 4, and the
+quarantine notes here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetKey,
+    AssetMaterialization,
+    AssetRecordsFilter,
+    DagsterEvent,
+    DagsterInstance,
+)
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
+from dagster._core.event_api import EventLogRecord
+from dagster._core.events import StepMaterializationData
+from dagster._core.events.log import EventLogEntry
+
+from ltv_core.formats.profiles import FormatCatalog, FormatProfile
+from ltv_core.quarantine import rename_asset_in_records
+from ltv_pipeline.contracts.check_result import CONTRACT_CHECK
+from ltv_pipeline.defs.raw_files.partitions import file_partitions, file_partitions_name
+
+_PAGE = 1000
+
+
+def carry_over_renamed_assets(
+    instance: DagsterInstance, catalog: FormatCatalog, parse_failures_dir: Path
+) -> list[str]:
+    """Hand every former raw asset name's records to the current name; one line per name
+    carried over (none once done)."""
+    done = []
+    for profile in catalog.profiles.values():
+        for former in profile.former_assets:
+            carried = _carry_over(instance, profile, former)
+            rename_asset_in_records(parse_failures_dir, former, profile.asset)
+            if carried is not None:
+                done.append(f"{former} is now {profile.asset}: {carried} file(s) carried over")
+    return done
+
+
+def _carry_over(instance: DagsterInstance, profile: FormatProfile, former: str) -> int | None:
+    old_key, new_key = AssetKey(former), AssetKey(profile.asset)
+    old_partitions = instance.get_dynamic_partitions(file_partitions_name(former))
+    if not old_partitions and not instance.get_asset_records([old_key]):
+        return None
+    instance.add_dynamic_partitions(file_partitions(profile).name, old_partitions)
+    already = instance.get_materialized_partitions(new_key)
+    checks = _check_results_by_run(instance, old_key)
+    for partition, record in _latest_materializations(instance, old_key).items():
+        if partition in already:
+            continue
+        stored = _write_again(instance, record, new_key)
+        check = checks.get(record.run_id)
+        if check is not None:
+            _write_check_again(instance, check, new_key, stored)
+    instance.wipe_assets([old_key])
+    for partition in old_partitions:
+        instance.delete_dynamic_partition(file_partitions_name(former), partition)
+    return len(old_partitions)
+
+
+def _latest_materializations(
+    instance: DagsterInstance, key: AssetKey
+) -> dict[str | None, EventLogRecord]:
+    latest: dict[str | None, EventLogRecord] = {}
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=key), limit=_PAGE, cursor=cursor, ascending=True
+        )
+        for record in page.records:
+            latest[record.partition_key] = record
+        if not page.has_more:
+            return latest
+        cursor = page.cursor
+
+
+def _check_results_by_run(instance: DagsterInstance, key: AssetKey) -> dict[str, EventLogEntry]:
+    """The contract check's result in each run: a run materializes one file partition and checks
+    it (the evaluation itself names no partition)."""
+    latest: dict[str, EventLogEntry] = {}
+    cursor = None
+    storage = instance.event_log_storage
+    while True:
+        page = storage.get_asset_check_execution_history(
+            AssetCheckKey(key, CONTRACT_CHECK), limit=_PAGE, cursor=cursor
+        )
+        for execution in page:
+            event = execution.event.dagster_event if execution.event else None
+            if event is not None and isinstance(event.event_specific_data, AssetCheckEvaluation):
+                latest.setdefault(execution.run_id, execution.event)
+        if len(page) < _PAGE:
+            return latest
+        cursor = page[-1].id
+
+
+def _write_again(instance: DagsterInstance, record: EventLogRecord, key: AssetKey) -> int:
+    """The materialization again, under `key`, with its run and time; its new storage id."""
+    entry = record.event_log_entry
+    event = entry.dagster_event
+    assert event is not None and record.asset_materialization is not None
+    old = record.asset_materialization
+    materialization = AssetMaterialization(
+        asset_key=key,
+        description=old.description,
+        metadata=old.metadata,
+        partition=old.partition,
+        tags=old.tags,
+    )
+    instance.report_dagster_event(
+        event._replace(event_specific_data=StepMaterializationData(materialization)),
+        run_id=entry.run_id,
+        timestamp=entry.timestamp,
+    )
+    written = instance.fetch_materializations(
+        AssetRecordsFilter(
+            asset_key=key, asset_partitions=[old.partition] if old.partition else None
+        ),
+        limit=1,
+    ).records
+    return written[0].storage_id
+
+
+def _write_check_again(
+    instance: DagsterInstance, entry: EventLogEntry, key: AssetKey, target: int
+) -> None:
+    event: DagsterEvent | None = entry.dagster_event
+    assert event is not None and isinstance(event.event_specific_data, AssetCheckEvaluation)
+    old = event.event_specific_data
+    evaluation = AssetCheckEvaluation(
+        asset_key=key,
+        check_name=old.check_name,
+        passed=old.passed,
+        metadata=old.metadata,
+        target_materialization_data=AssetCheckEvaluationTargetMaterializationData(
+            storage_id=target, run_id=entry.run_id, timestamp=entry.timestamp
+        ),
+        severity=old.severity,
+        description=old.description,
+        blocking=old.blocking,
+        partition=old.partition,
+    )
+    instance.report_dagster_event(
+        event._replace(event_specific_data=evaluation),
+        run_id=entry.run_id,
+        timestamp=entry.timestamp,
+    )
