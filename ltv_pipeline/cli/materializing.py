@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import re
 from dataclasses import dataclass
 
 from dagster import (
@@ -12,12 +13,15 @@ from dagster import (
     AssetRecordsFilter,
     AssetsDefinition,
     AssetSelection,
+    DagsterError,
     DagsterEventType,
     DagsterInstance,
     Definitions,
     DynamicPartitionsDefinition,
     materialize,
 )
+from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
+from dagster._core.errors import DagsterInvalidSubsetError
 
 from ltv_core.disk_full import DiskFull, is_disk_full_text
 from ltv_core.formats.profiles import load_catalog
@@ -145,6 +149,31 @@ def register_archived_files(instance: DagsterInstance, settings: Settings) -> No
         instance.add_dynamic_partitions(file_partitions(profile).name, [key])
 
 
+def selected_keys(selection: str, graph: BaseAssetGraph) -> set[AssetKey]:
+    """The assets a Dagster selection string names; a precise error when none, naming an asset
+    the selection knows by a former name."""
+    why = ""
+    try:
+        keys = AssetSelection.from_string(selection).resolve(graph)
+    except DagsterInvalidSubsetError:  # it names an asset that does not exist
+        keys = set()
+    except DagsterError as exc:  # not a selection at all
+        keys, why = set(), f" ({str(exc).strip().splitlines()[0]})"
+    if keys:
+        return keys
+    renamed = [
+        f"{former} is now called {profile.asset}"
+        for profile in load_catalog().profiles.values()
+        for former in profile.former_assets
+        if re.search(rf"\b{former}\b", selection)
+    ]
+    hint = f" ({'; '.join(renamed)})" if renamed else ""
+    raise ValueError(
+        f"the selection {selection!r} matches no asset{hint}{why}; "
+        "expected an asset name, key:<name> or group:<name>, e.g. group:ltv_marts"
+    )
+
+
 def plan(
     instance: DagsterInstance, selection: str | None, settings: Settings, full: bool = False
 ) -> list[tuple[AssetKey, str | None]]:
@@ -155,12 +184,7 @@ def plan(
     assets, _ = _assets_by_key()
     register_archived_files(instance, settings)
     graph = _definitions().resolve_asset_graph()
-    if selection:
-        keys = AssetSelection.from_string(selection).resolve(graph)
-        if not keys:
-            raise ValueError(f"the selection {selection!r} matches no asset")
-    else:
-        keys = set(assets)
+    keys = selected_keys(selection, graph) if selection else set(assets)
     if full:
         keys |= {key for key, assets_def in assets.items() if assets_def.partitions_def is None}
     # Files that failed while parsed were quarantined once; retrying them would fail the same way.

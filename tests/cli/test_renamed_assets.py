@@ -223,3 +223,17 @@ def test_the_inbox_sensor_carries_a_home_from_before_the_rename_over(
         for former, current in OLD_NAMES.values():
             assert instance.get_materialized_partitions(AssetKey(current)) == {keys[former]}
             assert instance.get_asset_records([AssetKey(former)]) == []
+
+
+def test_a_selection_by_a_former_name_says_the_new_one(ltv_home: Settings):
+    """Scripts written before the rename get a precise error, not a traceback."""
+    for selection, expected in (
+        ("raw_samcart_recurring_subscriptions", "is now called raw_samcart_subscriptions"),
+        ("key:raw_samcart_limited_subscriptions", "is now called raw_samcart_payment_plans"),
+        ("raw_samcart_nothing", "matches no asset; expected an asset name"),
+        ("key:(((", "(Invalid selection string: key:((()"),
+    ):
+        done = ltv("materialize", selection)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert expected in done.stderr
+        assert "Traceback" not in done.stderr

@@ -55,18 +55,22 @@ def carry_over_renamed_assets(
     done = []
     for profile in catalog.profiles.values():
         for former in profile.former_assets:
-            carried = _carry_over(instance, profile, former)
+            old_partitions = instance.get_dynamic_partitions(file_partitions_name(former))
+            if not old_partitions and not instance.get_asset_records([AssetKey(former)]):
+                continue  # nothing (left) under the former name: the usual case
+            # The notes first: they are only renamed while Dagster still has the former name.
             rename_asset_in_records(parse_failures_dir, former, profile.asset)
-            if carried is not None:
-                done.append(f"{former} is now {profile.asset}: {carried} file(s) carried over")
+            _carry_over(instance, profile, former, old_partitions)
+            done.append(
+                f"{former} is now {profile.asset}: {len(old_partitions)} file(s) carried over"
+            )
     return done
 
 
-def _carry_over(instance: DagsterInstance, profile: FormatProfile, former: str) -> int | None:
+def _carry_over(
+    instance: DagsterInstance, profile: FormatProfile, former: str, old_partitions: list[str]
+) -> None:
     old_key, new_key = AssetKey(former), AssetKey(profile.asset)
-    old_partitions = instance.get_dynamic_partitions(file_partitions_name(former))
-    if not old_partitions and not instance.get_asset_records([old_key]):
-        return None
     instance.add_dynamic_partitions(file_partitions(profile).name, old_partitions)
     already = instance.get_materialized_partitions(new_key)
     checks = _check_results_by_run(instance, old_key)
@@ -80,7 +84,6 @@ def _carry_over(instance: DagsterInstance, profile: FormatProfile, former: str) 
     instance.wipe_assets([old_key])
     for partition in old_partitions:
         instance.delete_dynamic_partition(file_partitions_name(former), partition)
-    return len(old_partitions)
 
 
 def _latest_materializations(
