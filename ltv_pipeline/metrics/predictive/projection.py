@@ -53,22 +53,31 @@ def _members_sql() -> str:
 def cell_members_sql() -> str:
     """One row per censored finite cell of cohort_ltv and customer of that cohort: what they
     were observed to be worth (`observed`) and the days still to model (`remaining`, 0 when
-    they are at least the horizon's days old)."""
+    they are at least the horizon's days old).
+
+    Each member is labelled with their cohort in each period first, so that cells and members
+    meet on equal keys: matched on the label computed inside the join, every cell of an
+    account was compared with every customer (17 s for 200,000 customers, and the query runs
+    twice)."""
     labels = " ".join(f"WHEN '{p}' THEN {cohort_label_sql(p, 'm.start_day')}" for p in PERIODS)
     observed_by_horizon = " ".join(f"WHEN '{h}' THEN m.net_{h}" for h, _ in FINITE_HORIZONS)
     return f"""
     WITH cells AS (
         SELECT account, cohort_start, period, cohort, horizon, horizon_days, as_of_day
         FROM cohort_ltv WHERE censored AND horizon_days IS NOT NULL
-    ), members AS ({_members_sql()})
+    ), members AS ({_members_sql()}),
+    labelled AS (
+        SELECT m.*, p.period, CASE p.period {labels} END AS cohort
+        FROM members m, (SELECT DISTINCT period FROM cells) p
+    )
     SELECT c.account, c.cohort_start, c.period, c.cohort, c.horizon, m.customer_key,
         CASE WHEN date_diff('day', m.start_day, c.as_of_day) >= c.horizon_days
              THEN CASE c.horizon {observed_by_horizon} END
              ELSE m.net_to_date END AS observed,
         greatest(c.horizon_days - date_diff('day', m.start_day, c.as_of_day), 0) AS remaining
-    FROM cells c JOIN members m
-      ON m.account = c.account AND m.cohort_start = c.cohort_start
-     AND (CASE c.period {labels} END) = c.cohort"""
+    FROM cells c JOIN labelled m
+      ON m.account = c.account AND m.cohort_start = c.cohort_start AND m.period = c.period
+     AND m.cohort = c.cohort"""
 
 
 def check_predictions_are_of(conn, fits: list[AccountFit]) -> None:
