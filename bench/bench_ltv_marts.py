@@ -18,7 +18,8 @@ own work and reports its peak memory:
   overhead from the cost of the task itself.
 
 Each is run `--runs` times (default 3), alternating, and the median is reported: the machine
-may be shared, so single runs are noise.
+may be shared, so single runs are noise. The history is generated in a child process too, so
+that no measured child inherits the memory high-water mark of a parent that generated it.
 
 Run: `.venv/bin/python bench/bench_ltv_marts.py [--customers N] [--runs N] [--keep DIR]`
 (1,000,000 customers make about 10,000,000 transactions; `--customers 100000` about 1,000,000).
@@ -210,10 +211,13 @@ def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 
 
-def child(mode: str, path: str) -> None:
+def child(mode: str, path: str, customers: str = "0") -> None:
     """Runs in a fresh process: times only its own work, prints JSON."""
     sys.path.insert(0, str(ROOT))
     result: dict[str, object] = {}
+    if mode == "generate":
+        print(json.dumps(generate(Path(path), int(customers))))
+        return
     if mode == "assets":
         started = time.perf_counter()
         from dagster import materialize
@@ -301,11 +305,14 @@ def child(mode: str, path: str) -> None:
     print(json.dumps(result))
 
 
-def run_child(mode: str, path: Path) -> dict[str, float]:
+def run_child(mode: str, path: Path, *extra: str) -> dict:
+    """A fresh process per measurement, and for generating the history: a child's ru_maxrss
+    starts at its parent's high-water mark (Linux keeps it across fork and exec), so a parent
+    that had generated ten million transactions itself would inflate every peak reported."""
     # The assets read the warehouse, and write their charts, under LTV_HOME: the bench folder.
     env = {**os.environ, "LTV_HOME": str(path.parent)}
     done = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(path)],
+        [sys.executable, __file__, "--child", mode, str(path), *extra],
         capture_output=True,
         text=True,
         env=env,
@@ -333,7 +340,7 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=3, help="runs of each; medians reported")
     parser.add_argument("--keep", type=Path, help="folder to keep the warehouse in")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -343,7 +350,7 @@ def main() -> None:
     path = folder / "warehouse.duckdb"
     if not path.exists():
         started = time.perf_counter()
-        counts = generate(path, args.customers)
+        counts = run_child("generate", path, str(args.customers))
         print(f"generated {counts} in {time.perf_counter() - started:.1f} s")
     modes = ("assets", "rebuild", "baseline", "floor")
     runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}

@@ -19,12 +19,17 @@ Each measurement runs in a fresh child process that times only its own work and 
 peak memory (RSS high-water mark):
 - summary: the customer summaries (ltv_pipeline.metrics.predictive.summaries) fetched as
   arrays: the baseline;
-- predict: the same summaries, then both fits, then every customer scored.
+- predict: the same summaries, then both fits, then every customer scored;
+- refresh: the daily refresh as Dagster materializes it: the three prediction assets
+  (ltv_model_fits with its holdout plots, predicted_customer_ltv, cohort_ltv_projected), each
+  step timed, the whole reported as a ratio to the summary query (the marts the projection
+  reads are built when the warehouse is prepared).
 The warehouse is prepared in a child process too, so that no measured child inherits its
 parent's memory high-water mark.
 
 Run: `.venv/bin/python bench/bench_predict.py [--customers N] [--runs N] [--keep DIR]`.
-Targets (issue 16): predict under 30 s and under 2 GB; the ratio predict / summary reported.
+Targets (issue 16): predict under 30 s and under 2 GB; the ratios predict / summary and
+refresh / summary reported.
 """
 
 from __future__ import annotations
@@ -89,6 +94,7 @@ def prepare(path: Path, customers: int) -> int:
 
     from ltv_core.formats.profiles import load_catalog
     from ltv_core.settings import DEFAULT_CUSTOMER_KEY_RULE
+    from ltv_pipeline.defs.marts.build import build_marts
     from ltv_pipeline.defs.model.build import build_model
     from ltv_pipeline.warehouse.landed import store_file_records
     from ltv_pipeline.warehouse.schema_version import ensure_schema
@@ -116,6 +122,7 @@ def prepare(path: Path, customers: int) -> int:
     )
     conn.unregister("simulated_purchases")
     build_model(conn, DEFAULT_CUSTOMER_KEY_RULE)
+    build_marts(conn)  # customer_ltv and cohort_ltv, which the projection reads
     conn.execute("CHECKPOINT")
     lines = conn.execute("SELECT count(*) FROM transactions").fetchall()[0][0]
     conn.close()
@@ -125,6 +132,9 @@ def prepare(path: Path, customers: int) -> int:
 def child(mode: str, path: str, customers: str = "0") -> None:
     if mode == "prepare":
         print(json.dumps({"lines": prepare(Path(path), int(customers))}))
+        return
+    if mode == "refresh":
+        print(json.dumps(refresh()))
         return
     import duckdb
 
@@ -165,6 +175,34 @@ def child(mode: str, path: str, customers: str = "0") -> None:
     print(json.dumps(result))
 
 
+def refresh() -> dict:
+    """The three prediction assets materialized by Dagster over the warehouse in LTV_HOME, as
+    the daily sensor runs them; Dagster's start-up (building the Definitions) timed apart."""
+    started = time.perf_counter()
+    from dagster import materialize
+
+    from ltv_pipeline.definitions import build_definitions
+    from ltv_pipeline.defs.predictions.automation import PREDICTIONS_GROUP
+
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    wanted = {k for k in graph.get_all_asset_keys() if graph.get(k).group_name == PREDICTIONS_GROUP}
+    selected = [a for a in defs.assets if set(a.keys) & wanted]
+    result: dict[str, object] = {"dagster_startup_s": time.perf_counter() - started}
+    started = time.perf_counter()
+    run = materialize(selected, resources=dict(defs.resources))
+    result["seconds"] = time.perf_counter() - started
+    if not run.success:
+        sys.exit("the prediction assets did not materialize")
+    result["steps_s"] = {
+        e.step_key: e.event_specific_data.duration_ms / 1000
+        for e in run.all_events
+        if e.is_step_success
+    }
+    result["peak_gb"] = peak_gb()
+    return result
+
+
 def run_child(mode: str, path: Path, *extra: str) -> dict:
     """A fresh process per measurement. The warehouse is prepared in one too: a child's
     ru_maxrss starts at its parent's high-water mark (Linux keeps it across fork and exec), so
@@ -173,7 +211,8 @@ def run_child(mode: str, path: Path, *extra: str) -> dict:
         [sys.executable, __file__, "--child", mode, str(path), *extra],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        # The refresh reads the warehouse, and writes its charts, under LTV_HOME.
+        env={**os.environ, "PYTHONPATH": str(ROOT), "LTV_HOME": str(path.parent)},
     )
     if done.returncode != 0:
         sys.exit(f"the {mode} run failed:\n{done.stdout}{done.stderr[-3000:]}")
@@ -214,7 +253,7 @@ def main() -> None:
             f"{args.customers:,} customers, {lines:,} order lines simulated and the model "
             f"built in {time.perf_counter() - started:.1f} s"
         )
-    runs: dict[str, list[dict]] = {"summary": [], "predict": []}
+    runs: dict[str, list[dict]] = {"summary": [], "predict": [], "refresh": []}
     for n in range(args.runs):
         for mode in runs:  # alternating, so other load on the machine falls on both alike
             runs[mode].append(run_child(mode, path))
@@ -243,6 +282,18 @@ def main() -> None:
         f"scoring {median('score_s'):.1f} (target < 30 s); peak "
         f"{max(r['peak_gb'] for r in predict):.2f} GB (target < 2); ratio to the summary "
         f"query: {predict_s / summary_s:.2f}"
+    )
+    refresh_s = median("seconds", "refresh")
+    steps = runs["refresh"][-1]["steps_s"]
+    step_medians = {
+        step: statistics.median(r["steps_s"][step] for r in runs["refresh"]) for step in steps
+    }
+    print(
+        f"daily refresh (the three prediction assets, Dagster start-up "
+        f"{median('dagster_startup_s', 'refresh'):.1f} s apart): {refresh_s:.1f} s = "
+        + " + ".join(f"{step} {s:.1f}" for step, s in step_medians.items())
+        + f" (+ Dagster's run overhead); peak {max(r['peak_gb'] for r in runs['refresh']):.2f} "
+        f"GB; ratio to the summary query: {refresh_s / summary_s:.2f}"
     )
 
 

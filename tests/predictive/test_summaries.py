@@ -102,7 +102,7 @@ def test_a_stored_fit_of_no_account_is_not_called_never_materialized(ltv_home, t
         rows = [order_row(1, "01/01/2024", 7, 10, "a@x.io", status="Declined")]
         load_csv(conn, ltv_home, write_orders(tmp_path / "declined.csv", rows))
         rebuild(conn)
-        write_fits(conn, [])  # what the fit asset stores when nobody has bought
+        write_fits(conn, [], None)  # what the fit asset stores when nobody has bought
     assert main(["predict"]) == 1
     err = capsys.readouterr().err
     assert "never materialized" not in err

@@ -4,6 +4,10 @@
 
 They depend on the model and mart tables they read, so the lineage shows what a fit is made
 of, but refresh by their own daily condition (automation.py), never per delivery.
+
+The customer summaries are asked of the warehouse once per refresh, by the fit (and once more
+per account at the split day, for its holdout plot): the fit stores them beside itself, the
+predictions score those, and the projection reads them from the predictions.
 """
 
 import datetime as dt
@@ -24,6 +28,7 @@ from ltv_pipeline.metrics.predictive.account_fits import (
     FITS_TABLE,
     PARAMETERS,
     fit_accounts,
+    read_all_summaries,
     read_fits,
     write_fits,
 )
@@ -57,13 +62,17 @@ def build_prediction_assets(timezone: str) -> list[AssetsDefinition]:
         automation_condition=condition,
         description="BG/NBD and Gamma-Gamma fitted per account on every customer up to the "
         "data's latest day (time in days); parameters NULL and a reason when not reliable. "
+        "The customer summaries fitted on are stored beside it, in ltv_model_summaries. "
         "Metadata: a calibration/holdout plot per account.",
     )
     def ltv_model_fits(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
         fitted_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with warehouse.get_connection() as conn:
             latest = data_as_of_day(conn)
-            fits = [] if latest is None else fit_accounts(conn, latest, fitted_at)
+            summaries, fits = None, []
+            if latest is not None:  # else nobody has bought yet
+                summaries = read_all_summaries(conn, latest)
+                fits = fit_accounts(summaries, latest, fitted_at)
             metadata: dict[str, object] = {
                 "dagster/row_count": len(fits),
                 "fitted_at": MetadataValue.text(f"{fitted_at.isoformat(timespec='seconds')}Z"),
@@ -76,9 +85,10 @@ def build_prediction_assets(timezone: str) -> list[AssetsDefinition]:
                     context.log.info(f"{fit.account}: history too short for a holdout plot")
                     continue
                 metadata.update(tracking_metadata(fit.account, track))
-            # Written last: a run stopped before the materialization is recorded leaves the
-            # table of the fit the predictions were made from.
-            write_fits(conn, fits)
+            # Written last, with the summaries fitted on: a run stopped before the
+            # materialization is recorded leaves the fit (and summaries) the predictions were
+            # made from.
+            write_fits(conn, fits, summaries)
         return MaterializeResult(metadata=metadata)
 
     @asset(
@@ -87,9 +97,10 @@ def build_prediction_assets(timezone: str) -> list[AssetsDefinition]:
         group_name=PREDICTIONS_GROUP,
         kinds={"duckdb"},
         automation_condition=condition,
-        description="Per customer: probability alive, expected purchases and expected value "
-        "(undiscounted, in the marts' currency units) over the next 90, 180 and 365 days, from "
-        "the account's fit; NULL when that fit is not reliable.",
+        description="Per customer: the summary the account's fit saw (frequency, recency, T, "
+        "monetary), probability alive, expected purchases and expected value (undiscounted, in "
+        "the marts' currency units) over the next 90, 180 and 365 days, from that fit; NULL "
+        "when it is not reliable.",
     )
     def predicted_customer_ltv(warehouse: Warehouse) -> MaterializeResult:
         with warehouse.get_connection() as conn:

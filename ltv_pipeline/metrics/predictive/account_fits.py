@@ -6,6 +6,11 @@ fit neither. One row carries both models, and `reliable` is true only when both 
 customer's expected value needs the purchase model and the spend model, so a page that prints
 one without the other would print half a number. When not reliable, every parameter is NULL
 and `reason` says which model failed and why.
+
+The customer summaries a fit was made on are stored beside it (`ltv_model_summaries`, written
+in the same transaction): they are what `predicted_customer_ltv` scores, and asking the
+warehouse for them once per refresh, not once per table made from the fit, saves the query's
+seconds on a million customers.
 """
 
 from __future__ import annotations
@@ -18,16 +23,19 @@ import numpy as np
 
 from ltv_pipeline.metrics.predictive import bgnbd, gamma_gamma
 from ltv_pipeline.metrics.predictive.summaries import summaries_sql
-from ltv_pipeline.metrics.predictive.table_write import write_table
-from ltv_pipeline.metrics.predictive.tables import FITS_TABLE
+from ltv_pipeline.metrics.predictive.table_write import NewTable, write_tables
+from ltv_pipeline.metrics.predictive.tables import (
+    FIT_PARAMETERS,
+    FITS_COLUMNS,
+    FITS_TABLE,
+    SUMMARIES_COLUMNS,
+    SUMMARIES_TABLE,
+)
 
 TIME_UNIT = "day"
-PARAMETERS = (*bgnbd.PARAMETERS, "log_likelihood", *gamma_gamma.PARAMETERS)
-COLUMNS = (
-    "account VARCHAR, fitted_at TIMESTAMP, calibration_end DATE, time_unit VARCHAR, "
-    "customers BIGINT, repeat_customers BIGINT, reliable BOOLEAN, reason VARCHAR, "
-    + ", ".join(f"{name} DOUBLE" for name in PARAMETERS)
-)
+# The fits table's columns for (*bgnbd.PARAMETERS, "log_likelihood", *gamma_gamma.PARAMETERS).
+PARAMETERS = FIT_PARAMETERS
+SUMMARY_NAMES = ("account", "customer_key", "first_day", "x", "t_x", "T", "m_x")
 
 
 @dataclass(frozen=True)
@@ -53,8 +61,21 @@ class AccountFit:
 
 
 def read_all_summaries(conn: duckdb.DuckDBPyConnection, calibration_end: dt.date) -> dict:
-    """Every account's customer summaries in days, one query (the summaries' one definition)."""
+    """Every account's customer summaries in days, one query (the summaries' one definition),
+    as arrays named SUMMARY_NAMES, sorted by account and customer."""
     return conn.execute(summaries_sql(None, calibration_end, TIME_UNIT)).fetchnumpy()
+
+
+def read_fitted_summaries(conn: duckdb.DuckDBPyConnection, fits: list[AccountFit]) -> dict:
+    """The summaries the stored fits were made on, as read_all_summaries gives them. A home
+    whose fit was stored before the summaries were has none stored: they are asked for again,
+    at the fit's calibration end."""
+    if not _table_exists(conn, SUMMARIES_TABLE):
+        return read_all_summaries(conn, fits[0].calibration_end)
+    names = ", ".join(f'"{name}"' for name in SUMMARY_NAMES)
+    return conn.execute(
+        f"SELECT {names} FROM {SUMMARIES_TABLE} ORDER BY account, customer_key"
+    ).fetchnumpy()
 
 
 def fit_account(
@@ -97,17 +118,20 @@ def account_rows(summaries: dict) -> dict[str, np.ndarray]:
 
 
 def fit_accounts(
-    conn: duckdb.DuckDBPyConnection, calibration_end: dt.date, fitted_at: dt.datetime
+    summaries: dict, calibration_end: dt.date, fitted_at: dt.datetime
 ) -> list[AccountFit]:
-    summaries = read_all_summaries(conn, calibration_end)
+    """Each account of the summaries (read_all_summaries') fitted on its own customers."""
     return [
         fit_account(account, {k: v[rows] for k, v in summaries.items()}, calibration_end, fitted_at)
         for account, rows in account_rows(summaries).items()
     ]
 
 
-def write_fits(conn: duckdb.DuckDBPyConnection, fits: list[AccountFit]) -> None:
-    """Replace the table whole: a fit covers every customer, so there is nothing to merge."""
+def write_fits(
+    conn: duckdb.DuckDBPyConnection, fits: list[AccountFit], summaries: dict | None
+) -> None:
+    """Replace the fits table, and the summaries they were made on (None: no customer), whole
+    and in one transaction: a fit covers every customer, so there is nothing to merge."""
     columns: dict[str, list] = {
         "account": [f.account for f in fits],
         "fitted_at": [f.fitted_at for f in fits],
@@ -120,16 +144,31 @@ def write_fits(conn: duckdb.DuckDBPyConnection, fits: list[AccountFit]) -> None:
     }
     for name in PARAMETERS:
         columns[name] = [None if f.parameters is None else f.parameters[name] for f in fits]
-    write_table(conn, FITS_TABLE, COLUMNS, columns)
+    stored = summaries or {name: [] for name in SUMMARY_NAMES}
+    summary_columns = {name: stored[name] for name in SUMMARY_NAMES}
+    select = ", ".join(
+        "CAST(first_day AS DATE)" if name == "first_day" else f'"{name}"' for name in SUMMARY_NAMES
+    )
+    write_tables(
+        conn,
+        [
+            NewTable(SUMMARIES_TABLE, SUMMARIES_COLUMNS, summary_columns, select),
+            NewTable(FITS_TABLE, FITS_COLUMNS, columns),
+        ],
+    )
 
 
-def fits_exist(conn: duckdb.DuckDBPyConnection) -> bool:
+def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(
         conn.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
-            [FITS_TABLE],
+            [name],
         ).fetchall()[0][0]
     )
+
+
+def fits_exist(conn: duckdb.DuckDBPyConnection) -> bool:
+    return _table_exists(conn, FITS_TABLE)
 
 
 def read_fits(conn: duckdb.DuckDBPyConnection, account: str | None = None) -> list[AccountFit]:

@@ -1,9 +1,11 @@
 """`predicted_customer_ltv`: per customer, the probability they are still a customer, and their
 expected purchases and value over the next 90, 180 and 365 days, from their account's stored fit.
 
-Scored on the same summaries the fit used (same calibration end), so each number is the
-model's answer for the customer as the fit saw them. A customer of an account whose fit is not
-reliable keeps their row (frequency, recency, T are facts) with NULL predictions.
+Scored on the summaries the fit was made on (stored beside it), so each number is the model's
+answer for the customer as the fit saw them. A customer of an account whose fit is not
+reliable keeps their row (frequency, recency, T, monetary are facts) with NULL predictions.
+Every summary column is kept, so what is made from the predictions (the projected cohort
+cells) reads them here rather than asking the warehouse again.
 """
 
 from __future__ import annotations
@@ -14,28 +16,18 @@ from ltv_pipeline.metrics.predictive import bgnbd
 from ltv_pipeline.metrics.predictive.account_fits import (
     AccountFit,
     account_rows,
-    read_all_summaries,
+    read_fitted_summaries,
 )
 from ltv_pipeline.metrics.predictive.expected_value import expected_value
 from ltv_pipeline.metrics.predictive.table_write import write_table
-from ltv_pipeline.metrics.predictive.tables import PREDICTIONS_TABLE
-
-HORIZON_DAYS = (90, 180, 365)
-MONEY = "DECIMAL(18, 2)"
-COLUMNS = ", ".join(
-    [
-        "account VARCHAR",
-        "customer_key VARCHAR",
-        "first_purchase_day DATE",
-        "frequency INTEGER",
-        "recency DOUBLE",
-        '"T" DOUBLE',
-        "p_alive DOUBLE",
-        *(f"expected_purchases_{d} DOUBLE" for d in HORIZON_DAYS),
-        *(f"expected_value_{d} {MONEY}" for d in HORIZON_DAYS),
-        "fitted_at TIMESTAMP",
-    ]
+from ltv_pipeline.metrics.predictive.tables import (
+    HORIZON_DAYS,
+    MONEY,
+    PREDICTIONS_COLUMNS,
+    PREDICTIONS_TABLE,
 )
+
+# In PREDICTIONS_COLUMNS' order.
 SELECT = ", ".join(
     [
         "account",
@@ -44,6 +36,7 @@ SELECT = ", ".join(
         "CAST(x AS INTEGER)",
         "t_x",
         '"T"',
+        "m_x",
         "p_alive",
         *(f"expected_purchases_{d}" for d in HORIZON_DAYS),
         *(f"CAST(round(expected_value_{d}, 2) AS {MONEY})" for d in HORIZON_DAYS),
@@ -75,9 +68,9 @@ def score(fit: AccountFit, x, t_x, T, m_x) -> dict[str, np.ndarray]:
 def build_customer_predictions(conn, fits: list[AccountFit]) -> int:
     """Replace the table with every fitted account's customers; returns the rows written."""
     if not fits:
-        write_table(conn, PREDICTIONS_TABLE, COLUMNS, _empty_columns(), SELECT)
+        write_table(conn, PREDICTIONS_TABLE, PREDICTIONS_COLUMNS, _empty_columns(), SELECT)
         return 0
-    summaries = read_all_summaries(conn, fits[0].calibration_end)
+    summaries = read_fitted_summaries(conn, fits)
     by_account = {f.account: f for f in fits}
     parts = []
     for account, rows in account_rows(summaries).items():
@@ -93,7 +86,7 @@ def build_customer_predictions(conn, fits: list[AccountFit]) -> int:
         name: np.concatenate([p[name] for p in parts]) if parts else np.array([])
         for name in _empty_columns()
     }
-    write_table(conn, PREDICTIONS_TABLE, COLUMNS, merged, SELECT)
+    write_table(conn, PREDICTIONS_TABLE, PREDICTIONS_COLUMNS, merged, SELECT)
     return len(merged["account"])
 
 

@@ -8,6 +8,8 @@ written and a failure leaves the previous one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 import pyarrow as pa
 
@@ -23,11 +25,29 @@ def write_table(
 ) -> None:
     """CREATE OR REPLACE `name` (`ddl`) from `columns` (name -> list or array, every one as
     long), selected through `select` (column expressions over them, in the ddl's order)."""
-    view = f"_{name}_new_rows"
-    conn.register(view, arrow_table(columns))
+    write_tables(conn, [NewTable(name, ddl, columns, select)])
+
+
+@dataclass(frozen=True)
+class NewTable:
+    name: str
+    ddl: str
+    columns: dict
+    select: str = "*"
+
+
+def write_tables(conn: duckdb.DuckDBPyConnection, tables: list[NewTable]) -> None:
+    """Several tables replaced in one transaction: tables made together (a fit and the
+    summaries it was made on) are never seen, or left by a failure, one new and one old. The
+    shape is the ddl's, whatever shape an earlier version left."""
+    views = [f"_{table.name}_new_rows" for table in tables]
+    for table, view in zip(tables, views, strict=True):
+        conn.register(view, arrow_table(table.columns))
     try:
         with one_transaction(conn):
-            conn.execute(f"CREATE OR REPLACE TABLE main.{name} ({ddl})")
-            conn.execute(f"INSERT INTO main.{name} SELECT {select} FROM {view}")
+            for table, view in zip(tables, views, strict=True):
+                conn.execute(f"CREATE OR REPLACE TABLE main.{table.name} ({table.ddl})")
+                conn.execute(f"INSERT INTO main.{table.name} SELECT {table.select} FROM {view}")
     finally:
-        conn.unregister(view)
+        for view in views:
+            conn.unregister(view)
