@@ -34,6 +34,7 @@ from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.defs.raw_files.assets import build_raw_file_asset
 from ltv_pipeline.defs.raw_files.inbox_sensor import inbox_sensor
 from ltv_pipeline.defs.raw_files.partitions import file_partitions_name
+from ltv_pipeline.defs.raw_files.renamed_assets import _write_again, carry_over_renamed_assets
 from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.warehouse.landed import raw_view_sql
 from tests.cli.test_file_partition_names import numbers
@@ -237,3 +238,32 @@ def test_a_selection_by_a_former_name_says_the_new_one(ltv_home: Settings):
         assert done.returncode == 1, done.stdout + done.stderr
         assert expected in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def _contract_checks(instance: DagsterInstance, asset: str) -> list[tuple[str, bool]]:
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        AssetCheckKey(AssetKey(asset), CONTRACT_CHECK), limit=10
+    )
+    return [(c.run_id, c.event.dagster_event.event_specific_data.passed) for c in history]
+
+
+def test_a_carry_over_killed_between_a_materialization_and_its_check_carries_the_check_next_time(
+    ltv_home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """kill -9 after a partition's materialization was written under the new name, before its
+    contract check was: the next carry-over writes the check (the failed one of the left-out
+    payment plans included), and the materialization not again."""
+    make_home_before_the_rename(ltv_home, tmp_path, monkeypatch)
+    with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
+        checked_before = {}
+        for former, current in OLD_NAMES.values():
+            checked_before[current] = _contract_checks(instance, former)
+            record = instance.fetch_materializations(AssetKey(former), limit=1).records[0]
+            _write_again(instance, record, AssetKey(current))  # where the kill came
+
+        carry_over_renamed_assets(instance, load_catalog(), ltv_home.parse_failures_dir)
+
+        for former, current in OLD_NAMES.values():
+            assert _contract_checks(instance, current) == checked_before[current]
+            assert len(instance.fetch_materializations(AssetKey(current), limit=10).records) == 1
+            assert instance.get_asset_records([AssetKey(former)]) == []

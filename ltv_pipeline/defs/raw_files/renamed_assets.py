@@ -74,11 +74,17 @@ def _carry_over(
     instance.add_dynamic_partitions(file_partitions(profile).name, old_partitions)
     already = instance.get_materialized_partitions(new_key)
     checks = _check_results_by_run(instance, old_key)
+    checked = _check_results_by_run(instance, new_key)  # a carry-over stopped between the two
     for partition, record in _latest_materializations(instance, old_key).items():
-        if partition in already:
-            continue
-        stored = _write_again(instance, record, new_key)
         check = checks.get(record.run_id)
+        if partition not in already:
+            stored = _write_again(instance, record, new_key)
+        elif check is None or record.run_id in checked:
+            continue
+        else:  # written again by a carry-over stopped before its check was
+            stored = _stored_again(instance, record, new_key)
+            if stored is None:
+                continue  # materialized anew since, with a check of its own
         if check is not None:
             _write_check_again(instance, check, new_key, stored)
     instance.wipe_assets([old_key])
@@ -139,13 +145,22 @@ def _write_again(instance: DagsterInstance, record: EventLogRecord, key: AssetKe
         run_id=entry.run_id,
         timestamp=entry.timestamp,
     )
-    written = instance.fetch_materializations(
-        AssetRecordsFilter(
-            asset_key=key, asset_partitions=[old.partition] if old.partition else None
-        ),
+    stored = _stored_again(instance, record, key)
+    assert stored is not None
+    return stored
+
+
+def _stored_again(instance: DagsterInstance, record: EventLogRecord, key: AssetKey) -> int | None:
+    """The storage id of `record` written again under `key`: the partition's latest
+    materialization there, if it is of the same run (None when a later run materialized it)."""
+    partition = record.partition_key
+    latest = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None),
         limit=1,
     ).records
-    return written[0].storage_id
+    if not latest or latest[0].run_id != record.run_id:
+        return None
+    return latest[0].storage_id
 
 
 def _write_check_again(
