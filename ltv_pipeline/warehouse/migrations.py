@@ -16,10 +16,12 @@ from ltv_pipeline.lib.sql_parsing import quote
 from ltv_pipeline.lib.transaction import one_transaction
 from ltv_pipeline.warehouse.landed import (
     landed_table,
+    raw_view_sql,
     store_file_records,
     typed_columns,
     typed_name,
 )
+from ltv_pipeline.warehouse.views import write_view
 
 
 def _is_base_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -110,6 +112,8 @@ def _merge_old_raw_table(
         "AND l.line_number = r.line_number"
     )
     conn.execute(f"DROP TABLE {old_table}")
+    if old_table in profile.former_assets:  # kept for queries written against it, as later ones
+        write_view(conn, old_table, raw_view_sql(profile))
 
 
 def _split_old_landed_table(conn: duckdb.DuckDBPyConnection, profile: FormatProfile) -> None:

@@ -9,6 +9,9 @@ name an asset and the schema version are then set back by hand to what that code
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -34,6 +37,12 @@ from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.defs.raw_files.assets import build_raw_file_asset
 from ltv_pipeline.defs.raw_files.inbox_sensor import inbox_sensor
 from ltv_pipeline.defs.raw_files.partitions import file_partitions_name
+from ltv_pipeline.defs.raw_files.renamed_assets import (
+    CARRY_OVER_LOCK,
+    _alone,
+    _write_again,
+    carry_over_renamed_assets,
+)
 from ltv_pipeline.defs.resources import LtvSettings
 from ltv_pipeline.warehouse.landed import raw_view_sql
 from tests.cli.test_file_partition_names import numbers
@@ -237,3 +246,97 @@ def test_a_selection_by_a_former_name_says_the_new_one(ltv_home: Settings):
         assert done.returncode == 1, done.stdout + done.stderr
         assert expected in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def _contract_checks(instance: DagsterInstance, asset: str) -> list[tuple[str, bool]]:
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        AssetCheckKey(AssetKey(asset), CONTRACT_CHECK), limit=10
+    )
+    return [(c.run_id, c.event.dagster_event.event_specific_data.passed) for c in history]
+
+
+def test_a_carry_over_killed_between_a_materialization_and_its_check_carries_the_check_next_time(
+    ltv_home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """kill -9 after a partition's materialization was written under the new name, before its
+    contract check was: the next carry-over writes the check (the failed one of the left-out
+    payment plans included), and the materialization not again."""
+    make_home_before_the_rename(ltv_home, tmp_path, monkeypatch)
+    with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
+        checked_before = {}
+        for former, current in OLD_NAMES.values():
+            checked_before[current] = _contract_checks(instance, former)
+            record = instance.fetch_materializations(AssetKey(former), limit=1).records[0]
+            _write_again(instance, record, AssetKey(current))  # where the kill came
+
+        carry_over_renamed_assets(instance, load_catalog(), ltv_home.parse_failures_dir)
+
+        for former, current in OLD_NAMES.values():
+            assert _contract_checks(instance, current) == checked_before[current]
+            assert len(instance.fetch_materializations(AssetKey(current), limit=10).records) == 1
+            assert instance.get_asset_records([AssetKey(former)]) == []
+
+
+CARRY_OVER_AT_THE_SIGNAL = """
+import sys, time
+from pathlib import Path
+from dagster import DagsterInstance
+from ltv_core.formats.profiles import load_catalog
+from ltv_core.settings import Settings
+from ltv_pipeline.defs.raw_files.renamed_assets import carry_over_renamed_assets
+instance = DagsterInstance.get()
+Path(sys.argv[2]).touch()
+while not Path(sys.argv[1]).exists():
+    time.sleep(0.005)
+print(carry_over_renamed_assets(instance, load_catalog(), Settings.from_env().parse_failures_dir))
+"""
+
+
+def test_two_processes_carrying_over_at_once_write_each_partition_once(
+    ltv_home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The daemon's first tick and an `ltv` command, after an upgrade: one carries over, the
+    other waits, then finds nothing left (each would write every partition again)."""
+    keys = make_home_before_the_rename(ltv_home, tmp_path, monkeypatch)
+    signal = tmp_path / "go"
+    both = [
+        subprocess.Popen(
+            [sys.executable, "-c", CARRY_OVER_AT_THE_SIGNAL, str(signal), str(tmp_path / f"{n}")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
+    while not all((tmp_path / f"{n}").exists() or both[n].poll() is not None for n in range(2)):
+        time.sleep(0.05)  # both ready to start at once
+    signal.touch()
+    outputs = [process.communicate(timeout=120) for process in both]
+    assert [process.returncode for process in both] == [0, 0], outputs
+    with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
+        for former, current in OLD_NAMES.values():
+            written = instance.fetch_materializations(AssetKey(current), limit=10).records
+            assert [record.partition_key for record in written] == [keys[former]]
+            assert len(_contract_checks(instance, current)) == 1
+
+
+def test_the_inbox_sensor_waits_for_a_carry_over_under_way_elsewhere(
+    ltv_home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """While an `ltv` command carries over, a tick neither writes the records a second time nor
+    asks for runs of the files not carried yet (they would be parsed again): it skips."""
+    keys = make_home_before_the_rename(ltv_home, tmp_path, monkeypatch)
+    with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
+        context = build_sensor_context(
+            instance=instance,
+            definitions=build_definitions(),
+            resources={"ltv_settings": LtvSettings.from_settings(ltv_home)},
+        )
+        with _alone(Path(instance.root_directory) / CARRY_OVER_LOCK, wait=True):
+            result = inbox_sensor(context)
+        assert result.run_requests == []
+        assert result.skip_reason is not None
+        assert "carrying Dagster's records over" in result.skip_reason.skip_message
+        for former, current in OLD_NAMES.values():
+            assert instance.get_asset_records([AssetKey(current)]) == []
+            assert instance.get_materialized_partitions(AssetKey(former)) == {keys[former]}

@@ -13,7 +13,7 @@ import pytest
 from ltv_core.formats.profiles import FormatCatalog
 from ltv_pipeline.contracts.left_out import left_out_partitions
 from ltv_pipeline.warehouse.connection import connect_warehouse
-from ltv_pipeline.warehouse.landed import file_table
+from ltv_pipeline.warehouse.landed import file_table, raw_columns
 from ltv_pipeline.warehouse.migrations import CURRENT_VERSION
 from ltv_pipeline.warehouse.schema import definitions
 from ltv_pipeline.warehouse.schema_version import NewerWarehouse, stored_version
@@ -128,4 +128,36 @@ def test_a_left_out_file_from_before_named_keys_gets_its_rows_named(tmp_path: Pa
         (f"store_b_{'ab' * 32}", "store_b", "ab" * 32),
         ("2026-01-02", None, None),
     ]
+    conn.close()
+
+
+def test_a_two_table_layout_under_a_former_asset_name_keeps_that_name(
+    tmp_path: Path, catalog: FormatCatalog
+) -> None:
+    """Migrations 1 and 4: typed rows stored under the name a raw asset had then
+    (raw_samcart_recurring_subscriptions) move beside their cells, and the former name stays a
+    view of them, as it does for a later warehouse: a user's view over it still answers."""
+    profile = catalog.profile("samcart-recurring-subscriptions")
+    [former] = profile.former_assets
+    path = tmp_path / "warehouse.duckdb"
+    old = duckdb.connect(str(path))
+    cells = ", ".join(f'"{c.name}" VARCHAR' for c in profile.columns)
+    old.execute(
+        f"CREATE TABLE landed_samcart_recurring_subscriptions ({OLD_KEY_COLUMNS}, {cells}, "
+        "extra_columns JSON, overflow_cells VARCHAR)"
+    )
+    typed = ", ".join(f'"{name}" {kind}' for name, kind in raw_columns(profile))
+    old.execute(f"CREATE TABLE {former} ({OLD_KEY_COLUMNS}, {typed})")
+    for table in ("landed_samcart_recurring_subscriptions", former):
+        old.execute(
+            f"INSERT INTO {table} (account, file_hash, line_number, subscription_id) "
+            "VALUES ('default', 'h', 2, '7001')"
+        )
+    old.execute(f"CREATE VIEW my_subscriptions AS SELECT subscription_id FROM {former}")
+    old.close()
+
+    conn = connect_warehouse(path)
+    assert conn.execute(f"SELECT subscription_id FROM {profile.asset}").fetchall() == [("7001",)]
+    assert table_type(conn, former) == "VIEW"
+    assert conn.execute("SELECT * FROM my_subscriptions").fetchall() == [("7001",)]
     conn.close()

@@ -32,7 +32,10 @@ from ltv_pipeline.defs.raw_files.partitions import (
     file_partitions,
     unregistered_archived_files,
 )
-from ltv_pipeline.defs.raw_files.renamed_assets import carry_over_renamed_assets
+from ltv_pipeline.defs.raw_files.renamed_assets import (
+    CarryingOverElsewhere,
+    carry_over_renamed_assets,
+)
 from ltv_pipeline.defs.resources import LtvSettings
 
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".error.txt")
@@ -125,9 +128,13 @@ def inbox_sensor(context: SensorEvaluationContext, ltv_settings: LtvSettings) ->
     except FormatConfigError as exc:
         context.log.error(f"formats.toml is invalid, inbox paused: {exc}")
         return SensorResult(skip_reason=f"formats.toml is invalid: {exc}")
-    for notice in carry_over_renamed_assets(
-        context.instance, load_catalog(), settings.parse_failures_dir
-    ):
+    try:
+        carried = carry_over_renamed_assets(
+            context.instance, catalog, settings.parse_failures_dir, wait=False
+        )
+    except CarryingOverElsewhere as exc:  # till then, files not carried yet look never loaded
+        return SensorResult(skip_reason=str(exc))
+    for notice in carried:
         context.log.info(notice)
     previous = json.loads(context.cursor).get("seen", {}) if context.cursor else {}
     seen: dict[str, list[int]] = {}

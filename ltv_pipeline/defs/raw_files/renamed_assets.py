@@ -15,12 +15,17 @@ missing, and `ltv materialize` would parse every one again. So, once per home, e
 
 It runs where Dagster's instance is opened for work: each `ltv` command that loads files, and
 each tick of the inbox sensor (for a daemon started any other way); with nothing left under a
-former name it costs two lookups. The warehouse's own rows follow in its migration 4, and the
-quarantine notes here.
+former name it costs two lookups. One process carries over at a time (a lock in Dagster's
+home): a sensor tick skips while another process is at it, an `ltv` command waits. The
+warehouse's own rows follow in its migration 4, and the quarantine notes here.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dagster import (
@@ -45,19 +50,32 @@ from ltv_pipeline.contracts.check_result import CONTRACT_CHECK
 from ltv_pipeline.defs.raw_files.partitions import file_partitions, file_partitions_name
 
 _PAGE = 1000
+CARRY_OVER_LOCK = "carry_over.lock"  # in Dagster's home, shared by the daemon and `ltv`
+
+
+class CarryingOverElsewhere(RuntimeError):
+    """Another process is carrying the records over right now."""
 
 
 def carry_over_renamed_assets(
-    instance: DagsterInstance, catalog: FormatCatalog, parse_failures_dir: Path
+    instance: DagsterInstance,
+    catalog: FormatCatalog,
+    parse_failures_dir: Path,
+    *,
+    wait: bool = True,
 ) -> list[str]:
     """Hand every former raw asset name's records to the current name; one line per name
-    carried over (none once done)."""
+    carried over (none once done).
+
+    One process at a time (the daemon's sensor and an `ltv` command would otherwise both write
+    each partition again): `wait` for one carrying over elsewhere, or raise
+    CarryingOverElsewhere."""
+    if not _left_to_carry(instance, catalog):
+        return []  # the usual case
     done = []
-    for profile in catalog.profiles.values():
-        for former in profile.former_assets:
+    with _alone(Path(instance.root_directory) / CARRY_OVER_LOCK, wait):
+        for profile, former in _left_to_carry(instance, catalog):  # what the other one left
             old_partitions = instance.get_dynamic_partitions(file_partitions_name(former))
-            if not old_partitions and not instance.get_asset_records([AssetKey(former)]):
-                continue  # nothing (left) under the former name: the usual case
             # The notes first: they are only renamed while Dagster still has the former name.
             rename_asset_in_records(parse_failures_dir, former, profile.asset)
             _carry_over(instance, profile, former, old_partitions)
@@ -67,6 +85,34 @@ def carry_over_renamed_assets(
     return done
 
 
+def _left_to_carry(
+    instance: DagsterInstance, catalog: FormatCatalog
+) -> list[tuple[FormatProfile, str]]:
+    """Each former name that Dagster still has partitions or records under: two lookups each."""
+    return [
+        (profile, former)
+        for profile in catalog.profiles.values()
+        for former in profile.former_assets
+        if instance.get_dynamic_partitions(file_partitions_name(former))
+        or instance.get_asset_records([AssetKey(former)])
+    ]
+
+
+@contextmanager
+def _alone(lock_path: Path, wait: bool) -> Iterator[None]:
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CarryingOverElsewhere(
+                "another process is carrying Dagster's records over to the renamed assets"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def _carry_over(
     instance: DagsterInstance, profile: FormatProfile, former: str, old_partitions: list[str]
 ) -> None:
@@ -74,11 +120,17 @@ def _carry_over(
     instance.add_dynamic_partitions(file_partitions(profile).name, old_partitions)
     already = instance.get_materialized_partitions(new_key)
     checks = _check_results_by_run(instance, old_key)
+    checked = _check_results_by_run(instance, new_key)  # a carry-over stopped between the two
     for partition, record in _latest_materializations(instance, old_key).items():
-        if partition in already:
-            continue
-        stored = _write_again(instance, record, new_key)
         check = checks.get(record.run_id)
+        if partition not in already:
+            stored = _write_again(instance, record, new_key)
+        elif check is None or record.run_id in checked:
+            continue
+        else:  # written again by a carry-over stopped before its check was
+            stored = _stored_again(instance, record, new_key)
+            if stored is None:
+                continue  # materialized anew since, with a check of its own
         if check is not None:
             _write_check_again(instance, check, new_key, stored)
     instance.wipe_assets([old_key])
@@ -139,13 +191,22 @@ def _write_again(instance: DagsterInstance, record: EventLogRecord, key: AssetKe
         run_id=entry.run_id,
         timestamp=entry.timestamp,
     )
-    written = instance.fetch_materializations(
-        AssetRecordsFilter(
-            asset_key=key, asset_partitions=[old.partition] if old.partition else None
-        ),
+    stored = _stored_again(instance, record, key)
+    assert stored is not None
+    return stored
+
+
+def _stored_again(instance: DagsterInstance, record: EventLogRecord, key: AssetKey) -> int | None:
+    """The storage id of `record` written again under `key`: the partition's latest
+    materialization there, if it is of the same run (None when a later run materialized it)."""
+    partition = record.partition_key
+    latest = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None),
         limit=1,
     ).records
-    return written[0].storage_id
+    if not latest or latest[0].run_id != record.run_id:
+        return None
+    return latest[0].storage_id
 
 
 def _write_check_again(
