@@ -56,8 +56,12 @@ def open_dagster(settings: Settings) -> DagsterInstance:
         ) from exc
     for notice in fail_orphaned_runs(instance, settings.run_owners_dir):
         print(f"ltv: {notice}; marked it failed", file=sys.stderr, flush=True)
-    for notice in carry_over_renamed_assets(instance, load_catalog(), settings.parse_failures_dir):
-        print(f"ltv: {notice}", file=sys.stderr, flush=True)
+    carry_over_renamed_assets(
+        instance,
+        load_catalog(),
+        settings.parse_failures_dir,
+        lambda notice: print(f"ltv: {notice}", file=sys.stderr, flush=True),
+    )
     return instance
 
 

@@ -162,6 +162,7 @@ def test_ltv_materialize_carries_a_home_from_before_the_rename_over(
     built = ltv("materialize")
     assert built.returncode == 0, built.stdout + built.stderr
     for former, current in OLD_NAMES.values():
+        assert f"{former} is now {current}: carrying 1 file(s) over" in built.stderr
         assert f"{former} is now {current}: 1 file(s) carried over" in built.stderr
         runs = [line for line in built.stdout.splitlines() if line.startswith(f"{current} [")]
         assert all("skipped, quarantined before" in line for line in runs)  # no file parsed
@@ -211,7 +212,7 @@ def test_ltv_materialize_carries_a_home_from_before_the_rename_over(
 
     again = ltv("materialize")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "carried over" not in again.stderr
+    assert "carr" not in again.stderr
     assert "everything is up to date" in again.stdout
 
 
@@ -269,7 +270,7 @@ def test_a_carry_over_killed_between_a_materialization_and_its_check_carries_the
             record = instance.fetch_materializations(AssetKey(former), limit=1).records[0]
             _write_again(instance, record, AssetKey(current))  # where the kill came
 
-        carry_over_renamed_assets(instance, load_catalog(), ltv_home.parse_failures_dir)
+        carry_over_renamed_assets(instance, load_catalog(), ltv_home.parse_failures_dir, print)
 
         for former, current in OLD_NAMES.values():
             assert _contract_checks(instance, current) == checked_before[current]
@@ -288,7 +289,7 @@ instance = DagsterInstance.get()
 Path(sys.argv[2]).touch()
 while not Path(sys.argv[1]).exists():
     time.sleep(0.005)
-print(carry_over_renamed_assets(instance, load_catalog(), Settings.from_env().parse_failures_dir))
+carry_over_renamed_assets(instance, load_catalog(), Settings.from_env().parse_failures_dir, print)
 """
 
 

@@ -129,13 +129,11 @@ def inbox_sensor(context: SensorEvaluationContext, ltv_settings: LtvSettings) ->
         context.log.error(f"formats.toml is invalid, inbox paused: {exc}")
         return SensorResult(skip_reason=f"formats.toml is invalid: {exc}")
     try:
-        carried = carry_over_renamed_assets(
-            context.instance, catalog, settings.parse_failures_dir, wait=False
+        carry_over_renamed_assets(
+            context.instance, catalog, settings.parse_failures_dir, context.log.info, wait=False
         )
     except CarryingOverElsewhere as exc:  # till then, files not carried yet look never loaded
         return SensorResult(skip_reason=str(exc))
-    for notice in carried:
-        context.log.info(notice)
     previous = json.loads(context.cursor).get("seen", {}) if context.cursor else {}
     seen: dict[str, list[int]] = {}
     run_requests: list[RunRequest] = []

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -61,28 +61,27 @@ def carry_over_renamed_assets(
     instance: DagsterInstance,
     catalog: FormatCatalog,
     parse_failures_dir: Path,
+    say: Callable[[str], None],
     *,
     wait: bool = True,
-) -> list[str]:
-    """Hand every former raw asset name's records to the current name; one line per name
-    carried over (none once done).
+) -> None:
+    """Hand every former raw asset name's records to the current name, saying what it does
+    before and after (a home of thousands of files takes minutes, once).
 
     One process at a time (the daemon's sensor and an `ltv` command would otherwise both write
     each partition again): `wait` for one carrying over elsewhere, or raise
     CarryingOverElsewhere."""
     if not _left_to_carry(instance, catalog):
-        return []  # the usual case
-    done = []
+        return  # the usual case
     with _alone(Path(instance.root_directory) / CARRY_OVER_LOCK, wait):
         for profile, former in _left_to_carry(instance, catalog):  # what the other one left
             old_partitions = instance.get_dynamic_partitions(file_partitions_name(former))
+            renamed = f"{former} is now {profile.asset}"
+            say(f"{renamed}: carrying {len(old_partitions)} file(s) over (once; can be stopped)")
             # The notes first: they are only renamed while Dagster still has the former name.
             rename_asset_in_records(parse_failures_dir, former, profile.asset)
             _carry_over(instance, profile, former, old_partitions)
-            done.append(
-                f"{former} is now {profile.asset}: {len(old_partitions)} file(s) carried over"
-            )
-    return done
+            say(f"{renamed}: {len(old_partitions)} file(s) carried over")
 
 
 def _left_to_carry(
@@ -127,11 +126,9 @@ def _carry_over(
             stored = _write_again(instance, record, new_key)
         elif check is None or record.run_id in checked:
             continue
-        else:  # written again by a carry-over stopped before its check was
-            stored = _stored_again(instance, record, new_key)
-            if stored is None:
-                continue  # materialized anew since, with a check of its own
-        if check is not None:
+        else:  # written again by a carry-over stopped before its check was (None: materialized
+            stored = _stored_again(instance, record, new_key)  # anew since, checked anew too)
+        if check is not None and stored is not None:
             _write_check_again(instance, check, new_key, stored)
     instance.wipe_assets([old_key])
     for partition in old_partitions:
@@ -173,8 +170,9 @@ def _check_results_by_run(instance: DagsterInstance, key: AssetKey) -> dict[str,
         cursor = page[-1].id
 
 
-def _write_again(instance: DagsterInstance, record: EventLogRecord, key: AssetKey) -> int:
-    """The materialization again, under `key`, with its run and time; its new storage id."""
+def _write_again(instance: DagsterInstance, record: EventLogRecord, key: AssetKey) -> int | None:
+    """The materialization again, under `key`, with its run and time; its new storage id (None
+    if it is not the partition's latest there: its check then stays with the later one)."""
     entry = record.event_log_entry
     event = entry.dagster_event
     assert event is not None and record.asset_materialization is not None
@@ -191,9 +189,7 @@ def _write_again(instance: DagsterInstance, record: EventLogRecord, key: AssetKe
         run_id=entry.run_id,
         timestamp=entry.timestamp,
     )
-    stored = _stored_again(instance, record, key)
-    assert stored is not None
-    return stored
+    return _stored_again(instance, record, key)
 
 
 def _stored_again(instance: DagsterInstance, record: EventLogRecord, key: AssetKey) -> int | None:
