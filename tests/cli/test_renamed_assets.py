@@ -216,6 +216,14 @@ def test_ltv_materialize_carries_a_home_from_before_the_rename_over(
     assert "everything is up to date" in again.stdout
 
 
+def _sensor_context(instance: DagsterInstance, settings: Settings):
+    return build_sensor_context(
+        instance=instance,
+        definitions=build_definitions(),
+        resources={"ltv_settings": LtvSettings.from_settings(settings)},
+    )
+
+
 def test_the_inbox_sensor_carries_a_home_from_before_the_rename_over(
     ltv_home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -223,11 +231,7 @@ def test_the_inbox_sensor_carries_a_home_from_before_the_rename_over(
     no run of the files already loaded."""
     keys = make_home_before_the_rename(ltv_home, tmp_path, monkeypatch)
     with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
-        context = build_sensor_context(
-            instance=instance,
-            definitions=build_definitions(),
-            resources={"ltv_settings": LtvSettings.from_settings(ltv_home)},
-        )
+        context = _sensor_context(instance, ltv_home)
         result = inbox_sensor(context)
         assert result.run_requests == []
         for former, current in OLD_NAMES.values():
@@ -328,11 +332,7 @@ def test_the_inbox_sensor_waits_for_a_carry_over_under_way_elsewhere(
     asks for runs of the files not carried yet (they would be parsed again): it skips."""
     keys = make_home_before_the_rename(ltv_home, tmp_path, monkeypatch)
     with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
-        context = build_sensor_context(
-            instance=instance,
-            definitions=build_definitions(),
-            resources={"ltv_settings": LtvSettings.from_settings(ltv_home)},
-        )
+        context = _sensor_context(instance, ltv_home)
         with _alone(Path(instance.root_directory) / CARRY_OVER_LOCK, wait=True):
             result = inbox_sensor(context)
         assert result.run_requests == []

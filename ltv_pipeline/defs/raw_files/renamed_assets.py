@@ -32,7 +32,6 @@ from dagster import (
     AssetCheckEvaluation,
     AssetCheckKey,
     AssetKey,
-    AssetMaterialization,
     AssetRecordsFilter,
     DagsterEvent,
     DagsterInstance,
@@ -174,21 +173,9 @@ def _write_again(instance: DagsterInstance, record: EventLogRecord, key: AssetKe
     """The materialization again, under `key`, with its run and time; its new storage id (None
     if it is not the partition's latest there: its check then stays with the later one)."""
     entry = record.event_log_entry
-    event = entry.dagster_event
-    assert event is not None and record.asset_materialization is not None
-    old = record.asset_materialization
-    materialization = AssetMaterialization(
-        asset_key=key,
-        description=old.description,
-        metadata=old.metadata,
-        partition=old.partition,
-        tags=old.tags,
-    )
-    instance.report_dagster_event(
-        event._replace(event_specific_data=StepMaterializationData(materialization)),
-        run_id=entry.run_id,
-        timestamp=entry.timestamp,
-    )
+    assert record.asset_materialization is not None
+    materialization = record.asset_materialization._replace(asset_key=key)
+    _report_again(instance, entry, StepMaterializationData(materialization))
     return _stored_again(instance, record, key)
 
 
@@ -224,8 +211,18 @@ def _write_check_again(
         blocking=old.blocking,
         partition=old.partition,
     )
+    _report_again(instance, entry, evaluation)
+
+
+def _report_again(
+    instance: DagsterInstance,
+    entry: EventLogEntry,
+    payload: StepMaterializationData | AssetCheckEvaluation,
+) -> None:
+    """`entry`'s event again, carrying `payload`, in the same run and at the same time."""
+    assert entry.dagster_event is not None
     instance.report_dagster_event(
-        event._replace(event_specific_data=evaluation),
+        entry.dagster_event._replace(event_specific_data=payload),
         run_id=entry.run_id,
         timestamp=entry.timestamp,
     )
