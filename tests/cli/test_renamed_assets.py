@@ -21,10 +21,12 @@ from dagster import (
     AssetCheckKey,
     AssetKey,
     DagsterInstance,
+    DynamicPartitionsDefinition,
     build_sensor_context,
     instance_for_test,
     materialize,
 )
+from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
 
 from ltv_core.archive import archive_file, partition_key_of
 from ltv_core.formats.csv_file import inspect_file
@@ -341,3 +343,39 @@ def test_the_inbox_sensor_waits_for_a_carry_over_under_way_elsewhere(
         for former, current in OLD_NAMES.values():
             assert instance.get_asset_records([AssetKey(current)]) == []
             assert instance.get_materialized_partitions(AssetKey(former)) == {keys[former]}
+
+
+def _failed_partitions(instance: DagsterInstance, asset: str) -> set[str]:
+    """The partitions the UI shows as failed (Dagster's own status of an asset's partitions)."""
+    partitions = DynamicPartitionsDefinition(name=file_partitions_name(asset))
+    status = get_and_update_asset_status_cache_value(instance, AssetKey(asset), partitions)
+    assert status is not None
+    return set(status.deserialize_failed_partition_subsets(partitions).get_partition_keys())
+
+
+def test_a_file_that_failed_to_load_before_the_rename_shows_failed_not_missing(
+    ltv_home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Shown as missing, the UI would invite loading it again (and `ltv materialize` too)."""
+    make_home_before_the_rename(ltv_home, tmp_path, monkeypatch)
+    former, current = OLD_NAMES[RECURRING]
+    before = dataclasses.replace(load_catalog().profile(RECURRING), asset=former, former_assets=())
+    vanished = write_csv(tmp_path / "vanished.csv", RECURRING_SAMPLE.read_text() + "\n")
+    with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
+        key = _stage(ltv_home, instance, vanished, RECURRING, former)
+        (ltv_home.archive_dir / f"{inspect_file(vanished).sha256}.csv").unlink()
+        assert not _materialize(instance, build_raw_file_asset(before), key).success
+        assert _failed_partitions(instance, former) == {key}
+
+        carry_over_renamed_assets(instance, load_catalog(), ltv_home.parse_failures_dir, print)
+        assert _failed_partitions(instance, current) == {key}
+        assert key not in instance.get_materialized_partitions(AssetKey(current))
+
+        carry_over_renamed_assets(instance, load_catalog(), ltv_home.parse_failures_dir, print)
+        storage = instance.event_log_storage
+        attempts = (
+            storage.get_latest_asset_partition_materialization_attempts_without_materializations(
+                AssetKey(current)
+            )
+        )
+        assert list(attempts) == [key]  # written once

@@ -34,13 +34,14 @@ from dagster import (
     AssetKey,
     AssetRecordsFilter,
     DagsterEvent,
+    DagsterEventType,
     DagsterInstance,
 )
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 from dagster._core.event_api import EventLogRecord
-from dagster._core.events import StepMaterializationData
+from dagster._core.events import AssetMaterializationPlannedData, StepMaterializationData
 from dagster._core.events.log import EventLogEntry
 
 from ltv_core.formats.profiles import FormatCatalog, FormatProfile
@@ -129,9 +130,40 @@ def _carry_over(
             stored = _stored_again(instance, record, new_key)  # anew since, checked anew too)
         if check is not None and stored is not None:
             _write_check_again(instance, check, new_key, stored)
+    # A file whose latest load failed (quarantined, say) stays failed, not missing: the UI would
+    # otherwise invite loading it again. Dagster tells a failure by a planned materialization
+    # in a failed run with none after it.
+    failed_here = _failed_attempts(instance, new_key)
+    for partition, planned in _failed_attempts(instance, old_key).items():
+        here = failed_here.get(partition)
+        if here is None or here.run_id != planned.run_id:
+            event = planned.dagster_event
+            assert event is not None
+            _report_again(instance, planned, event.event_specific_data._replace(asset_key=new_key))
     instance.wipe_assets([old_key])
     for partition in old_partitions:
         instance.delete_dynamic_partition(file_partitions_name(former), partition)
+
+
+def _failed_attempts(instance: DagsterInstance, key: AssetKey) -> dict[str, EventLogEntry]:
+    """Each partition's latest planned materialization that none followed, by partition (found
+    in its run's log by what it plans: a run's own log numbers its events apart)."""
+    storage = instance.event_log_storage
+    attempts = storage.get_latest_asset_partition_materialization_attempts_without_materializations(
+        key
+    )
+    planned: dict[str, EventLogEntry] = {}
+    for partition, (run_id, _) in attempts.items():
+        for record in instance.get_records_for_run(
+            run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+        ).records:
+            event = record.event_log_entry.dagster_event
+            data = event.event_specific_data if event else None
+            if isinstance(data, AssetMaterializationPlannedData) and (
+                data.asset_key == key and data.partition == partition
+            ):
+                planned[partition] = record.event_log_entry
+    return planned
 
 
 def _latest_materializations(
@@ -217,7 +249,7 @@ def _write_check_again(
 def _report_again(
     instance: DagsterInstance,
     entry: EventLogEntry,
-    payload: StepMaterializationData | AssetCheckEvaluation,
+    payload: StepMaterializationData | AssetCheckEvaluation | AssetMaterializationPlannedData,
 ) -> None:
     """`entry`'s event again, carrying `payload`, in the same run and at the same time."""
     assert entry.dagster_event is not None
