@@ -9,7 +9,7 @@ missing, and `ltv materialize` would parse every one again. So, once per home, e
 1. its file partitions are added under the new name;
 2. each partition's latest materialization, and its contract check's latest result, are written
    again under the new name, with their original run and time (so the run pages and "data taken
-   in up to" stay true);
+   in up to" stay true); so is a failed latest attempt, so that the file still shows failed;
 3. the former name's records are wiped, and its partitions deleted, last: a carry-over stopped
    half-way finds the rest still to do next time, and never writes a partition twice.
 
