@@ -70,7 +70,7 @@ def read_fitted_summaries(conn: duckdb.DuckDBPyConnection, fits: list[AccountFit
     """The summaries the stored fits were made on, as read_all_summaries gives them. A home
     whose fit was stored before the summaries were has none stored: they are asked for again,
     at the fit's calibration end."""
-    if not _table_exists(conn, SUMMARIES_TABLE):
+    if not table_exists(conn, SUMMARIES_TABLE):
         return read_all_summaries(conn, fits[0].calibration_end)
     names = ", ".join(f'"{name}"' for name in SUMMARY_NAMES)
     return conn.execute(
@@ -158,7 +158,7 @@ def write_fits(
     )
 
 
-def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+def table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(
         conn.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
@@ -168,7 +168,7 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def fits_exist(conn: duckdb.DuckDBPyConnection) -> bool:
-    return _table_exists(conn, FITS_TABLE)
+    return table_exists(conn, FITS_TABLE)
 
 
 def read_fits(conn: duckdb.DuckDBPyConnection, account: str | None = None) -> list[AccountFit]:

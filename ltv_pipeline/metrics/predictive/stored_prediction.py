@@ -13,13 +13,18 @@ import math
 import duckdb
 
 from ltv_pipeline.metrics.predictive import bgnbd, gamma_gamma
-from ltv_pipeline.metrics.predictive.account_fits import AccountFit
+from ltv_pipeline.metrics.predictive.account_fits import AccountFit, table_exists
 from ltv_pipeline.metrics.predictive.summaries import LEFT_OUT, TIME_UNITS, summaries_sql
+from ltv_pipeline.metrics.predictive.tables import SUMMARIES_TABLE
 
 
 def _counts(conn: duckdb.DuckDBPyConnection, fit: AccountFit) -> tuple[int, int]:
-    """(repeat purchases, repeat customers with a positive mean value) at the fit's end."""
-    sql = summaries_sql(fit.account, fit.calibration_end, "day")
+    """(repeat purchases, repeat customers with a positive mean value) in the summaries the fit
+    was made on: stored with it, or asked for again at its end in a home from before they were."""
+    if table_exists(conn, SUMMARIES_TABLE):
+        sql = f"SELECT x, m_x FROM {SUMMARIES_TABLE} WHERE account = $account"
+    else:
+        sql = summaries_sql(fit.account, fit.calibration_end, "day")
     row = conn.execute(
         f"SELECT coalesce(sum(x), 0), count(*) FILTER (WHERE x > 0 AND m_x > 0) FROM ({sql})",
         {"account": fit.account},
