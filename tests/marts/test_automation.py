@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dagster import (
     AssetKey,
+    DagsterInstance,
     DefaultSensorStatus,
+    Definitions,
     evaluate_automation_conditions,
     instance_for_test,
     materialize,
 )
 
+from ltv_core.settings import Settings
 from ltv_pipeline.definitions import build_definitions
 from ltv_pipeline.defs.marts.build import MARTS
 from ltv_pipeline.defs.model.assets import build_model_assets
@@ -26,6 +29,16 @@ MODEL_AND_MARTS = {
 def requested(result) -> set[str]:
     """What the tick requests, the whole model step included when any of its tables is due."""
     return {r.key.to_user_string() for r in result.results if result.get_num_requested(r.key) > 0}
+
+
+def orders_imported_and_requested(settings: Settings, instance: DagsterInstance, defs: Definitions):
+    """An empty home's first tick, the Orders sample imported, and the tick that asks for the
+    model and marts for it (its result, for the next tick's cursor)."""
+    empty = evaluate_automation_conditions(defs=defs, instance=instance)
+    import_csv(settings, instance, ORDERS_SAMPLE)
+    first = evaluate_automation_conditions(defs=defs, instance=instance, cursor=empty.cursor)
+    assert requested(first) >= MODEL_AND_MARTS
+    return first
 
 
 def test_new_raw_data_requests_the_model_and_marts_once(ltv_home):
@@ -96,10 +109,7 @@ def test_a_failed_model_run_is_requested_again_once(ltv_home, monkeypatch):
     data; if that retry fails too, it is not retried for ever, only after new input."""
     with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
         defs = build_definitions()
-        empty = evaluate_automation_conditions(defs=defs, instance=instance)
-        import_csv(ltv_home, instance, ORDERS_SAMPLE)
-        first = evaluate_automation_conditions(defs=defs, instance=instance, cursor=empty.cursor)
-        assert requested(first) >= MODEL_AND_MARTS
+        first = orders_imported_and_requested(ltv_home, instance, defs)
         assert not model_run_while_the_warehouse_is_held(ltv_home, instance, monkeypatch)
         retry = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
         assert requested(retry) >= MODEL_AND_MARTS
@@ -127,10 +137,7 @@ def test_raw_input_that_lands_as_the_model_run_ends_is_not_lost(ltv_home):
     and the model stayed behind until the next delivery (the journey test caught it in CI)."""
     defs = build_definitions()
     with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
-        empty = evaluate_automation_conditions(defs=defs, instance=instance)
-        import_csv(ltv_home, instance, ORDERS_SAMPLE)
-        first = evaluate_automation_conditions(defs=defs, instance=instance, cursor=empty.cursor)
-        assert requested(first) >= MODEL_AND_MARTS
+        first = orders_imported_and_requested(ltv_home, instance, defs)
         build_model_and_marts(instance)
         import_csv(ltv_home, instance, RECURRING_SAMPLE)  # lands before the next tick
         both = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
@@ -145,10 +152,7 @@ def test_raw_input_that_lands_while_the_model_runs_is_not_lost(ltv_home):
     and that run then ends: its update must not count as having handled the file."""
     defs = build_definitions()
     with instance_for_test(temp_dir=str(ltv_home.dagster_home)) as instance:
-        empty = evaluate_automation_conditions(defs=defs, instance=instance)
-        import_csv(ltv_home, instance, ORDERS_SAMPLE)
-        first = evaluate_automation_conditions(defs=defs, instance=instance, cursor=empty.cursor)
-        assert requested(first) >= MODEL_AND_MARTS
+        first = orders_imported_and_requested(ltv_home, instance, defs)
         import_csv(ltv_home, instance, RECURRING_SAMPLE)  # the model's run has not ended
         during = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
         build_model_and_marts(instance)  # ... and now it ends, having read only the Orders
