@@ -34,6 +34,7 @@ from ltv_pipeline.metrics.refund_rates import rates_sql, refund_rates_sql
 from ltv_pipeline.metrics.repeat_purchases import repeat_purchase_rates_sql
 from ltv_pipeline.metrics.subscription_metrics import subscription_metrics_sql
 from ltv_pipeline.metrics.time_between_purchases import customer_gaps_sql, purchase_gaps_sql
+from ltv_pipeline.warehouse.catalog import table_exists
 from ltv_pipeline.warehouse.customer_changes import (
     CHANGED_CUSTOMERS,
     CONSUMERS,
@@ -222,15 +223,6 @@ def _narrowed_to_changed(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
             conn.execute(f"DROP VIEW IF EXISTS temp.main.{table}")
 
 
-def _exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(
-        conn.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
-            [table],
-        ).fetchall()[0][0]
-    )
-
-
 # The data's as-of day when each per-customer mart last caught up: the marts built on it use
 # that day, since the data may have grown since (a webhook run between two mart steps) while
 # the customers' rows stop where the model stopped.
@@ -258,7 +250,7 @@ def mart_as_of(conn: duckdb.DuckDBPyConnection, mart: Mart, chosen: dt.date | No
     """The user's day if set; for a mart built on per-customer marts, the day they were last
     brought up to (the earliest, if they differ); otherwise the data's day."""
     deps = _per_customer_deps(mart)
-    if chosen is None and deps and _exists(conn, AS_OF_TABLE):
+    if chosen is None and deps and table_exists(conn, AS_OF_TABLE):
         names = ", ".join(f"'{name}'" for name in deps)
         stored = conn.execute(
             f"SELECT min(as_of_day) FROM {AS_OF_TABLE} WHERE mart IN ({names})"
@@ -275,7 +267,7 @@ def update_per_customer_mart(conn: duckdb.DuckDBPyConnection, mart: Mart) -> Pen
     with one_transaction(conn):
         _record_as_of(conn, mart)
         pending = pending_changes(conn, mart.name)
-        if pending.everything or not _exists(conn, mart.name):
+        if pending.everything or not table_exists(conn, mart.name):
             conn.execute(f"CREATE OR REPLACE TABLE main.{mart.name} AS {mart.sql(None)}")
         elif pending.customers:
             conn.execute(

@@ -31,6 +31,7 @@ from ltv_pipeline.metrics.predictive.tables import (
     SUMMARIES_COLUMNS,
     SUMMARIES_TABLE,
 )
+from ltv_pipeline.warehouse.catalog import table_exists
 
 TIME_UNIT = "day"
 # The fits table's columns for (*bgnbd.PARAMETERS, "log_likelihood", *gamma_gamma.PARAMETERS).
@@ -155,15 +156,6 @@ def write_fits(
             NewTable(SUMMARIES_TABLE, SUMMARIES_COLUMNS, summary_columns, select),
             NewTable(FITS_TABLE, FITS_COLUMNS, columns),
         ],
-    )
-
-
-def table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(
-        conn.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
-            [name],
-        ).fetchall()[0][0]
     )
 
 

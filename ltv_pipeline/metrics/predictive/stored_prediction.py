@@ -13,9 +13,10 @@ import math
 import duckdb
 
 from ltv_pipeline.metrics.predictive import bgnbd, gamma_gamma
-from ltv_pipeline.metrics.predictive.account_fits import AccountFit, table_exists
+from ltv_pipeline.metrics.predictive.account_fits import AccountFit
 from ltv_pipeline.metrics.predictive.summaries import LEFT_OUT, TIME_UNITS, summaries_sql
 from ltv_pipeline.metrics.predictive.tables import SUMMARIES_TABLE
+from ltv_pipeline.warehouse.catalog import table_exists
 
 
 def _counts(conn: duckdb.DuckDBPyConnection, fit: AccountFit) -> tuple[int, int]:
